@@ -1,0 +1,33 @@
+"""Performance models of RAG stages: (stage, chips, batch) -> latency, or a rejection with its reason.
+
+Pure numpy; this package never imports ``ortools`` nor anything from ``planner``.
+"""
+
+from models.errors import ModelError, ProfileError
+from models.profiles import (
+    BatchCurve,
+    EncodeCost,
+    ProfileTable,
+    RerankCost,
+    RetrievalCost,
+    TableCost,
+    inference_table,
+    read_inference_csv,
+    read_retrieval_csv,
+    retrieval_table,
+)
+
+__all__ = [
+    "BatchCurve",
+    "EncodeCost",
+    "ModelError",
+    "ProfileError",
+    "ProfileTable",
+    "RerankCost",
+    "RetrievalCost",
+    "TableCost",
+    "inference_table",
+    "read_inference_csv",
+    "read_retrieval_csv",
+    "retrieval_table",
+]

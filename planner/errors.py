@@ -1,0 +1,48 @@
+"""Errors of the planner. Two kinds, never mixed:
+
+*Expected outcomes* a user acts on (bad input, nothing feasible). The CLI prints them as one line and exits
+with code 2. Their messages read ``<what failed, with values and units>. To fix: <action>.``::
+
+    RagplanError
+    ├── InstanceError        the YAML or its values are wrong (unknown field, min > max, ...)
+    ├── EmptySpaceError      the search space holds no schedule at all
+    └── InfeasibleError      schedules exist but none meets the SLOs / bounds
+    models.errors.ModelError a cost source cannot serve a stage (missing profile rows, ...)
+
+*Bugs*: anything else, including ``VerificationError`` (a solver answer the independent evaluator disagrees
+with). The CLI lets those raise with their traceback.
+"""
+
+from models.errors import ModelError
+
+__all__ = [
+    "EXPECTED_ERRORS",
+    "EmptySpaceError",
+    "InfeasibleError",
+    "InstanceError",
+    "RagplanError",
+    "VerificationError",
+]
+
+
+class RagplanError(Exception):
+    """An expected outcome; the message says what failed and how to fix it."""
+
+
+class InstanceError(RagplanError):
+    """The instance file or its values are invalid."""
+
+
+class EmptySpaceError(RagplanError):
+    """The search space contains no schedule (e.g. no chip split fits the total-chip range)."""
+
+
+class InfeasibleError(RagplanError):
+    """Schedules exist but none satisfies the SLOs or bounds."""
+
+
+class VerificationError(AssertionError):
+    """A bug: a solver's answer disagrees with the independent evaluator."""
+
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (RagplanError, ModelError)

@@ -1,0 +1,314 @@
+"""Strict schemas of ragplan instances, plans and results (pydantic v2, frozen, unknown keys rejected).
+
+An *instance* is a RAG pipeline (RAGSchema), a cost source, a search space and service-level objectives.
+Units live in field names (``_s`` seconds, ``_tokens``, ``chips``). ``load_instance`` reads YAML and turns
+every validation problem into one ``InstanceError`` line that names the field, the value and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from planner.errors import InstanceError
+
+__all__ = [
+    "ACCELERATOR_STAGES",
+    "STAGE_ORDER",
+    "CostSource",
+    "DecodeStage",
+    "EncodeStage",
+    "FrontierPoint",
+    "FrontierResult",
+    "Instance",
+    "IntRange",
+    "Metrics",
+    "Pipeline",
+    "Plan",
+    "PrefillStage",
+    "ProfileCostSource",
+    "ProfileFiles",
+    "RerankStage",
+    "RetrievalStage",
+    "RewriteDecodeStage",
+    "RewritePrefillStage",
+    "SearchSpace",
+    "Slo",
+    "Stage",
+    "load_instance",
+]
+
+StageKind = Literal["encode", "rewrite_prefill", "rewrite_decode", "retrieval", "rerank", "prefill", "decode"]
+#: RAGSchema order of the stages; a pipeline lists a subsequence of it.
+STAGE_ORDER: tuple[str, ...] = ("encode", "rewrite_prefill", "rewrite_decode", "retrieval", "rerank", "prefill",
+                                "decode")
+#: Stages that run on accelerators (retrieval runs on CPU servers).
+ACCELERATOR_STAGES: frozenset[str] = frozenset(STAGE_ORDER) - {"retrieval"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class EncodeStage(_Strict):
+    """Database encoder (RAGSchema 'document encoder'): encodes N_vec chunks per request (Case II)."""
+
+    kind: Literal["encode"]
+    model: str
+    chunk_tokens: PositiveInt = 128
+    chunks_per_request: PositiveInt = Field(description="N_vec: chunks encoded for one request")
+
+
+class RewritePrefillStage(_Strict):
+    kind: Literal["rewrite_prefill"]
+    model: str
+    prompt_tokens: PositiveInt
+
+
+class RewriteDecodeStage(_Strict):
+    kind: Literal["rewrite_decode"]
+    model: str
+    prompt_tokens: PositiveInt
+    decode_tokens: PositiveInt
+
+
+class RetrievalStage(_Strict):
+    kind: Literal["retrieval"]
+    database: str
+    queries_per_retrieval: Annotated[int, Field(ge=1, le=64)] = 1
+
+
+class RerankStage(_Strict):
+    kind: Literal["rerank"]
+    model: str
+    passage_tokens: PositiveInt
+    top_k: PositiveInt = Field(description="passages scored per query")
+
+
+class PrefillStage(_Strict):
+    kind: Literal["prefill"]
+    model: str
+    prompt_tokens: PositiveInt
+
+
+class DecodeStage(_Strict):
+    kind: Literal["decode"]
+    model: str
+    prompt_tokens: PositiveInt
+    decode_tokens: PositiveInt
+
+
+Stage = Annotated[
+    Union[EncodeStage, RewritePrefillStage, RewriteDecodeStage, RetrievalStage, RerankStage, PrefillStage,
+          DecodeStage],
+    Field(discriminator="kind"),
+]
+
+
+class Pipeline(_Strict):
+    """A RAGSchema pipeline: stages in RAGSchema order, each kind at most once."""
+
+    stages: list[Stage]
+    retrievals_per_sequence: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _check_order(self) -> "Pipeline":
+        kinds = [s.kind for s in self.stages]
+        if len(set(kinds)) != len(kinds):
+            dup = sorted({k for k in kinds if kinds.count(k) > 1})
+            raise ValueError(f"stage kinds {dup} appear more than once. To fix: list each stage once")
+        ranks = [STAGE_ORDER.index(k) for k in kinds]
+        if ranks != sorted(ranks):
+            want = [k for k in STAGE_ORDER if k in kinds]
+            raise ValueError(f"stages are in order {kinds}. To fix: list them in RAGSchema order {want}")
+        for need in ("prefill", "decode"):
+            if need not in kinds:
+                raise ValueError(f"the pipeline has no {need} stage (stages: {kinds}). To fix: add the main "
+                                 f"LLM's prefill and decode stages")
+        if ("rewrite_prefill" in kinds) != ("rewrite_decode" in kinds):
+            raise ValueError("a query rewriter needs both rewrite_prefill and rewrite_decode. To fix: add the "
+                             "missing one or remove both")
+        if self.retrievals_per_sequence != 1:
+            raise ValueError(f"retrievals_per_sequence = {self.retrievals_per_sequence}: iterative retrieval is "
+                             f"not supported by this version. To fix: set retrievals_per_sequence: 1")
+        return self
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(s.kind for s in self.stages)
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.kind == name:
+                return s
+        raise KeyError(name)
+
+
+class ProfileFiles(_Strict):
+    """File names of the RAGO-format profiles inside ``profiles_dir``."""
+
+    main_llm: str = "main_llm_perf.csv"
+    rewriter: str = "rewriter_perf.csv"
+    encoder: str = "encoder_perf.csv"
+    reranker: str = "reranker_perf.csv"
+    retrieval: list[str] = ["retrieval_perf.csv", "retrieval_perf_small_10k.csv"]
+
+
+class ProfileCostSource(_Strict):
+    """Stage costs from profile tables in the RAGO CSV format (see docs/model.md, 'Profile tables')."""
+
+    kind: Literal["profiles"]
+    profiles_dir: str = Field(description="folder of the CSVs; relative paths are relative to the instance file")
+    hardware: str = Field(description="accelerator name in the profiles, e.g. H100_GPU")
+    files: ProfileFiles = ProfileFiles()
+
+
+CostSource = Annotated[Union[ProfileCostSource], Field(discriminator="kind")]
+
+
+class IntRange(_Strict):
+    min: Annotated[int, Field(ge=0)]
+    max: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "IntRange":
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} > max {self.max}. To fix: make min <= max")
+        return self
+
+
+class SearchSpace(_Strict):
+    """What the planner may choose: placement, chips per stage/group, batch sizes."""
+
+    placement: Literal["all", "disaggregated", "collocated"] = "all"
+    chips: Literal["pow2", "any"] = "pow2"
+    batches: Literal["pow2", "any"] = "pow2"
+    chip_options: dict[StageKind, list[PositiveInt]] = Field(default_factory=dict)
+    total_chips: IntRange
+    max_chips_per_stage: PositiveInt
+    max_batch_size: PositiveInt = Field(1024, description="largest request batch of the pre-decode stages")
+    chips_per_server: PositiveInt = 4
+    micro_batching: Literal[False] = False
+
+    @field_validator("chip_options")
+    @classmethod
+    def _options(cls, v: dict[str, list[int]]) -> dict[str, list[int]]:
+        if "retrieval" in v:
+            raise ValueError("chip_options.retrieval: retrieval runs on CPU servers, whose count follows the total "
+                             "chips. To fix: remove chip_options.retrieval")
+        for stage, opts in v.items():
+            if not opts:
+                raise ValueError(f"chip_options.{stage} is empty. To fix: list at least one chip count")
+        return {k: sorted(set(o)) for k, o in v.items()}
+
+
+class Slo(_Strict):
+    """Service-level objectives and budgets; unset means unbounded."""
+
+    ttft_max_s: Annotated[float, Field(gt=0)] | None = None
+    tpot_max_s: Annotated[float, Field(gt=0)] | None = None
+    qps_min: Annotated[float, Field(gt=0)] | None = None
+
+
+class Instance(_Strict):
+    name: str
+    description: str = ""
+    pipeline: Pipeline
+    cost: CostSource
+    search: SearchSpace
+    slo: Slo = Slo()
+
+    @model_validator(mode="after")
+    def _options_name_stages(self) -> "Instance":
+        names = self.pipeline.stage_names
+        for stage in self.search.chip_options:
+            if stage not in names:
+                raise ValueError(f"search.chip_options names stage {stage!r}, which is not in the pipeline {list(names)}."
+                                 f" To fix: remove it or add that stage")
+        return self
+
+
+class Plan(_Strict):
+    """One schedule: placement groups, chips per accelerator stage, batch per stage, retrieval servers."""
+
+    placement: tuple[tuple[str, ...], ...]
+    chips_per_stage: dict[str, int]
+    batch_per_stage: dict[str, int]
+    retrieval_servers: int = 0
+
+
+class Metrics(_Strict):
+    """What the evaluator computes for a plan."""
+
+    ttft_s: float
+    tpot_s: float
+    e2e_latency_s: float
+    qps: float
+    qps_per_chip: float
+    chips: int
+    retrieval_servers: int
+    stage_qps: dict[str, float]
+    group_qps: tuple[float, ...]
+    bottleneck: tuple[str, ...]
+
+
+class FrontierPoint(_Strict):
+    metrics: Metrics
+    plan: Plan
+    proven_optimal: bool
+    gap: float | None = None
+
+
+class FrontierResult(_Strict):
+    instance: str
+    solver: str
+    solve_seconds: float
+    points: tuple[FrontierPoint, ...]
+    schedules_evaluated: int | None = None
+
+
+def _format_validation(path: Path, err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith(("function-after", "tagged-union")))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown field {loc.rsplit('.', 1)[-1]!r}. To fix: remove it or correct its spelling"
+        elif "To fix" not in msg:
+            msg = f"{msg} (got {e.get('input')!r}). To fix: correct this value (see docs/instances.md)"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return f"{path}: invalid instance: " + "; ".join(parts)
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Read and validate an instance YAML; relative profile folders resolve against the file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InstanceError(f"cannot read instance {path}: {exc.strerror}. To fix: check the path") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise InstanceError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', exc)}. To fix: correct the "
+                            f"YAML syntax") from exc
+    if not isinstance(data, dict):
+        raise InstanceError(f"{path}: the instance must be a YAML mapping, got {type(data).__name__}. To fix: start "
+                            f"with keys name, pipeline, cost, search")
+    try:
+        inst = Instance.model_validate(data)
+    except ValidationError as exc:
+        raise InstanceError(_format_validation(path, exc)) from exc
+    cost = inst.cost
+    folder = Path(cost.profiles_dir)
+    if not folder.is_absolute():
+        folder = (path.parent / folder).resolve()
+    return inst.model_copy(update={"cost": cost.model_copy(update={"profiles_dir": str(folder)})})

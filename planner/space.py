@@ -1,0 +1,162 @@
+"""The search space of an instance: stages, placements, chip and batch options, and scaled stage costs.
+
+Everything a solver (exhaustive or CP-SAT) and the evaluator share lives here, derived once from the
+instance (rules S1-S7 of ``docs/model.md``, section "Search space"):
+
+- S1 chip options of an accelerator stage: the instance's list if given, else powers of two up to the
+  per-stage max for encode/rerank and the (replica-scaled) profiled counts for the other stages; always
+  capped at ``max_chips_per_stage``. Tables are replica-scaled up to the largest option.
+- S2 a collocated group uses one count for all its stages: the intersection of the members' options (and
+  of the powers of two up to the per-stage max, with ``chips: pow2``).
+- S3 total chips = sum over groups holding an accelerator stage; it must lie in [min, max] where min is
+  raised to chips_per_server x the smallest profiled server count of retrieval.
+- S4 retrieval servers = max(1, floor(total chips / chips_per_server)).
+- S5 pre-decode request batch B: powers of two up to ``max_batch_size`` (every pre-decode stage runs B).
+- S6 decode batch D: powers of two up to the largest batch of decode's table at its chip count, D >= B.
+- S7 ``chips: any`` / ``batches: any`` widen S1/S5/S6 to every integer (served by the CP-SAT planner).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+
+from planner.costs import stage_costs
+from planner.dag import Placement, build_dag, placements
+from planner.errors import EmptySpaceError, InstanceError
+from planner.schema import ACCELERATOR_STAGES, Instance
+
+__all__ = ["Space", "build_space", "pow2_upto"]
+
+
+def pow2_upto(n: int) -> tuple[int, ...]:
+    """Powers of two 1, 2, 4, ... <= n."""
+    return tuple(1 << i for i in range(max(0, int(n)).bit_length()))
+
+
+@dataclass(frozen=True)
+class Space:
+    instance: Instance
+    stages: tuple[str, ...]
+    costs: dict[str, object]
+    placements: tuple[Placement, ...]
+    stage_chip_options: dict[str, tuple[int, ...]]
+    min_chips: int
+    max_chips: int
+    batch_options: tuple[int, ...]
+    _decode_cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def pre_decode(self) -> tuple[str, ...]:
+        return self.stages[:-1]
+
+    @property
+    def has_retrieval(self) -> bool:
+        return "retrieval" in self.stages
+
+    @property
+    def chips_per_server(self) -> int:
+        return self.instance.search.chips_per_server
+
+    def decode_tokens(self) -> int:
+        return self.instance.pipeline.stage("decode").decode_tokens
+
+    def group_chip_options(self, group: tuple[str, ...]) -> tuple[int, ...]:
+        """S2: chip counts a group may use (empty tuple for a retrieval-only group)."""
+        acc = [s for s in group if s in ACCELERATOR_STAGES]
+        if not acc:
+            return ()
+        opts = set(self.stage_chip_options[acc[0]])
+        for s in acc[1:]:
+            opts &= set(self.stage_chip_options[s])
+        if len(acc) > 1 and self.instance.search.chips == "pow2":
+            opts &= set(pow2_upto(self.instance.search.max_chips_per_stage))
+        return tuple(sorted(opts))
+
+    def servers(self, total_chips: int | np.ndarray) -> int | np.ndarray:
+        """S4: retrieval servers for a total chip count."""
+        return np.maximum(1, np.asarray(total_chips) // self.chips_per_server) if np.ndim(total_chips) else max(
+            1, int(total_chips) // self.chips_per_server)
+
+    def decode_batch_options(self, chips: int) -> tuple[int, ...]:
+        """S6: decode batches at ``chips`` decode chips."""
+        if chips not in self._decode_cache:
+            self._decode_cache[chips] = pow2_upto(self.costs["decode"].max_batch(chips))
+        return self._decode_cache[chips]
+
+    def chip_assignments(self, placement: Placement) -> np.ndarray:
+        """S3: every combination of group chip counts within [min_chips, max_chips], shape (k, groups).
+
+        A retrieval-only group has count 0."""
+        opts = [self.group_chip_options(g) or (0,) for g in placement]
+        grid = np.array(list(product(*opts)), dtype=np.int64).reshape(-1, len(placement))
+        total = grid.sum(axis=1)
+        return grid[(total >= self.min_chips) & (total <= self.max_chips)]
+
+
+def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[int, ...]]:
+    sp = inst.search
+    out: dict[str, tuple[int, ...]] = {}
+    for stage in inst.pipeline.stage_names:
+        if stage not in ACCELERATOR_STAGES:
+            continue
+        given = sp.chip_options.get(stage)
+        if given is not None:
+            if sp.chips == "pow2":
+                bad = [n for n in given if n & (n - 1)]
+                if bad:
+                    raise InstanceError(f"search.chip_options.{stage} has {bad}, not powers of two, with search.chips:"
+                                        f" pow2. To fix: use powers of two or set search.chips: any")
+            opts = tuple(n for n in given if n <= sp.max_chips_per_stage)
+            if not opts:
+                raise InstanceError(f"search.chip_options.{stage} {given} all exceed max_chips_per_stage "
+                                    f"{sp.max_chips_per_stage}. To fix: raise max_chips_per_stage or list smaller "
+                                    f"counts")
+        elif sp.chips == "any":
+            opts = tuple(range(1, sp.max_chips_per_stage + 1))
+        elif stage in ("encode", "rerank"):
+            opts = pow2_upto(sp.max_chips_per_stage)
+        else:
+            scaled = costs[stage].scaled_to(sp.max_chips_per_stage)
+            opts = tuple(n for n in scaled.unit_counts() if n <= sp.max_chips_per_stage)
+        out[stage] = opts
+    return out
+
+
+def build_space(inst: Instance) -> Space:
+    """Derive the search space (S1-S7) of an instance and scale its cost tables to it."""
+    sp = inst.search
+    if sp.chips == "any" or sp.batches == "any":
+        raise InstanceError("search.chips/batches 'any' needs the CP-SAT planner, which this version does not ship. "
+                            "To fix: use chips: pow2 and batches: pow2")
+    raw = stage_costs(inst)
+    options = _chip_options(inst, raw)
+    costs: dict[str, object] = {}
+    min_chips, max_chips = sp.total_chips.min, sp.total_chips.max
+    for stage, cost in raw.items():
+        if stage == "retrieval":
+            costs[stage] = cost.scaled_to(max(1, max_chips // sp.chips_per_server))
+            min_chips = max(min_chips, sp.chips_per_server * cost.min_servers())
+        else:
+            costs[stage] = cost.scaled_to(max(options[stage]))
+    if min_chips > max_chips:
+        raise EmptySpaceError(f"retrieval needs >= {min_chips} chips in total ({min_chips // sp.chips_per_server} "
+                              f"servers x {sp.chips_per_server} chips) but search.total_chips.max is {max_chips}. "
+                              f"To fix: raise search.total_chips.max to >= {min_chips}")
+    dag = build_dag(inst.pipeline)
+    space = Space(
+        instance=inst,
+        stages=inst.pipeline.stage_names,
+        costs=costs,
+        placements=tuple(placements(dag, sp.placement)),
+        stage_chip_options=options,
+        min_chips=min_chips,
+        max_chips=max_chips,
+        batch_options=pow2_upto(sp.max_batch_size),
+    )
+    if not space.placements:
+        raise EmptySpaceError(f"placement policy {sp.placement!r} allows no placement of stages {list(space.stages)}. "
+                              f"To fix: set search.placement: all")
+    return space
