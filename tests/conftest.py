@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny synthetic profiles and instances written to a temporary folder."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTANCES = ROOT / "instances"
+INFERENCE_HEADER = ["model.name", "model.stage", "model.dec_steps", "model.seq_len_inference_prefill",
+                    "hardware.name", "hardware.num_chips", "batch_size", "time_ms"]
+RETRIEVAL_HEADER = ["db.name", "hardware.name", "hardware.num_servers", "batch_size", "time_ms"]
+
+
+def write_csv(path: Path, header: list[str], rows: list[tuple]) -> Path:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def tiny_profiles(folder: Path) -> Path:
+    """Hand-checkable profiles (times in ms): model m on hardware X, database d."""
+    folder.mkdir(parents=True, exist_ok=True)
+    inf = [("m", "prefill", 1, 8, "X", 1, 1, 10.0), ("m", "prefill", 1, 8, "X", 1, 2, 15.0),
+           ("m", "decode", 4, 8, "X", 1, 1, 1.0), ("m", "decode", 4, 8, "X", 1, 2, 1.5),
+           ("m", "decode", 4, 8, "X", 1, 4, 2.0),
+           ("r", "prefill", 1, 16, "X", 1, 1, 2.0), ("r", "prefill", 1, 16, "X", 1, 2, 3.0),
+           ("r", "prefill", 1, 16, "X", 1, 4, 4.0)]
+    for name in ("main_llm_perf.csv", "rewriter_perf.csv", "encoder_perf.csv", "reranker_perf.csv"):
+        write_csv(folder / name, INFERENCE_HEADER, inf)
+    write_csv(folder / "retrieval_perf.csv", RETRIEVAL_HEADER,
+              [("d", "cpu", 1, 1, 5.0), ("d", "cpu", 1, 2, 5.0), ("d", "cpu", 1, 4, 8.0)])
+    return folder
+
+
+def tiny_instance_dict(profiles: Path, **search) -> dict:
+    """retrieval(d) -> prefill(m) -> decode(m): 2 chips, 1 server, batches up to 2."""
+    return {
+        "name": "tiny",
+        "pipeline": {"stages": [
+            {"kind": "retrieval", "database": "d"},
+            {"kind": "prefill", "model": "m", "prompt_tokens": 8},
+            {"kind": "decode", "model": "m", "prompt_tokens": 8, "decode_tokens": 4},
+        ]},
+        "cost": {"kind": "profiles", "profiles_dir": str(profiles), "hardware": "X",
+                 "files": {"retrieval": ["retrieval_perf.csv"]}},
+        "search": {"total_chips": {"min": 2, "max": 2}, "max_chips_per_stage": 1, "max_batch_size": 2,
+                   "chips_per_server": 2} | search,
+    }
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def profiles(tmp_path: Path) -> Path:
+    return tiny_profiles(tmp_path / "profiles")
+
+
+@pytest.fixture
+def tiny_yaml(tmp_path: Path, profiles: Path) -> Path:
+    return write_yaml(tmp_path / "tiny.yaml", tiny_instance_dict(profiles))

@@ -1,0 +1,69 @@
+"""Layering and public API: lower layers never import higher ones; ``__all__`` is the public surface."""
+
+import ast
+from pathlib import Path
+
+import models
+import planner
+
+ROOT = Path(__file__).resolve().parents[1]
+# Rank of each module; a module may import only modules of lower or equal rank ("models" is below planner).
+RANK = {
+    "models": 0,
+    "planner.errors": 1, "planner.schema": 2, "planner.frontier": 2,
+    "planner.dag": 3, "planner.costs": 3, "planner.space": 4,
+    "planner.evaluate": 5, "planner.exhaustive": 6, "planner.cpsat": 6,
+    "planner.pareto": 7, "planner.capacity": 7,
+    "planner.report": 8, "planner.cli": 9, "planner": 10,
+}
+NO_SOLVER = ("models", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.schema")
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"]
+    return ".".join(parts)
+
+
+def _rank(name: str) -> int:
+    while name not in RANK:
+        name = name.rsplit(".", 1)[0]
+    return RANK[name]
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+def test_layers():
+    bad = []
+    for pkg in ("models", "planner"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            me = _module(path)
+            for imp in _imports(path):
+                if imp.split(".")[0] in ("models", "planner") and _rank(imp) > _rank(me):
+                    bad.append(f"{me} imports {imp}")
+    assert bad == []
+
+
+def test_evaluator_side_never_imports_ortools():
+    for path in list((ROOT / "models").rglob("*.py")) + [ROOT / "planner" / f"{m}.py" for m in
+                                                         ("evaluate", "exhaustive", "space", "schema", "costs")]:
+        assert not any(i.startswith("ortools") for i in _imports(path)), path
+
+
+def test_public_api_exists():
+    for mod in (planner, models):
+        assert mod.__all__ == sorted(mod.__all__)
+        for name in mod.__all__:
+            assert hasattr(mod, name), name
+
+
+def test_modules_stay_small():
+    for pkg in ("models", "planner"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            assert len(path.read_text().splitlines()) <= 450, path

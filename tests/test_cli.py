@@ -1,0 +1,98 @@
+"""The CLI contract: table + JSON + plot on success; one line and exit code 2 on expected failures."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from planner.cli import main
+from tests.conftest import INSTANCES, tiny_instance_dict, write_yaml
+
+CASE4 = str(INSTANCES / "rago-oss" / "case4.yaml")
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_pareto_table_json_plot(tmp_path, capsys):
+    out_json, out_png = tmp_path / "f.json", tmp_path / "f.png"
+    code, out, _ = _run(capsys, "pareto", CASE4, "--json", str(out_json), "--plot", str(out_png), "--quiet")
+    assert code == 0 and "12 Pareto points" in out and "QPS/chip" in out
+    data = json.loads(out_json.read_text())
+    assert data["instance"] == "rago-oss-case4" and data["solver"] == "exhaustive"
+    assert isinstance(data["solve_seconds"], float) and len(data["points"]) == 12
+    keys = {"ttft_s", "tpot_s", "qps", "qps_per_chip", "chips", "retrieval_servers", "proven_optimal", "placement",
+            "chips_per_stage", "batch_per_stage", "bottleneck"}
+    assert keys <= set(data["points"][0])
+    assert all(p["proven_optimal"] for p in data["points"])
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_and_space_commands(tmp_path, capsys, profiles):
+    inst = write_yaml(tmp_path / "t.yaml", tiny_instance_dict(profiles))
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"placement": [["retrieval"], ["prefill"], ["decode"]],
+                                "chips_per_stage": {"prefill": 1, "decode": 1},
+                                "batch_per_stage": {"retrieval": 2, "prefill": 2, "decode": 4},
+                                "retrieval_servers": 1}))
+    code, out, _ = _run(capsys, "evaluate", str(inst), str(plan))
+    assert code == 0 and "TTFT 0.02 s" in out and "inside the search space" in out
+    code, out, _ = _run(capsys, "space", CASE4)
+    assert code == 0 and "rewrite_prefill -> rewrite_decode" in out and out.count("placement ") == 8
+
+
+def _one_line_exit_2(capsys, *argv):
+    code, out, err = _run(capsys, *argv)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ragplan: error:") and "To fix" in lines[0], err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_malformed_yaml(tmp_path, capsys):
+    p = tmp_path / "bad.yaml"
+    p.write_text("name: [\n")
+    assert "malformed YAML" in _one_line_exit_2(capsys, "pareto", str(p))
+
+
+def test_unknown_stage_and_field(tmp_path, capsys, profiles):
+    d = tiny_instance_dict(profiles)
+    d["pipeline"]["stages"][1]["kind"] = "prefil"
+    assert "prefil" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "a.yaml", d)))
+    d = tiny_instance_dict(profiles)
+    d["slo"] = {"ttft_s": 1}
+    assert "unknown field 'ttft_s'" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "b.yaml", d)))
+
+
+def test_missing_profile_rows(tmp_path, capsys, profiles):
+    d = tiny_instance_dict(profiles)
+    d["pipeline"]["stages"][1]["prompt_tokens"] = 4096
+    msg = _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "a.yaml", d)))
+    assert "No profile rows for" in msg and "4096 tokens" in msg
+
+
+def test_impossible_range_and_empty_space(tmp_path, capsys, profiles):
+    d = tiny_instance_dict(profiles, total_chips={"min": 9, "max": 4})
+    assert "min 9 > max 4" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "a.yaml", d)))
+    d = tiny_instance_dict(profiles, total_chips={"min": 3, "max": 8})
+    assert "no chip assignment" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "b.yaml", d)))
+
+
+def test_infeasible_slo(capsys):
+    assert "ttft_max_s" in _one_line_exit_2(capsys, "pareto", CASE4, "--ttft-max-s", "0.001", "--quiet")
+
+
+def test_bad_option_is_one_line():
+    r = subprocess.run([sys.executable, "-m", "planner.cli", "pareto", CASE4, "--solver", "magic"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "invalid choice" in r.stderr
+
+
+@pytest.mark.parametrize("argv", [["pareto", "missing.yaml"], ["evaluate", CASE4, "missing-plan.json"]])
+def test_missing_files(capsys, argv):
+    assert "cannot read" in _one_line_exit_2(capsys, *argv)
