@@ -16,6 +16,7 @@ from pathlib import Path
 from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import exhaustive_frontier
+from planner.pareto import cpsat_frontier
 from planner.report import frontier_json, frontier_table, metrics_text, plot_frontier
 from planner.schema import Instance, Plan, load_instance
 from planner.space import build_space
@@ -58,8 +59,6 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     if args.solver == "exhaustive":
         result = exhaustive_frontier(space, progress=progress)
     else:
-        from planner.cpsat import cpsat_frontier
-
         result = cpsat_frontier(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed,
                                 progress=progress)
     print(frontier_table(result))

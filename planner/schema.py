@@ -271,6 +271,7 @@ class FrontierResult(_Strict):
     solve_seconds: float
     points: tuple[FrontierPoint, ...]
     schedules_evaluated: int | None = None
+    solves: int | None = None
 
 
 def _format_validation(path: Path, err: ValidationError) -> str:

@@ -13,7 +13,8 @@ instance (rules S1-S7 of ``docs/model.md``, section "Search space"):
 - S4 retrieval servers = max(1, floor(total chips / chips_per_server)).
 - S5 pre-decode request batch B: powers of two up to ``max_batch_size`` (every pre-decode stage runs B).
 - S6 decode batch D: powers of two up to the largest batch of decode's table at its chip count, D >= B.
-- S7 ``chips: any`` / ``batches: any`` widen S1/S5/S6 to every integer (served by the CP-SAT planner).
+- S7 ``chips: any`` / ``batches: any`` widen S1/S5/S6 to every integer (from the smallest profiled count, or the
+  instance's own list), and serve costs by the replica rules A1-A4 of ``models.replicas``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from itertools import product
 
 import numpy as np
 
+from models.replicas import any_count_cost
 from planner.costs import stage_costs
 from planner.dag import Placement, build_dag, placements
 from planner.errors import EmptySpaceError, InstanceError
@@ -80,10 +82,16 @@ class Space:
         return np.maximum(1, np.asarray(total_chips) // self.chips_per_server) if np.ndim(total_chips) else max(
             1, int(total_chips) // self.chips_per_server)
 
+    @property
+    def any_mode(self) -> bool:
+        return self.instance.search.chips == "any" or self.instance.search.batches == "any"
+
     def decode_batch_options(self, chips: int) -> tuple[int, ...]:
-        """S6: decode batches at ``chips`` decode chips."""
+        """S6/S7: decode batches at ``chips`` decode chips."""
         if chips not in self._decode_cache:
-            self._decode_cache[chips] = pow2_upto(self.costs["decode"].max_batch(chips))
+            top = self.costs["decode"].max_batch(chips)
+            self._decode_cache[chips] = (tuple(range(1, top + 1)) if self.instance.search.batches == "any"
+                                         else pow2_upto(top))
         return self._decode_cache[chips]
 
     def chip_assignments(self, placement: Placement) -> np.ndarray:
@@ -115,7 +123,8 @@ def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[i
                                     f"{sp.max_chips_per_stage}. To fix: raise max_chips_per_stage or list smaller "
                                     f"counts")
         elif sp.chips == "any":
-            opts = tuple(range(1, sp.max_chips_per_stage + 1))
+            low = min(costs[stage].unit_counts() or (1,))
+            opts = tuple(range(low, sp.max_chips_per_stage + 1))
         elif stage in ("encode", "rerank"):
             opts = pow2_upto(sp.max_chips_per_stage)
         else:
@@ -128,9 +137,7 @@ def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[i
 def build_space(inst: Instance) -> Space:
     """Derive the search space (S1-S7) of an instance and scale its cost tables to it."""
     sp = inst.search
-    if sp.chips == "any" or sp.batches == "any":
-        raise InstanceError("search.chips/batches 'any' needs the CP-SAT planner, which this version does not ship. "
-                            "To fix: use chips: pow2 and batches: pow2")
+    any_mode = sp.chips == "any" or sp.batches == "any"
     raw = stage_costs(inst)
     options = _chip_options(inst, raw)
     costs: dict[str, object] = {}
@@ -141,6 +148,8 @@ def build_space(inst: Instance) -> Space:
             min_chips = max(min_chips, sp.chips_per_server * cost.min_servers())
         else:
             costs[stage] = cost.scaled_to(max(options[stage]))
+        if any_mode:
+            costs[stage] = any_count_cost(cost, costs[stage], memory_bound=stage == "decode")
     if min_chips > max_chips:
         raise EmptySpaceError(f"retrieval needs >= {min_chips} chips in total ({min_chips // sp.chips_per_server} "
                               f"servers x {sp.chips_per_server} chips) but search.total_chips.max is {max_chips}. "
@@ -154,7 +163,8 @@ def build_space(inst: Instance) -> Space:
         stage_chip_options=options,
         min_chips=min_chips,
         max_chips=max_chips,
-        batch_options=pow2_upto(sp.max_batch_size),
+        batch_options=(tuple(range(1, sp.max_batch_size + 1)) if sp.batches == "any"
+                       else pow2_upto(sp.max_batch_size)),
     )
     if not space.placements:
         raise EmptySpaceError(f"placement policy {sp.placement!r} allows no placement of stages {list(space.stages)}. "

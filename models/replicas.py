@@ -1,0 +1,112 @@
+"""Serving any chip count and any batch size from profiles (``chips: any``, ``batches: any``).
+
+Rules (``docs/model.md``, section "Any chip count, any batch", A1-A4):
+
+- A1 batch between profiled rows: f_u(b) = min(P4_u(b), I_u(b)) where I_u interpolates the latency linearly
+  between the neighbouring Pareto rows of unit count u (flat below the smallest row, P4's sequential batches
+  above the largest). Pareto rows have latency increasing in batch, so f_u is monotone non-decreasing, and
+  f_u <= P4_u: a power-of-two batch never costs more than with ``batches: pow2``.
+- A2 n chips run k = floor(n / u) data-parallel replicas of a profiled unit u <= n (the remainder idles);
+  a batch b splits so that the busiest replica gets ceil(b / k): latency R_u(n, b) = f_u(ceil(b / k)).
+- A3 L(n, b) = min over profiled u <= n of R_u(n, b) (the planner configures the best unit), and, when n is a
+  replica-scaled count of the P3 table and b a power of two, at most the P3/P4 value. L is non-increasing
+  in n and non-decreasing in b.
+- A4 decode (a memory-bounded batch): only units whose busiest replica stays within the largest profiled
+  row are allowed, ceil(D / k) <= B_max(u); the largest decode batch is max_u floor(n/u) * B_max(u).
+
+These rules are sound (each value is the latency of a real configuration of the chips, or the profile's own
+value), and monotone, which the CP-SAT planner's tables rely on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.errors import ModelError
+from models.profiles import BatchCurve, EncodeCost, ProfileTable, RerankCost, RetrievalCost, TableCost
+
+__all__ = ["ReplicaCost", "any_count_cost", "interp_lookup"]
+
+
+def interp_lookup(curve: BatchCurve, b: np.ndarray | float) -> np.ndarray:
+    """A1: min(P4 lookup, linear interpolation between Pareto rows) at batch ``b``."""
+    b = np.asarray(b, dtype=np.float64)
+    p4 = curve.lookup(b)
+    inside = np.interp(b, curve.batch, curve.latency_s)  # flat below the first row
+    return np.minimum(p4, np.where(b > curve.batch[-1], p4, inside))
+
+
+@dataclass(frozen=True)
+class ReplicaCost:
+    """A2-A4 over the profiled unit curves of one stage; ``pow2`` is the P3 table (for the A3 cap)."""
+
+    units: dict[int, BatchCurve]
+    pow2: ProfileTable | None = None
+    memory_bound: bool = False
+    description: str = "stage"
+
+    def latency_s(self, n: int, batch: np.ndarray | float) -> np.ndarray:
+        b = np.atleast_1d(np.asarray(batch, dtype=np.float64))
+        best = np.full(b.shape, np.inf)
+        for u, curve in self.units.items():
+            if u > n:
+                continue
+            share = np.ceil(b / (n // u))
+            lat = interp_lookup(curve, share)
+            if self.memory_bound:
+                lat = np.where(share <= curve.batch[-1], lat, np.inf)
+            best = np.minimum(best, lat)
+        if self.pow2 is not None and n in self.pow2.curves:
+            is_pow2 = (b >= 1) & (np.floor(np.log2(np.maximum(b, 1))) == np.log2(np.maximum(b, 1)))
+            p3 = self.pow2.curves[n].lookup(b)
+            if self.memory_bound:
+                p3 = np.where(b <= self.pow2.curves[n].batch[-1], p3, np.inf)
+            best = np.where(is_pow2, np.minimum(best, p3), best)
+        if not np.all(np.isfinite(best)):
+            raise ModelError(f"{self.description} cannot serve batch {int(b[~np.isfinite(best)][0])} on {n} chips "
+                             f"(largest batch {self.max_batch(n)}). To fix: use a smaller batch or more chips.")
+        return best if np.ndim(batch) else best[0]
+
+    def max_batch(self, n: int) -> int:
+        caps = [(n // u) * int(c.batch[-1]) for u, c in self.units.items() if u <= n]
+        if self.pow2 is not None and n in self.pow2.curves:
+            caps.append(int(self.pow2.curves[n].batch[-1]))
+        if not caps:
+            raise ModelError(f"{self.description} has no profiled unit of <= {n} chips (units "
+                             f"{sorted(self.units)}). To fix: give this stage at least {min(self.units)} chips.")
+        return max(caps)
+
+    def min_chips(self) -> int:
+        return min(self.units)
+
+
+@dataclass(frozen=True)
+class _AnyBatchRetrieval:
+    """Retrieval with A1 between profiled batches (servers still follow P5)."""
+
+    base: RetrievalCost
+
+    def latency_s(self, servers: int, batch: np.ndarray | float) -> np.ndarray:
+        curve = self.base.table.floor_curve(servers)
+        return interp_lookup(curve, np.asarray(batch, dtype=np.float64) * self.base.queries_per_retrieval)
+
+    def min_servers(self) -> int:
+        return self.base.min_servers()
+
+
+def any_count_cost(raw: object, scaled: object, *, memory_bound: bool = False) -> object:
+    """The A1-A4 version of a stage's cost: ``raw`` is the unscaled cost, ``scaled`` its P3-scaled twin."""
+    if isinstance(raw, TableCost):
+        return ReplicaCost(dict(raw.table.curves), scaled.table, memory_bound, raw.table.description)
+    if isinstance(raw, RerankCost):
+        units = {u: raw.query_curve(u) for u in raw.unit_counts()}
+        pow2 = ProfileTable(raw.passages.description, "chips",
+                            {n: scaled.query_curve(n) for n in scaled.unit_counts()})
+        return ReplicaCost(units, pow2, memory_bound, raw.passages.description + " (queries)")
+    if isinstance(raw, RetrievalCost):
+        return _AnyBatchRetrieval(scaled)
+    if isinstance(raw, EncodeCost):
+        return raw  # P7 already serves any chip count and any request batch
+    raise TypeError(f"no any-count rule for {type(raw).__name__}")
