@@ -1,10 +1,22 @@
-"""Pareto sweep with the CP-SAT model: epsilon-constraint on TTFT, every point proven optimal or with its gap.
+"""Pareto sweep with the CP-SAT slice models: epsilon-constraint on TTFT, every point proven optimal or gapped.
 
-Sweep (``docs/model.md``, section "Pareto sweep"): e = TTFT bound of the SLO (or none); repeat
-{ O1 max QPS/chip under TTFT <= e; O2 min TTFT at that ratio; O3 min TPOT, then chips; record the point;
-e = its TTFT - 1 unit } until infeasible. Every point is re-evaluated by the independent evaluator, must lie
-in the search space and must not look better to the solver than to the evaluator (else ``VerificationError``).
-The floating-point frontier (F1-F2) of the recorded points is returned.
+Decomposition (``docs/model.md``, section "Pareto sweep"): the request batch B is the only decision every
+pre-decode group shares, so the problem splits into slices, one small CP-SAT model per B (C1-C8). For a TTFT
+bound e, the best QPS/chip is max over slices of the slice optimum r_B(e). Slices are visited in decreasing
+order of an upper bound U_B and the search stops when U_B < the best found, which proves the maximum:
+
+- U1 relaxation: for a placement and a throughput level Q, each group needs at least
+  n_g(Q) = min{n : q_g(n, B) >= Q} chips, independently of the others, so Q/N <= max_Q Q / max(N_min, sum_g
+  n_g(Q)) (retrieval caps Q at its best bucket); exact when TTFT is unbounded;
+- U2 monotonicity: r_B(e) is non-increasing as e shrinks, so a solved r_B(e') (e' >= e) bounds r_B(e), and a
+  slice optimum whose TTFT still fits e remains optimal (no solve);
+- slices whose TTFT lower bound sum_s min_n L_s(n, B) exceeds e are skipped.
+
+Per point: O1 on the slices as above; O2 (min TTFT at the best ratio) on every slice attaining it; O3 (min
+TPOT, then chips) on those attaining the least TTFT; then e = TTFT - 1 unit. With ``batches: any`` the slice
+models keep only each decode chip count's highest-throughput batch (exact for O1/O2) and O3 picks the decode
+batch of the O2 plan by a scan. Every point is re-evaluated by the independent evaluator, must lie in the
+search space and must not look better to the solver than to the evaluator (else ``VerificationError``).
 """
 
 from __future__ import annotations
@@ -12,19 +24,188 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from planner.cpsat import Q_SCALE, TIME_RES_S, RagSolver, build_model, build_tables
+from planner.cpsat.model import build_model, slice_groups
+from planner.cpsat.solve import Outcome, RagSolver
+from planner.cpsat.tables import Q_SCALE, TIME_RES_S, CostMatrices, build_matrices, slice_tables
 from planner.errors import InfeasibleError, VerificationError
 from planner.evaluate import check_plan, evaluate
 from planner.frontier import pareto_indices
 from planner.schema import FrontierPoint, FrontierResult, Metrics, Plan, Slo
 from planner.space import Space
 
-__all__ = ["cpsat_frontier", "diagnose_infeasible"]
+__all__ = ["cpsat_frontier", "diagnose_infeasible", "slice_bounds"]
 
 Progress = Callable[[int, int, str], None]
+
+
+def _group_q(space: Space, cm: CostMatrices, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Chip options of a group and its best throughput per option and slice, q[i, b] (any retrieval bucket)."""
+    opts = np.asarray(space.group_chip_options(group))
+    lat = np.zeros((len(opts), len(cm.batches)))
+    for s in group:
+        if s == "retrieval":
+            lat += cm.lat[s].min(axis=0)[None, :]
+        else:
+            lat += cm.lat[s][np.searchsorted(cm.options[s], opts)]
+    return opts, cm.batches[None, :] / lat
+
+
+def _decode_q(cm: CostMatrices) -> np.ndarray:
+    """Best decode throughput per decode option and slice: max over D >= B of D / L_dec."""
+    out = np.zeros((len(cm.dec_options), len(cm.batches)))
+    for i, (D, qd) in enumerate(zip(cm.dec_batches, cm.dec_q)):
+        if len(D):
+            suffix = np.maximum.accumulate(qd[::-1])[::-1]
+            idx = np.searchsorted(D, cm.batches)
+            out[i] = np.where(idx < len(D), suffix[np.minimum(idx, len(D) - 1)], 0.0)
+    return out
+
+
+def slice_bounds(space: Space, cm: CostMatrices) -> tuple[np.ndarray, np.ndarray]:
+    """U1 upper bound on Q/N (solver units) and TTFT lower bound (time units) of every slice.
+
+    For a placement and a throughput level Q, group g needs n_g >= n_g(Q) = min{n : q_g(n, B) >= Q}
+    chips, so every plan of the slice has Q/N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (the
+    groups' and retrieval buckets' throughputs); retrieval caps Q at its best bucket. Exact when TTFT is
+    unbounded, up to the retrieval bucket N selects."""
+    nb = len(cm.batches)
+    ttft_lb = np.zeros(nb)
+    for s in space.pre_decode:
+        ttft_lb += cm.lat[s].min(axis=0)
+    ret_q = cm.batches[None, :] / cm.lat["retrieval"] if space.has_retrieval else np.zeros((0, nb))
+    ret_cap = ret_q.max(axis=0) if space.has_retrieval else np.full(nb, np.inf)
+    dec = (cm.dec_options, _decode_q(cm))
+    cache = {g: _group_q(space, cm, g) for p in space.placements for g in p if "decode" not in g
+             and any(s != "retrieval" for s in g)}
+    ub = np.full(nb, -1.0)
+    for b in range(nb):
+        for placement in space.placements:
+            curves = [(cache[g][0], cache[g][1][:, b]) for g in placement if g in cache] + [(dec[0], dec[1][:, b])]
+            if any(len(o) == 0 for o, _ in curves):
+                continue
+            levels = np.unique(np.concatenate([q for _, q in curves] + [ret_q[:, b]]))
+            levels = levels[(levels > 0) & (levels <= ret_cap[b])]
+            need = np.zeros(len(levels))
+            for opts, q in curves:
+                order = np.argsort(opts)
+                run = np.maximum.accumulate(q[order])
+                k = np.searchsorted(run, levels * (1 - 1e-12))
+                need += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
+            ok = need <= space.max_chips
+            if ok.any():
+                ub[b] = max(ub[b], float(np.max(levels[ok] / np.maximum(need[ok], space.min_chips))))
+    ub = np.where(ub > 0, ub * Q_SCALE * (1 + 1e-9) + 1e-9, -1.0)
+    return ub, np.floor(ttft_lb / TIME_RES_S * (1 - 1e-12)).astype(np.int64)
+
+
+@dataclass
+class _Slice:
+    bi: int
+    ub: float
+    ttft_lb: int
+    solver: RagSolver | None = None
+    cache: tuple | None = None  # (outcome, p, q, gap) of the last O1
+    dead: bool = False
+
+
+class _Sweep:
+    def __init__(self, space: Space, slo: Slo, workers: int, time_limit_s: float, seed: int):
+        self.space, self.slo = space, slo
+        self.cm = build_matrices(space, slo.tpot_max_s)
+        self.groups = slice_groups(space)
+        self.full_decode = space.instance.search.batches != "any"
+        self.qps_min = math.ceil(slo.qps_min * Q_SCALE) if slo.qps_min is not None else None
+        self.kw = dict(workers=workers, time_limit_s=time_limit_s, seed=seed)
+        ub, lb = slice_bounds(space, self.cm)
+        self.slices = [_Slice(i, float(ub[i]), int(lb[i]), dead=ub[i] < 0) for i in range(len(ub))]
+        self.solves = 0
+
+    def _solver(self, sl: _Slice) -> RagSolver | None:
+        if sl.solver is None and not sl.dead:
+            tables = slice_tables(self.space, self.cm, self.groups, sl.bi, self.full_decode)
+            rm = build_model(self.space, tables, self.qps_min)
+            if rm is None:
+                sl.dead = True
+                return None
+            sl.solver = RagSolver(self.space, rm, **self.kw)
+        return sl.solver
+
+    def ratio(self, sl: _Slice, eps: int | None):
+        """r_B(e) as (outcome, p, q, gap), from the cache when U2 allows; None if the slice is infeasible."""
+        if sl.cache is not None and (eps is None or sl.cache[0].values["TTFT"] <= eps):
+            return sl.cache
+        solver = self._solver(sl)
+        if solver is None:
+            return None
+        before = solver.solves
+        res = solver.max_ratio(eps)
+        self.solves += solver.solves - before
+        if res is None:
+            sl.dead = True  # infeasible at e, so at every smaller e
+            return None
+        sl.cache = res
+        sl.ub = min(sl.ub, res[1] / res[2] * (1 + 1e-12))
+        return res
+
+    def point(self, eps: int | None):
+        """One frontier point under TTFT <= eps: (plan, values, proven, gap) or None."""
+        live = sorted((s for s in self.slices if not s.dead and (eps is None or s.ttft_lb <= eps)),
+                      key=lambda s: -s.ub)
+        best, winners, proven, gap = None, [], True, 0.0
+        for sl in live:
+            if best is not None and sl.ub * best[1] < best[0]:
+                break  # U1/U2: no later slice can reach the best ratio
+            res = self.ratio(sl, eps)
+            if res is None:
+                continue
+            out, p, q, g = res
+            proven &= g == 0.0
+            gap = max(gap, g if g is not None else float("inf"))
+            if best is None or p * best[1] > best[0] * q:
+                best, winners = (p, q), [(sl, p, q)]
+            elif p * best[1] == best[0] * q:
+                winners.append((sl, p, q))
+        if best is None:
+            return None
+        o2 = []
+        for sl, p, q in winners:
+            before = sl.solver.solves
+            out = sl.solver.min_ttft(p, q, eps)
+            self.solves += sl.solver.solves - before
+            proven &= out.optimal
+            o2.append((out.values["TTFT"], sl, p, q))
+        t_star = min(t for t, *_ in o2)
+        finals = []
+        for t, sl, p, q in o2:
+            if t != t_star:
+                continue
+            before = sl.solver.solves
+            out = sl.solver.min_tpot(p, q, t_star)
+            self.solves += sl.solver.solves - before
+            proven &= out.optimal
+            vals = out.values if self.full_decode else self._refine_decode(sl, out, p, q)
+            finals.append((vals["tpot"], vals["N"], sl, vals))
+        tpot, n, sl, vals = min(finals, key=lambda f: (f[0], f[1], f[2].bi))
+        return sl.solver.plan(vals), vals, t_star, proven, gap
+
+    def _refine_decode(self, sl: _Slice, out: Outcome, p: int, q: int) -> dict:
+        """O3 with ``batches: any``: the least-TPOT decode batch D >= B at the plan's decode chips that keeps
+        Q/N >= p/q (the rest of the plan fixed)."""
+        vals = dict(out.values)
+        i = int(np.searchsorted(self.cm.dec_options, vals["nd"]))
+        D, qd, td = self.cm.dec_batches[i], self.cm.dec_q[i], self.cm.dec_t[i]
+        need = -(-p * vals["N"] // q)
+        qi = np.floor(qd * Q_SCALE + 1e-6).astype(np.int64)
+        ti = np.ceil(td / TIME_RES_S - 1e-6).astype(np.int64)
+        ok = (D >= self.cm.batches[sl.bi]) & (qi >= need)
+        j = int(np.lexsort((D, ti + np.where(ok, 0, np.iinfo(np.int64).max // 2)))[0])
+        if ok[j] and ti[j] < vals["tpot"]:
+            vals |= {"D": int(D[j]), "tpot": int(ti[j]), "qd": int(qi[j])}
+        return vals
 
 
 def _verify(space: Space, plan: Plan, vals: dict, n_groups: int) -> Metrics:
@@ -43,15 +224,10 @@ def _verify(space: Space, plan: Plan, vals: dict, n_groups: int) -> Metrics:
 
 
 def diagnose_infeasible(space: Space, slo: Slo) -> str:
-    """Why no plan meets the SLO: the stage or limit that binds, with numbers (cheap, from the cost models)."""
+    """Why no plan meets the SLO: the stage or limit that binds, with numbers (from the cost models)."""
+    cm = build_matrices(space, None)
     facts = []
-    fastest = {}
-    for s in space.pre_decode:
-        if s == "retrieval":
-            units = sorted({int(space.servers(n)) for n in (space.min_chips, space.max_chips)})
-            fastest[s] = min(float(np.min(space.costs[s].latency_s(u, 1))) for u in units)
-        else:
-            fastest[s] = min(float(np.min(space.costs[s].latency_s(n, 1))) for n in space.stage_chip_options[s])
+    fastest = {s: float(cm.lat[s][:, 0].min()) for s in space.pre_decode}  # batch 1, best option
     if slo.ttft_max_s is not None:
         over = [f"{s} {t:.4g} s" for s, t in fastest.items() if t > slo.ttft_max_s]
         if over:
@@ -60,50 +236,37 @@ def diagnose_infeasible(space: Space, slo: Slo) -> str:
             facts.append(f"the pre-decode stages' fastest options sum to {sum(fastest.values()):.4g} s > ttft_max_s "
                          f"{slo.ttft_max_s:g} s ({', '.join(f'{s} {t:.3g} s' for s, t in fastest.items())})")
     if slo.tpot_max_s is not None:
-        best = min(float(np.min(space.costs["decode"].latency_s(n, 1))) for n in space.stage_chip_options["decode"])
-        best /= space.decode_tokens()
+        best = min(float(t.min()) for t in cm.dec_t if len(t))
         if best > slo.tpot_max_s:
             facts.append(f"the fastest decode step is {best:.4g} s > tpot_max_s {slo.tpot_max_s:g} s")
     if slo.qps_min is not None and not facts:
-        facts.append(f"qps_min {slo.qps_min:g} cannot be reached within {space.max_chips} chips under the other "
-                     f"bounds")
+        facts.append(f"qps_min {slo.qps_min:g} cannot be reached within {space.max_chips} chips under the other bounds")
     bounds = ", ".join(f"{k} = {v}" for k, v in slo.model_dump().items() if v is not None)
     detail = "; ".join(facts) or "the bounds bind jointly"
     return f"no plan meets {bounds}: {detail}. To fix: relax those bounds, or allow more chips per stage"
 
 
 def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 2, time_limit_s: float = 60.0,
-                   seed: int = 0, progress: Progress | None = None, max_points: int = 10_000) -> FrontierResult:
-    """The TTFT vs QPS/chip frontier by repeated CP-SAT solves (O1-O3 under a tightening TTFT bound)."""
+                   seed: int = 0, progress: Progress | None = None, max_points: int = 100_000) -> FrontierResult:
+    """The TTFT vs QPS/chip frontier by the slice-decomposed epsilon-constraint sweep (O1-O3, U1-U2)."""
     slo = slo if slo is not None else space.instance.slo
     t0 = time.perf_counter()
-    groups = sorted({g for p in space.placements for g in p if "decode" not in g}, key=lambda g: (len(g), g))
-    tables = build_tables(space, groups, slo.tpot_max_s)
-    if len(tables.decode.rows) == 0:
-        raise InfeasibleError(diagnose_infeasible(space, slo))
-    qps_min = math.ceil(slo.qps_min * Q_SCALE) if slo.qps_min is not None else None
-    solver = RagSolver(space, build_model(space, tables, qps_min=qps_min), workers=workers,
-                       time_limit_s=time_limit_s, seed=seed)
+    sweep = _Sweep(space, slo, workers, time_limit_s, seed)
     eps = math.floor(slo.ttft_max_s / TIME_RES_S) if slo.ttft_max_s is not None else None
     found: list[FrontierPoint] = []
     while len(found) < max_points:
-        first = solver.max_ratio(eps)
-        if first is None:
+        res = sweep.point(eps)
+        if res is None:
             break
-        _, p, q, gap = first
-        o2 = solver.min_ttft(p, q, eps)
-        o3 = solver.min_tpot(p, q, o2.values["TTFT"])
-        plan = solver.plan(o3.values)
-        metrics = _verify(space, plan, o3.values, len(groups))
-        optimal = gap == 0.0 and o2.optimal and o3.optimal
-        found.append(FrontierPoint(metrics=metrics, plan=plan, proven_optimal=optimal, gap=gap))
+        plan, vals, t_star, proven, gap = res
+        metrics = _verify(space, plan, vals, len(sweep.groups))
+        found.append(FrontierPoint(metrics=metrics, plan=plan, proven_optimal=proven, gap=0.0 if proven else gap))
         if progress:
             progress(len(found), 0, f"TTFT {metrics.ttft_s:.4g} s, QPS/chip {metrics.qps_per_chip:.4g}")
-        eps = o2.values["TTFT"] - 1
+        eps = t_star - 1
     if not found:
         raise InfeasibleError(diagnose_infeasible(space, slo))
     keep = pareto_indices([p.metrics.ttft_s for p in found], [p.metrics.qps_per_chip for p in found],
                           [p.metrics.tpot_s for p in found], [p.metrics.chips for p in found])
     return FrontierResult(instance=space.instance.name, solver="cpsat", solve_seconds=time.perf_counter() - t0,
-                          points=tuple(found[i] for i in keep), schedules_evaluated=None,
-                          solves=solver.solves)
+                          points=tuple(found[i] for i in keep), solves=sweep.solves)

@@ -1,7 +1,8 @@
-"""The CP-SAT constraint model of ragplan: integer tables, constraint families C1-C8, solve wrapper O1-O3."""
+"""The CP-SAT model of ragplan: cost matrices and slice tables, constraint families C1-C8, objectives O1-O3."""
 
-from planner.cpsat.model import RagModel, build_model
+from planner.cpsat.model import RagModel, build_model, slice_groups
 from planner.cpsat.solve import Outcome, RagSolver
-from planner.cpsat.tables import Q_SCALE, TIME_RES_S, Tables, build_tables
+from planner.cpsat.tables import Q_SCALE, TIME_RES_S, CostMatrices, SliceTables, build_matrices, slice_tables
 
-__all__ = ["Outcome", "Q_SCALE", "RagModel", "RagSolver", "TIME_RES_S", "Tables", "build_model", "build_tables"]
+__all__ = ["CostMatrices", "Outcome", "Q_SCALE", "RagModel", "RagSolver", "SliceTables", "TIME_RES_S",
+           "build_matrices", "build_model", "slice_groups", "slice_tables"]

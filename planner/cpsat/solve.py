@@ -1,16 +1,16 @@
-"""Solve wrapper: objectives on one built model, solver status -> outcome, solution -> ``Plan``.
+"""Solve wrapper of one slice model: objectives O1-O3, solver status -> outcome, solution -> ``Plan``.
 
-Objectives (``docs/model.md``, section "CP-SAT model", O1-O3), each under the epsilon bound TTFT <= e:
+Objectives (``docs/model.md``, section "CP-SAT model"), each under TTFT <= e (the domain of TTFT):
 
-- O1 max Q / N, exactly, by Dinkelbach's method: with r = p / q the best ratio so far (p = Q, q = N of a
-  solution; first p = 0), maximise q Q - p N; a positive optimum gives a better ratio, zero proves r optimal.
+- O1 max Q / N exactly, by Dinkelbach's method: with r = p / q the best ratio so far (p = Q, q = N of a
+  solution; first p = 0) maximise q Q - p N; a positive optimum gives a better ratio, zero proves r optimal.
   Integer coefficients, so the proof is exact in solver units.
-- O2 min TTFT subject to q Q - p N >= 0 (the optimal ratio).
-- O3 min TPOT x (N_max + 1) + N subject to that ratio and TTFT <= the O2 optimum (ties: lower TPOT, fewer
-  chips, as the frontier's rule F2).
+- O2 min TTFT subject to q Q - p N >= 0.
+- O3 min t_d (N_max + 1) + N subject to q Q - p N >= 0 and TTFT <= the O2 optimum (ties: lower TPOT, then
+  fewer chips, as rule F2).
 
-Temporary constraints are cleared from the proto after each use, so one model serves the whole sweep; the
-last solution is the hint of the next solve.
+Temporary constraints are cleared from the proto after use, so one model serves a whole sweep; each
+solution is the hint of the next solve.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = ["Outcome", "RagSolver"]
 
 @dataclass(frozen=True)
 class Outcome:
-    """One solve: its status, the values of the main variables, and the relative gap (0 when optimal)."""
+    """One solve: whether it is proven optimal, the main variables' values, objective and bound."""
 
     optimal: bool
     values: dict
@@ -37,6 +37,8 @@ class Outcome:
 
 
 class RagSolver:
+    """Runs O1-O3 on one slice model."""
+
     def __init__(self, space: Space, rm: RagModel, *, workers: int = 2, time_limit_s: float = 60.0, seed: int = 0):
         self.space, self.rm = space, rm
         self.solver = cp_model.CpSolver()
@@ -47,13 +49,13 @@ class RagSolver:
         self.solves = 0
         self._ttft_hi = int(list(rm.model.proto.variables[rm.ttft.index].domain)[-1])
 
-    # -- plumbing ---------------------------------------------------------------------------------------
     def _main_vars(self) -> dict[str, cp_model.IntVar]:
         rm = self.rm
-        out = {"B": rm.batch, "N": rm.total, "Q": rm.qps, "TTFT": rm.ttft, "nd": rm.n_dec, "D": rm.d_batch,
-               "tpot": rm.tpot, "bucket": rm.bucket}
+        out = {"N": rm.total, "Q": rm.qps, "TTFT": rm.ttft, "nd": rm.n_dec, "D": rm.d_batch, "tpot": rm.tpot,
+               "qd": rm.q_dec, "bucket": rm.bucket}
         out |= {f"y:{'+'.join(g)}": v for g, v in rm.y.items()}
         out |= {f"n:{'+'.join(g)}": v for g, v in rm.n.items()}
+        out |= {f"q:{'+'.join(g)}": v for g, v in rm.q.items()}
         return out
 
     def _set_ttft_max(self, ttft_max: int | None) -> None:
@@ -62,8 +64,9 @@ class RagSolver:
         dom.clear()
         dom.extend([0, hi] if hi >= 0 else [1, 0])  # [1, 0] is the empty domain: infeasible
 
-    def _temporary(self, ct: cp_model.Constraint) -> int:
-        return ct.index
+    def _with_ratio(self, p: int, q: int) -> int:
+        rm = self.rm
+        return rm.model.add(q * rm.qps - p * rm.total >= 0).index
 
     def _drop(self, index: int) -> None:
         self.rm.model.proto.constraints[index].clear_linear()  # an empty constraint: always true
@@ -75,16 +78,18 @@ class RagSolver:
             return None
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             raise TimeoutError(f"CP-SAT found no solution within {self.solver.parameters.max_time_in_seconds} s "
-                               f"(status {self.solver.status_name(status)})")
-        vals = {k: self.solver.value(v) for k, v in self._main_vars().items()}
+                               f"(status {self.solver.status_name(status)}). To fix: raise --time-limit-s")
+        main = self._main_vars()
+        vals = {k: self.solver.value(v) for k, v in main.items()}
         self.rm.model.clear_hints()
-        for k, v in self._main_vars().items():
+        for k, v in main.items():
             self.rm.model.add_hint(v, vals[k])
         return Outcome(status == cp_model.OPTIMAL, vals, self.solver.objective_value, self.solver.best_objective_bound)
 
-    # -- objectives ---------------------------------------------------------------------------------------
     def max_ratio(self, ttft_max: int | None) -> tuple[Outcome, int, int, float | None] | None:
-        """O1: the best Q/N under TTFT <= ttft_max, as (outcome, p, q, gap); None if infeasible."""
+        """O1: the best Q/N under TTFT <= ttft_max as (outcome, p, q, gap); None if infeasible.
+
+        gap: relative bound on how much Q/N could still improve (0 when proven optimal, None if unknown)."""
         rm = self.rm
         self._set_ttft_max(ttft_max)
         p, q, best = 0, 1, None
@@ -94,7 +99,7 @@ class RagSolver:
             if out is None:
                 return None
             improved = out.values["Q"] * q - p * out.values["N"] > 0
-            # Q/N <= p/q + bound / (q N) for every plan: the relative gap of r = p/q.
+            # Every plan has Q/N <= p/q + bound / (q N): the relative gap of r = p/q.
             gap = max(0.0, out.bound) / (p * self.space.min_chips) if p else None
             if improved or best is None:
                 best, p, q = out, out.values["Q"], out.values["N"]
@@ -105,10 +110,9 @@ class RagSolver:
 
     def min_ttft(self, p: int, q: int, ttft_max: int | None) -> Outcome:
         """O2: the least TTFT among plans with Q/N >= p/q."""
-        rm = self.rm
         self._set_ttft_max(ttft_max)
-        idx = self._temporary(rm.model.add(q * rm.qps - p * rm.total >= 0))
-        rm.model.minimize(rm.ttft)
+        idx = self._with_ratio(p, q)
+        self.rm.model.minimize(self.rm.ttft)
         try:
             out = self._solve()
         finally:
@@ -121,7 +125,7 @@ class RagSolver:
         """O3: the least TPOT, then fewest chips, among plans with Q/N >= p/q and TTFT <= ttft."""
         rm = self.rm
         self._set_ttft_max(ttft)
-        idx = self._temporary(rm.model.add(q * rm.qps - p * rm.total >= 0))
+        idx = self._with_ratio(p, q)
         rm.model.minimize(rm.tpot * (self.space.max_chips + 1) + rm.total)
         try:
             out = self._solve()
@@ -131,13 +135,13 @@ class RagSolver:
             raise RuntimeError("O3 infeasible right after O2 found a plan: a solver bug")
         return out
 
-    # -- decoding -----------------------------------------------------------------------------------------
     def plan(self, vals: dict) -> Plan:
+        """The ``Plan`` of a solution's values."""
         chosen = [g for g in self.rm.groups if vals[f"y:{'+'.join(g)}"]]
         chosen.sort(key=lambda g: self.space.stages.index(g[0]))
         chips = {s: vals[f"n:{'+'.join(g)}"] for g in chosen for s in g if s in ACCELERATOR_STAGES}
         chips["decode"] = vals["nd"]
-        batch = {s: vals["B"] for s in self.space.pre_decode} | {"decode": vals["D"]}
+        batch = {s: self.rm.tables.batch for s in self.space.pre_decode} | {"decode": vals["D"]}
         servers = int(self.space.servers(vals["N"])) if self.space.has_retrieval else 0
         return Plan(placement=tuple(chosen) + (("decode",),), chips_per_stage=chips, batch_per_stage=batch,
                     retrieval_servers=servers)

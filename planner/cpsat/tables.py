@@ -1,20 +1,18 @@
-"""Integer tables the CP-SAT model is built from (``docs/model.md``, section "CP-SAT model", parameters).
+"""Cost matrices of a space and the integer tables of one batch slice (``docs/model.md``, "CP-SAT model").
 
-For every allowed group g that holds a pre-decode stage, the rows (n, j, B, l, q) list, for each chip count
-n of the group's options (0 for a retrieval-only group), each retrieval bucket j (the server table in use,
-see below) and each request batch B:
+``CostMatrices`` evaluates every stage once over all its chip options and request batches (decode: over its
+decode batches). ``slice_tables`` cuts, for one request batch B, the integer rows the slice model uses:
 
-- l = ceil(sum_{s in g} L_s / TIME_RES_S)      the group's share of TTFT, rounded *up*;
-- q = floor(Q_SCALE / sum_{s in g} (L_s / B))  the group's throughput (E3), rounded *down*.
+- group g (pre-decode): rows (n, j, l, q) per chip option n (0 for a retrieval-only group) and retrieval
+  bucket j (only for groups holding retrieval): l = ceil(sum_{s in g} L_s / TIME_RES_S) rounded *up*,
+  q = floor(Q_SCALE / sum_{s in g} L_s / B) rounded *down*;
+- decode: rows (n, D, q, t), D >= B; q = floor(Q_SCALE D / L_dec), t = ceil(TPOT / TIME_RES_S). With
+  ``full_decode`` every undominated D is kept (D dominated by a larger D' with q' >= q, t' <= t); otherwise
+  only the highest-throughput D per n (what O1/O2 need; exact for them).
+- retrieval buckets: r = max(1, floor(N / c)) picks the P5 server table; bucket j is a maximal interval of N
+  using one table.
 
-Decode rows (n, D, q, t): q = floor(Q_SCALE * D / L_dec), t = ceil(t_step / TIME_RES_S) (TPOT), with a
-decode batch D dropped when a larger D' at the same n has q' >= q and t' <= t (switching to D' keeps
-D' >= B and loses nothing: an exact reduction).
-
-Retrieval buckets: the retrieval latency depends on N only through the server table P5 picks for
-r = max(1, floor(N / c)); bucket j is a maximal interval [N_lo_j, N_hi_j] of totals using one table.
-
-Rounding is conservative: the solver never sees a plan as faster or higher-throughput than the evaluator.
+Rounding is conservative: the solver never sees a plan faster or higher-throughput than the evaluator does.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ import numpy as np
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space
 
-__all__ = ["Q_SCALE", "TIME_RES_S", "Bucket", "DecodeTable", "GroupTable", "Tables", "build_tables"]
+__all__ = ["Q_SCALE", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "build_matrices", "slice_tables"]
 
 #: One solver time unit, in seconds (latencies are rounded up to it).
 TIME_RES_S = 1e-9
@@ -38,48 +36,69 @@ Q_SCALE = 1_000_000
 class Bucket:
     n_lo: int
     n_hi: int
-    servers: int  # a representative server count of the bucket (its P5 table)
+    servers: int  # the server count whose P5 table serves the bucket
 
 
 @dataclass(frozen=True)
-class GroupTable:
-    group: tuple[str, ...]
-    options: tuple[int, ...]  # chip counts (empty: retrieval-only group)
-    rows: np.ndarray  # int64 columns n, j, B, l, q
+class CostMatrices:
+    """Latencies (s) of every stage over its options: lat[s][i, b] at chip option i (retrieval: bucket i)."""
 
-    @property
-    def has_retrieval(self) -> bool:
-        return "retrieval" in self.group
-
-
-@dataclass(frozen=True)
-class DecodeTable:
-    rows: np.ndarray  # int64 columns n, D, q, t
-
-
-@dataclass(frozen=True)
-class Tables:
-    groups: dict[tuple[str, ...], GroupTable]
-    decode: DecodeTable
+    batches: np.ndarray
+    options: dict[str, np.ndarray]
+    lat: dict[str, np.ndarray]
     buckets: tuple[Bucket, ...]
-    batch_options: tuple[int, ...]
+    dec_options: np.ndarray
+    dec_batches: list[np.ndarray]  # per decode option: its decode batches D
+    dec_q: list[np.ndarray]  # D / L_dec (requests/s)
+    dec_t: list[np.ndarray]  # TPOT (s)
+
+
+@dataclass(frozen=True)
+class SliceTables:
+    batch: int
+    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows n, j, l, q
+    decode: np.ndarray  # int64 rows n, D, q, t
+    buckets: tuple[Bucket, ...]
 
 
 def _buckets(space: Space) -> tuple[Bucket, ...]:
     if not space.has_retrieval:
         return (Bucket(space.min_chips, space.max_chips, 0),)
     cost = space.costs["retrieval"]
-    table = cost.base.table if hasattr(cost, "base") else cost.table
-    counts = np.array(table.unit_counts)
+    counts = np.array((cost.base if hasattr(cost, "base") else cost).table.unit_counts)
     out: list[Bucket] = []
     for n in range(space.min_chips, space.max_chips + 1):
-        r = space.servers(n)
-        used = int(counts[counts <= r].max()) if (counts <= r).any() else -1
-        if out and out[-1].servers == used and out[-1].n_hi == n - 1:
+        fit = counts[counts <= space.servers(n)]
+        used = int(fit.max()) if fit.size else -1
+        if out and out[-1].servers == used:
             out[-1] = Bucket(out[-1].n_lo, n, used)
         else:
             out.append(Bucket(n, n, used))
     return tuple(b for b in out if b.servers > 0)
+
+
+def build_matrices(space: Space, tpot_max_s: float | None = None) -> CostMatrices:
+    """Evaluate every stage once (decode batches with TPOT above ``tpot_max_s`` are dropped)."""
+    B = np.asarray(space.batch_options, dtype=np.float64)
+    buckets = _buckets(space)
+    options, lat = {}, {}
+    for s in space.pre_decode:
+        if s == "retrieval":
+            options[s] = np.array([b.servers for b in buckets])
+        else:
+            options[s] = np.asarray(space.stage_chip_options[s])
+        lat[s] = np.stack([np.asarray(space.costs[s].latency_s(int(u), B), dtype=np.float64) for u in options[s]])
+    dec_opts = np.asarray(space.stage_chip_options["decode"])
+    dec_b, dec_q, dec_t = [], [], []
+    for n in dec_opts:
+        D = np.asarray(space.decode_batch_options(int(n)), dtype=np.float64)
+        ld = np.asarray(space.costs["decode"].latency_s(int(n), D), dtype=np.float64)
+        t = ld / space.decode_tokens()
+        keep = t <= tpot_max_s if tpot_max_s is not None else np.ones(len(D), dtype=bool)
+        dec_b.append(D[keep])
+        dec_q.append(D[keep] / ld[keep])
+        dec_t.append(t[keep])
+    return CostMatrices(B, options, lat, buckets, dec_opts, dec_b, dec_q, dec_t)
 
 
 def _ceil_units(seconds: np.ndarray) -> np.ndarray:
@@ -88,29 +107,6 @@ def _ceil_units(seconds: np.ndarray) -> np.ndarray:
 
 def _floor_rate(qps: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(qps) * Q_SCALE + 1e-6).astype(np.int64)
-
-
-def _group_table(space: Space, group: tuple[str, ...], buckets: tuple[Bucket, ...]) -> GroupTable:
-    opts = space.group_chip_options(group)
-    B = np.asarray(space.batch_options, dtype=np.float64)
-    has_ret = "retrieval" in group
-    rows = []
-    for n in (opts or (0,)):
-        if any(s in ACCELERATOR_STAGES for s in group) and n == 0:
-            continue
-        for j, bucket in enumerate(buckets if has_ret else buckets[:1]):
-            lat = np.zeros_like(B)
-            per_req = np.zeros_like(B)
-            for s in group:
-                units = bucket.servers if s == "retrieval" else n
-                ls = np.asarray(space.costs[s].latency_s(units, B), dtype=np.float64)
-                lat += ls
-                per_req += ls / B
-            jj = j if has_ret else -1
-            rows.append(np.column_stack([np.full(len(B), n), np.full(len(B), jj), B.astype(np.int64),
-                                         _ceil_units(lat), _floor_rate(1.0 / per_req)]))
-    arr = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 5), dtype=np.int64)
-    return GroupTable(group, opts, arr)
 
 
 def _undominated(q: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -129,24 +125,44 @@ def _undominated(q: np.ndarray, t: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _decode_table(space: Space, tpot_max_s: float | None) -> DecodeTable:
+def _group_rows(space: Space, cm: CostMatrices, group: tuple[str, ...], bi: int) -> np.ndarray:
+    b = cm.batches[bi]
+    opts = space.group_chip_options(group)
+    acc = [s for s in group if s in ACCELERATOR_STAGES]
+    if acc and not opts:
+        return np.zeros((0, 4), dtype=np.int64)
+    n_vals = np.asarray(opts if acc else (0,))
+    j_vals = np.arange(len(cm.buckets)) if "retrieval" in group else np.array([-1])
+    lat = np.zeros((len(n_vals), len(j_vals)))
+    for s in group:
+        if s == "retrieval":
+            lat += cm.lat[s][:, bi][None, :]
+        else:
+            idx = np.searchsorted(cm.options[s], n_vals)
+            lat += cm.lat[s][idx, bi][:, None]
+    nn, jj = np.meshgrid(n_vals, j_vals, indexing="ij")
+    return np.column_stack([nn.ravel(), jj.ravel(), _ceil_units(lat.ravel()), _floor_rate(b / lat.ravel())])
+
+
+def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
     rows = []
-    steps = space.decode_tokens()
-    for n in space.stage_chip_options["decode"]:
-        D = np.asarray(space.decode_batch_options(n), dtype=np.float64)
-        lat = np.asarray(space.costs["decode"].latency_s(n, D), dtype=np.float64)
-        tpot = lat / steps
-        q, t = _floor_rate(D / lat), _ceil_units(tpot)
-        keep = _undominated(q, t)
-        if tpot_max_s is not None:
-            keep &= tpot <= tpot_max_s
-        rows.append(np.column_stack([np.full(int(keep.sum()), n), D[keep].astype(np.int64), q[keep], t[keep]]))
-    arr = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 4), dtype=np.int64)
-    return DecodeTable(arr)
+    for n, D, q, t in zip(cm.dec_options, cm.dec_batches, cm.dec_q, cm.dec_t):
+        ok = D >= batch
+        if not ok.any():
+            continue
+        D, qi, ti = D[ok], _floor_rate(q[ok]), _ceil_units(t[ok])
+        if full:
+            keep = _undominated(qi, ti)
+        else:  # the highest throughput, then the lowest TPOT
+            best = np.lexsort((ti, -qi))[0]
+            keep = np.zeros(len(D), dtype=bool)
+            keep[best] = True
+        rows.append(np.column_stack([np.full(int(keep.sum()), n), D[keep].astype(np.int64), qi[keep], ti[keep]]))
+    return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 4), dtype=np.int64)
 
 
-def build_tables(space: Space, groups: list[tuple[str, ...]], tpot_max_s: float | None = None) -> Tables:
-    """Tables of every pre-decode group in ``groups`` and of decode (rows violating ``tpot_max_s`` dropped)."""
-    buckets = _buckets(space)
-    gt = {g: _group_table(space, g, buckets) for g in groups if "decode" not in g}
-    return Tables(gt, _decode_table(space, tpot_max_s), buckets, space.batch_options)
+def slice_tables(space: Space, cm: CostMatrices, groups: list[tuple[str, ...]], bi: int,
+                 full_decode: bool) -> SliceTables:
+    """The integer rows of the slice B = batches[bi]."""
+    gt = {g: _group_rows(space, cm, g, bi) for g in groups}
+    return SliceTables(int(cm.batches[bi]), gt, _decode_rows(cm, cm.batches[bi], full_decode), cm.buckets)
