@@ -4,18 +4,19 @@ Rules (``docs/model.md``, section "Any chip count, any batch", A1-A4):
 
 - A1 batch between profiled rows: f_u(b) = min(P4_u(b), I_u(b)) where I_u interpolates the latency linearly
   between the neighbouring Pareto rows of unit count u (flat below the smallest row, P4's sequential batches
-  above the largest). Pareto rows have latency increasing in batch, so f_u is monotone non-decreasing, and
-  f_u <= P4_u: a power-of-two batch never costs more than with ``batches: pow2``.
+  above the largest). I_u is monotone (Pareto rows have latency increasing in batch) and f_u <= P4_u: a
+  power-of-two batch never costs more than with ``batches: pow2``; f_u inherits P4's dips where P4 prices a
+  batch between rows from the largest row.
 - A2 n chips run k = floor(n / u) data-parallel replicas of a profiled unit u <= n (the remainder idles);
   a batch b splits so that the busiest replica gets ceil(b / k): latency R_u(n, b) = f_u(ceil(b / k)).
 - A3 L(n, b) = min over profiled u <= n of R_u(n, b) (the planner configures the best unit), and, when n is a
   replica-scaled count of the P3 table and b a power of two, at most the P3/P4 value. L is non-increasing
-  in n and non-decreasing in b.
+  in n (more chips only add configurations).
 - A4 decode (a memory-bounded batch): only units whose busiest replica stays within the largest profiled
   row are allowed, ceil(D / k) <= B_max(u); the largest decode batch is max_u floor(n/u) * B_max(u).
 
-These rules are sound (each value is the latency of a real configuration of the chips, or the profile's own
-value), and monotone, which the CP-SAT planner's tables rely on.
+These rules are sound: each value is the latency of a real configuration of the chips under the profile's
+own lookup rules.
 """
 
 from __future__ import annotations

@@ -43,6 +43,8 @@ class _Progress:
 def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
     search = {k: v for k, v in (("chips", args.chips), ("batches", args.batches), ("placement", args.placement))
               if v is not None}
+    if args.chips == "any":
+        search["chip_options"] = {}  # every count 1..max_chips_per_stage, whatever the instance lists
     slo = {k: v for k, v in (("ttft_max_s", args.ttft_max_s), ("tpot_max_s", args.tpot_max_s),
                              ("qps_min", args.qps_min)) if v is not None}
     try:
@@ -104,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     par = sub.add_parser("pareto", help="trace the TTFT vs QPS/chip Pareto frontier of an instance")
     par.add_argument("instance", help="instance YAML")
-    par.add_argument("--solver", choices=["exhaustive", "cpsat"], default="exhaustive")
+    par.add_argument("--solver", choices=["exhaustive", "cpsat"], default="cpsat",
+                     help="cpsat (default): proven-optimal sweep, any space size; exhaustive: enumerate every schedule")
     par.add_argument("--chips", choices=["pow2", "any"], help="override search.chips")
     par.add_argument("--batches", choices=["pow2", "any"], help="override search.batches")
     par.add_argument("--placement", choices=["all", "disaggregated", "collocated"], help="override search.placement")

@@ -19,9 +19,9 @@ from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
 from planner.evaluate import evaluate
 from planner.frontier import pareto_indices
 from planner.schema import ACCELERATOR_STAGES, FrontierPoint, FrontierResult, Plan, Slo
-from planner.space import Space, pow2_upto
+from planner.space import Space
 
-__all__ = ["ScheduleArrays", "exhaustive_frontier", "iter_schedules"]
+__all__ = ["ScheduleArrays", "empty_space_message", "exhaustive_frontier", "iter_schedules"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -67,10 +67,14 @@ def _chunk(space: Space, pi: int, A: np.ndarray, slo: Slo) -> ScheduleArrays:
     q_pre = np.min(np.stack([1.0 / v for v in inv_q.values()]), axis=0)  # (k, |B|)
 
     n_dec = A[:, group_of["decode"]]
-    d_max = max(space.decode_batch_options(int(n))[-1] for n in np.unique(n_dec))
-    D = np.asarray(pow2_upto(d_max), dtype=np.float64)
-    lat_dec = _latency_rows(space.costs["decode"], n_dec, D)
-    d_ok = np.stack([np.isin(D, space.decode_batch_options(int(n))) for n in n_dec])
+    D = np.asarray(sorted(set().union(*(space.decode_batch_options(int(n)) for n in np.unique(n_dec)))),
+                   dtype=np.float64)
+    uniq, inv = np.unique(n_dec, return_inverse=True)
+    ok_u = np.stack([np.isin(D, space.decode_batch_options(int(n))) for n in uniq])
+    lat_u = np.full(ok_u.shape, np.inf)
+    for i, n in enumerate(uniq):  # only the batches decode can hold at n chips (S6)
+        lat_u[i, ok_u[i]] = space.costs["decode"].latency_s(int(n), D[ok_u[i]])
+    lat_dec, d_ok = lat_u[inv.reshape(-1)], ok_u[inv.reshape(-1)]
     q_dec = D[None, :] / lat_dec
     tpot = lat_dec / space.decode_tokens()
 
@@ -130,8 +134,7 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
         kept.append(ScheduleArrays(arr.placement_index, arr.chips[idx], arr.batch[idx], arr.decode_batch[idx],
                                    arr.ttft_s[idx], arr.tpot_s[idx], arr.qps[idx], arr.total_chips[idx]))
     if not any_schedule:
-        raise EmptySpaceError(f"no chip assignment of any placement sums into [{space.min_chips}, {space.max_chips}] "
-                              f"chips. To fix: widen search.total_chips or the per-stage chip options")
+        raise EmptySpaceError(empty_space_message(space))
     cands = [(k, i) for k, arr in enumerate(kept) for i in range(len(arr.batch))]
     if not cands:
         raise InfeasibleError(_infeasible_reason(space, slo))
@@ -152,13 +155,23 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
                           points=tuple(points), schedules_evaluated=evaluated)
 
 
+def empty_space_message(space: Space) -> str:
+    return (f"the search space holds no schedule: no placement has a chip assignment summing into "
+            f"[{space.min_chips}, {space.max_chips}] chips with a decode batch >= the request batch. To fix: widen "
+            f"search.total_chips or the per-stage chip options")
+
+
 def _infeasible_reason(space: Space, slo: Slo) -> str:
     bounds = ", ".join(f"{k} = {v}" for k, v in slo.model_dump().items() if v is not None)
     best_ttft, best_tpot, best_qps = np.inf, np.inf, 0.0
     for arr in iter_schedules(space, Slo()):
+        if len(arr.batch) == 0:
+            continue
         best_ttft = min(best_ttft, float(arr.ttft_s.min()))
         best_tpot = min(best_tpot, float(arr.tpot_s.min()))
         best_qps = max(best_qps, float(arr.qps.max()))
+    if best_qps == 0.0:
+        raise EmptySpaceError(empty_space_message(space))
     facts = []
     if slo.ttft_max_s is not None and best_ttft > slo.ttft_max_s:
         facts.append(f"the fastest schedule's TTFT is {best_ttft:.6g} s > ttft_max_s {slo.ttft_max_s:g} s")

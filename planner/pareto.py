@@ -31,8 +31,9 @@ import numpy as np
 from planner.cpsat.model import build_model, slice_groups
 from planner.cpsat.solve import Outcome, RagSolver
 from planner.cpsat.tables import Q_SCALE, TIME_RES_S, CostMatrices, build_matrices, slice_tables
-from planner.errors import InfeasibleError, VerificationError
+from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
 from planner.evaluate import check_plan, evaluate
+from planner.exhaustive import empty_space_message
 from planner.frontier import pareto_indices
 from planner.schema import FrontierPoint, FrontierResult, Metrics, Plan, Slo
 from planner.space import Space
@@ -155,9 +156,10 @@ class _Sweep:
         """One frontier point under TTFT <= eps: (plan, values, proven, gap) or None."""
         live = sorted((s for s in self.slices if not s.dead and (eps is None or s.ttft_lb <= eps)),
                       key=lambda s: -s.ub)
-        best, winners, proven, gap = None, [], True, 0.0
+        best, solved, proven, gap = -1.0, [], True, 0.0
+        tie = 1.0 / self.space.min_chips  # one rate unit per chip: ratios closer than that are ties
         for sl in live:
-            if best is not None and sl.ub * best[1] < best[0]:
+            if sl.ub < best - tie:
                 break  # U1/U2: no later slice can reach the best ratio
             res = self.ratio(sl, eps)
             if res is None:
@@ -165,12 +167,11 @@ class _Sweep:
             out, p, q, g = res
             proven &= g == 0.0
             gap = max(gap, g if g is not None else float("inf"))
-            if best is None or p * best[1] > best[0] * q:
-                best, winners = (p, q), [(sl, p, q)]
-            elif p * best[1] == best[0] * q:
-                winners.append((sl, p, q))
-        if best is None:
+            solved.append((sl, p, q))
+            best = max(best, p / q)
+        if not solved:
             return None
+        winners = [(sl, p, q) for sl, p, q in solved if p / q >= best - 1.0 / q]
         o2 = []
         for sl, p, q in winners:
             before = sl.solver.solves
@@ -265,6 +266,8 @@ def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 2, ti
             progress(len(found), 0, f"TTFT {metrics.ttft_s:.4g} s, QPS/chip {metrics.qps_per_chip:.4g}")
         eps = t_star - 1
     if not found:
+        if slo == Slo() or _Sweep(space, Slo(), workers, time_limit_s, seed).point(None) is None:
+            raise EmptySpaceError(empty_space_message(space))
         raise InfeasibleError(diagnose_infeasible(space, slo))
     keep = pareto_indices([p.metrics.ttft_s for p in found], [p.metrics.qps_per_chip for p in found],
                           [p.metrics.tpot_s for p in found], [p.metrics.chips for p in found])

@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-finite = st.floats(min_value=1e-6, max_value=1e3, allow_nan=False, allow_infinity=False)
+finite = st.integers(1, 60).map(lambda k: k / 8)  # well separated: tolerance never decides
 
 
 @st.composite
@@ -12,3 +12,56 @@ def point_clouds(draw, max_size=60):
     pool = draw(st.lists(finite, min_size=1, max_size=8))
     pick = st.sampled_from(pool)
     return ([draw(pick) for _ in range(n)], [draw(pick) for _ in range(n)], [draw(pick) for _ in range(n)])
+
+
+@st.composite
+def random_instances(draw):
+    """A small random pipeline with random (monotone) profiles: (instance dict, profile rows).
+
+    Profiles: 1- and 2-chip rows at batches 1, 2, 4 (decode up to 8); latency grows with batch and shrinks with
+    chips; times are whole microseconds, so solver rounding is exact."""
+    stages = []
+    if draw(st.booleans()):
+        stages.append({"kind": "encode", "model": "enc", "chunk_tokens": 16, "chunks_per_request": draw(st.sampled_from([2, 3, 8]))})
+    if draw(st.booleans()):
+        stages.append({"kind": "rewrite_prefill", "model": "rw", "prompt_tokens": 8})
+        stages.append({"kind": "rewrite_decode", "model": "rw", "prompt_tokens": 8, "decode_tokens": 2})
+    if draw(st.booleans()):
+        stages.append({"kind": "retrieval", "database": "db"})
+    if draw(st.booleans()):
+        stages.append({"kind": "rerank", "model": "rr", "passage_tokens": 16, "top_k": draw(st.sampled_from([1, 2]))})
+    stages.append({"kind": "prefill", "model": "llm", "prompt_tokens": 8})
+    stages.append({"kind": "decode", "model": "llm", "prompt_tokens": 8, "decode_tokens": 4})
+
+    def curve(max_b, dec_steps, seq, model, stage):
+        rows = []
+        base = draw(st.integers(50, 400))
+        for chips in (1, 2):
+            t = base // chips + draw(st.integers(0, 20))
+            b = 1
+            while b <= max_b:
+                rows.append((model, stage, dec_steps, seq, "X", chips, b, t / 1000))
+                t += draw(st.integers(1, 300))
+                b *= 2
+        return rows
+
+    inf = (curve(4, 1, 8, "llm", "prefill") + curve(8, 4, 8, "llm", "decode") + curve(4, 1, 8, "rw", "prefill")
+           + curve(4, 2, 8, "rw", "decode") + curve(4, 1, 16, "rr", "prefill") + curve(4, 1, 16, "enc", "prefill"))
+    ret = []
+    t = draw(st.integers(20, 300))
+    for b in (1, 2, 4):
+        ret.append(("db", "cpu", 1, b, t / 1000))
+        t += draw(st.integers(0, 200))
+    lo = draw(st.integers(1, 6))
+    search = {"total_chips": {"min": lo, "max": lo + draw(st.integers(0, 6))},
+              "max_chips_per_stage": draw(st.sampled_from([2, 3, 4])),
+              "max_batch_size": draw(st.sampled_from([2, 4, 8])),
+              "chips_per_server": draw(st.sampled_from([1, 2])),
+              "chips": draw(st.sampled_from(["pow2", "any"])),
+              "batches": draw(st.sampled_from(["pow2", "any"])),
+              "placement": draw(st.sampled_from(["all", "all", "disaggregated", "collocated"]))}
+    inst = {"name": "random", "pipeline": {"stages": stages},
+            "cost": {"kind": "profiles", "profiles_dir": ".", "hardware": "X",
+                     "files": {"retrieval": ["retrieval_perf.csv"]}},
+            "search": search}
+    return inst, inf, ret

@@ -23,13 +23,18 @@ def test_pareto_table_json_plot(tmp_path, capsys):
     code, out, _ = _run(capsys, "pareto", CASE4, "--json", str(out_json), "--plot", str(out_png), "--quiet")
     assert code == 0 and "12 Pareto points" in out and "QPS/chip" in out
     data = json.loads(out_json.read_text())
-    assert data["instance"] == "rago-oss-case4" and data["solver"] == "exhaustive"
+    assert data["instance"] == "rago-oss-case4" and data["solver"] == "cpsat"
     assert isinstance(data["solve_seconds"], float) and len(data["points"]) == 12
     keys = {"ttft_s", "tpot_s", "qps", "qps_per_chip", "chips", "retrieval_servers", "proven_optimal", "placement",
             "chips_per_stage", "batch_per_stage", "bottleneck"}
     assert keys <= set(data["points"][0])
     assert all(p["proven_optimal"] for p in data["points"])
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_exhaustive_solver_option(capsys):
+    code, out, _ = _run(capsys, "pareto", CASE4, "--solver", "exhaustive", "--quiet")
+    assert code == 0 and "solver exhaustive" in out and "6600 schedules evaluated" in out
 
 
 def test_evaluate_and_space_commands(tmp_path, capsys, profiles):
@@ -80,7 +85,7 @@ def test_impossible_range_and_empty_space(tmp_path, capsys, profiles):
     d = tiny_instance_dict(profiles, total_chips={"min": 9, "max": 4})
     assert "min 9 > max 4" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "a.yaml", d)))
     d = tiny_instance_dict(profiles, total_chips={"min": 3, "max": 8})
-    assert "no chip assignment" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "b.yaml", d)))
+    assert "holds no schedule" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "b.yaml", d)))
 
 
 def test_infeasible_slo(capsys):

@@ -5,9 +5,9 @@ Objectives (``docs/model.md``, section "CP-SAT model"), each under TTFT <= e (th
 - O1 max Q / N exactly, by Dinkelbach's method: with r = p / q the best ratio so far (p = Q, q = N of a
   solution; first p = 0) maximise q Q - p N; a positive optimum gives a better ratio, zero proves r optimal.
   Integer coefficients, so the proof is exact in solver units.
-- O2 min TTFT subject to q Q - p N >= 0.
-- O3 min t_d (N_max + 1) + N subject to q Q - p N >= 0 and TTFT <= the O2 optimum (ties: lower TPOT, then
-  fewer chips, as rule F2).
+- O2 min TTFT subject to q Q - p N >= -q (the ratio, up to one rate unit per chip of rounding).
+- O3 min t_d (N_max + 1) + N subject to that and TTFT <= the O2 optimum (ties: lower TPOT, then fewer chips,
+  as rule F2).
 
 Temporary constraints are cleared from the proto after use, so one model serves a whole sweep; each
 solution is the hint of the next solve.
@@ -46,6 +46,8 @@ class RagSolver:
         prm.num_workers = workers
         prm.max_time_in_seconds = time_limit_s
         prm.random_seed = seed
+        # Default presolve on purpose: cp_model_probing_level = 0 made OR-Tools 9.15 prove a feasible slice
+        # infeasible (see docs/model.md, "Solver defects worked around").
         self.solves = 0
         self._ttft_hi = int(list(rm.model.proto.variables[rm.ttft.index].domain)[-1])
 
@@ -65,15 +67,24 @@ class RagSolver:
         dom.extend([0, hi] if hi >= 0 else [1, 0])  # [1, 0] is the empty domain: infeasible
 
     def _with_ratio(self, p: int, q: int) -> int:
+        """q Q - p N >= -q: Q/N within one rate unit per chip of p/q, so plans whose real ratio equals p/q
+        but whose rounded Q fell one unit lower still count as ties (rule F2)."""
         rm = self.rm
-        return rm.model.add(q * rm.qps - p * rm.total >= 0).index
+        return rm.model.add(q * rm.qps - p * rm.total >= -q).index
 
     def _drop(self, index: int) -> None:
         self.rm.model.proto.constraints[index].clear_linear()  # an empty constraint: always true
 
-    def _solve(self) -> Outcome | None:
+    def _solve(self, known_feasible: bool = False) -> Outcome | None:
         self.solves += 1
         status = self.solver.solve(self.rm.model)
+        if status == cp_model.INFEASIBLE and known_feasible:
+            # A presolve defect, not a property of the model (a solution is known): solve without presolve.
+            self.solver.parameters.cp_model_presolve = False
+            try:
+                status = self.solver.solve(self.rm.model)
+            finally:
+                self.solver.parameters.cp_model_presolve = True
         if status == cp_model.INFEASIBLE:
             return None
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -114,7 +125,7 @@ class RagSolver:
         idx = self._with_ratio(p, q)
         self.rm.model.minimize(self.rm.ttft)
         try:
-            out = self._solve()
+            out = self._solve(known_feasible=True)
         finally:
             self._drop(idx)
         if out is None:
@@ -128,7 +139,7 @@ class RagSolver:
         idx = self._with_ratio(p, q)
         rm.model.minimize(rm.tpot * (self.space.max_chips + 1) + rm.total)
         try:
-            out = self._solve()
+            out = self._solve(known_feasible=True)
         finally:
             self._drop(idx)
         if out is None:

@@ -29,7 +29,7 @@ __all__ = ["Q_SCALE", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "bu
 #: One solver time unit, in seconds (latencies are rounded up to it).
 TIME_RES_S = 1e-9
 #: Solver throughput units per request/second (throughputs are rounded down to it).
-Q_SCALE = 1_000_000
+Q_SCALE = 1_000_000_000
 
 
 @dataclass(frozen=True)
