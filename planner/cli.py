@@ -64,6 +64,9 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
         result = cpsat_frontier(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed,
                                 progress=progress)
     print(frontier_table(result))
+    for out in (args.json, args.plot):
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
     if args.json:
         Path(args.json).write_text(json.dumps(frontier_json(result), indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -31,23 +31,19 @@ def _profile_costs(inst: Instance, src: ProfileCostSource) -> dict[str, object]:
             cache[name] = read_inference_csv(folder / name)
         return cache[name]
 
+    # kind -> (profile file, profile stage, sequence-length field, decode-steps field or None)
+    plain = {"prefill": (files.main_llm, "prefill", "prompt_tokens", None),
+             "decode": (files.main_llm, "decode", "prompt_tokens", "decode_tokens"),
+             "rewrite_prefill": (files.rewriter, "prefill", "prompt_tokens", None),
+             "rewrite_decode": (files.rewriter, "decode", "prompt_tokens", "decode_tokens")}
     out: dict[str, object] = {}
     for st in inst.pipeline.stages:
         k = st.kind
-        if k == "prefill":
-            out[k] = TableCost(inference_table(inference(files.main_llm), model=st.model, stage="prefill",
-                                               hardware=src.hardware, seq_len=st.prompt_tokens, source=files.main_llm))
-        elif k == "decode":
-            out[k] = TableCost(inference_table(inference(files.main_llm), model=st.model, stage="decode",
-                                               hardware=src.hardware, seq_len=st.prompt_tokens,
-                                               dec_steps=st.decode_tokens, source=files.main_llm))
-        elif k == "rewrite_prefill":
-            out[k] = TableCost(inference_table(inference(files.rewriter), model=st.model, stage="prefill",
-                                               hardware=src.hardware, seq_len=st.prompt_tokens, source=files.rewriter))
-        elif k == "rewrite_decode":
-            out[k] = TableCost(inference_table(inference(files.rewriter), model=st.model, stage="decode",
-                                               hardware=src.hardware, seq_len=st.prompt_tokens,
-                                               dec_steps=st.decode_tokens, source=files.rewriter))
+        if k in plain:
+            name, stage, seq, steps = plain[k]
+            out[k] = TableCost(inference_table(inference(name), model=st.model, stage=stage, hardware=src.hardware,
+                                               seq_len=getattr(st, seq),
+                                               dec_steps=getattr(st, steps) if steps else None, source=name))
         elif k == "rerank":
             t = inference_table(inference(files.reranker), model=st.model, stage="prefill", hardware=src.hardware,
                                 seq_len=st.passage_tokens, source=files.reranker)

@@ -19,7 +19,7 @@ def _run(capsys, *argv):
 
 
 def test_pareto_table_json_plot(tmp_path, capsys):
-    out_json, out_png = tmp_path / "f.json", tmp_path / "f.png"
+    out_json, out_png = tmp_path / "new" / "f.json", tmp_path / "new" / "f.png"  # folders are created
     code, out, _ = _run(capsys, "pareto", CASE4, "--json", str(out_json), "--plot", str(out_png), "--quiet")
     assert code == 0 and "12 Pareto points" in out and "QPS/chip" in out
     data = json.loads(out_json.read_text())

@@ -119,32 +119,26 @@ class RagSolver:
             if not improved:
                 return best, p, q, 0.0
 
-    def min_ttft(self, p: int, q: int, ttft_max: int | None) -> Outcome:
-        """O2: the least TTFT among plans with Q/N >= p/q."""
+    def _at_ratio(self, p: int, q: int, ttft_max: int | None, objective, what: str) -> Outcome:
+        """Minimise ``objective`` among plans with Q/N >= p/q (one rate unit of slack) and TTFT <= ttft_max."""
         self._set_ttft_max(ttft_max)
         idx = self._with_ratio(p, q)
-        self.rm.model.minimize(self.rm.ttft)
+        self.rm.model.minimize(objective)
         try:
             out = self._solve(known_feasible=True)
         finally:
             self._drop(idx)
         if out is None:
-            raise RuntimeError("O2 infeasible right after O1 found a plan: a solver bug")
+            raise RuntimeError(f"{what} infeasible right after O1 found a plan: a solver bug")
         return out
+
+    def min_ttft(self, p: int, q: int, ttft_max: int | None) -> Outcome:
+        """O2: the least TTFT among plans with Q/N >= p/q."""
+        return self._at_ratio(p, q, ttft_max, self.rm.ttft, "O2")
 
     def min_tpot(self, p: int, q: int, ttft: int) -> Outcome:
         """O3: the least TPOT, then fewest chips, among plans with Q/N >= p/q and TTFT <= ttft."""
-        rm = self.rm
-        self._set_ttft_max(ttft)
-        idx = self._with_ratio(p, q)
-        rm.model.minimize(rm.tpot * (self.space.max_chips + 1) + rm.total)
-        try:
-            out = self._solve(known_feasible=True)
-        finally:
-            self._drop(idx)
-        if out is None:
-            raise RuntimeError("O3 infeasible right after O2 found a plan: a solver bug")
-        return out
+        return self._at_ratio(p, q, ttft, self.rm.tpot * (self.space.max_chips + 1) + self.rm.total, "O3")
 
     def plan(self, vals: dict) -> Plan:
         """The ``Plan`` of a solution's values."""
