@@ -2,11 +2,10 @@
 
 Rules (``docs/model.md``, section "Any chip count, any batch", A1-A4):
 
-- A1 batch between profiled rows: f_u(b) = min(P4_u(b), I_u(b)) where I_u interpolates the latency linearly
-  between the neighbouring Pareto rows of unit count u (flat below the smallest row, P4's sequential batches
-  above the largest). I_u is monotone (Pareto rows have latency increasing in batch) and f_u <= P4_u: a
-  power-of-two batch never costs more than with ``batches: pow2``; f_u inherits P4's dips where P4 prices a
-  batch between rows from the largest row.
+- A1 batch b at unit count u: f_u(b) = P4_u(b) on a row, below the smallest row and above the largest; strictly
+  between rows, the linear interpolation I_u(b) of the neighbouring Pareto rows, except at a power of two, where
+  f_u = min(P4_u, I_u) (P4 prices such a gap batch from the largest row: keeping it means a power-of-two batch
+  never costs more than with ``batches: pow2``). I_u is monotone: Pareto rows have latency increasing in batch.
 - A2 n chips run k = floor(n / u) data-parallel replicas of a profiled unit u <= n (the remainder idles);
   a batch b splits so that the busiest replica gets ceil(b / k): latency R_u(n, b) = f_u(ceil(b / k)).
 - A3 L(n, b) = min over profiled u <= n of R_u(n, b) (the planner configures the best unit), and, when n is a
@@ -32,11 +31,15 @@ __all__ = ["ReplicaCost", "any_count_cost", "interp_lookup"]
 
 
 def interp_lookup(curve: BatchCurve, b: np.ndarray | float) -> np.ndarray:
-    """A1: min(P4 lookup, linear interpolation between Pareto rows) at batch ``b``."""
+    """A1: latency at batch ``b``: P4 on rows and outside the rows' range; strictly between rows, the linear
+    interpolation I, or min(P4, I) at a power of two (P4's own value there, so never above ``pow2``)."""
     b = np.asarray(b, dtype=np.float64)
     p4 = curve.lookup(b)
-    inside = np.interp(b, curve.batch, curve.latency_s)  # flat below the first row
-    return np.minimum(p4, np.where(b > curve.batch[-1], p4, inside))
+    inside = np.interp(b, curve.batch, curve.latency_s)
+    between = (b > curve.batch[0]) & (b < curve.batch[-1])
+    log2 = np.log2(np.maximum(b, 1.0))
+    pow2 = np.floor(log2) == log2
+    return np.where(between, np.where(pow2, np.minimum(p4, inside), inside), p4)
 
 
 @dataclass(frozen=True)

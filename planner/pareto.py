@@ -12,8 +12,10 @@ order of an upper bound U_B and the search stops when U_B < the best found, whic
   slice optimum whose TTFT still fits e remains optimal (no solve);
 - slices whose TTFT lower bound sum_s min_n L_s(n, B) exceeds e are skipped.
 
-Per point: O1 on the slices as above; O2 (min TTFT at the best ratio) on every slice attaining it; O3 (min
-TPOT, then chips) on those attaining the least TTFT; then e = TTFT - 1 unit. With ``batches: any`` the slice
+Per point: O1 on the slices as above, visiting slices of equal bound by increasing TTFT lower bound; O2 (min
+TTFT at the best ratio) on every slice attaining it, and a slice that can at most tie on the ratio (within
+TIE_REL = 2e-9 relative) is skipped when its TTFT lower bound exceeds the best O2 TTFT so far; O3 (min TPOT, then chips) on the slices attaining
+the least TTFT; then e = TTFT - 1 unit. With ``batches: any`` the slice
 models keep only each decode chip count's highest-throughput batch (exact for O1/O2) and O3 picks the decode
 batch of the O2 plan by a scan. Every point is re-evaluated by the independent evaluator, must lie in the
 search space and must not look better to the solver than to the evaluator (else ``VerificationError``).
@@ -30,7 +32,8 @@ import numpy as np
 
 from planner.cpsat.model import build_model, slice_groups
 from planner.cpsat.solve import Outcome, RagSolver
-from planner.cpsat.tables import Q_SCALE, TIME_RES_S, CostMatrices, build_matrices, slice_tables
+from planner.cpsat.tables import (Q_SCALE, TIME_RES_S, CostMatrices, build_matrices, ceil_units, floor_rate,
+                                  slice_tables)
 from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import empty_space_message
@@ -41,6 +44,8 @@ from planner.space import Space
 __all__ = ["cpsat_frontier", "diagnose_infeasible", "slice_bounds"]
 
 Progress = Callable[[int, int, str], None]
+#: QPS/chip values within this relative distance (above the bounds' own 1e-9 safety margin) are ties.
+TIE_REL = 2e-9
 
 
 def _group_q(space: Space, cm: CostMatrices, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -152,41 +157,46 @@ class _Sweep:
         sl.ub = min(sl.ub, res[1] / res[2] * (1 + 1e-12))
         return res
 
+    def _count(self, sl: _Slice, fn, *args):
+        before = sl.solver.solves
+        out = fn(*args)
+        self.solves += sl.solver.solves - before
+        return out
+
     def point(self, eps: int | None):
-        """One frontier point under TTFT <= eps: (plan, values, proven, gap) or None."""
-        live = sorted((s for s in self.slices if not s.dead and (eps is None or s.ttft_lb <= eps)),
-                      key=lambda s: -s.ub)
-        best, solved, proven, gap = -1.0, [], True, 0.0
+        """One frontier point under TTFT <= eps: (plan, values, TTFT, proven, gap) or None."""
+        live = [s for s in self.slices if not s.dead and (eps is None or s.ttft_lb <= eps)]
+        width = max((s.ub for s in live), default=0.0) * TIE_REL + 1.0
+        live.sort(key=lambda s: (-math.floor(s.ub / width), s.ttft_lb))  # equal bounds: lowest TTFT first
+        best, t_best, entries, proven, gap = -1.0, math.inf, [], True, 0.0
         tie = 1.0 / self.space.min_chips  # one rate unit per chip: ratios closer than that are ties
         for sl in live:
             if sl.ub < best - tie:
                 break  # U1/U2: no later slice can reach the best ratio
+            if sl.ub <= best * (1 + TIE_REL) + tie and sl.ttft_lb > t_best:
+                continue  # it can at most tie on QPS/chip, and cannot reach the best TTFT
             res = self.ratio(sl, eps)
             if res is None:
                 continue
-            out, p, q, g = res
+            _, p, q, g = res
             proven &= g == 0.0
             gap = max(gap, g if g is not None else float("inf"))
-            solved.append((sl, p, q))
+            if p / q < best - 1.0 / q:
+                continue
+            o2 = self._count(sl, sl.solver.min_ttft, p, q, eps)  # O2 on every slice attaining the ratio
+            proven &= o2.optimal
+            entries.append((o2.values["TTFT"], sl, p, q))
             best = max(best, p / q)
-        if not solved:
+            t_best = min(t for t, _, p_, q_ in entries if p_ / q_ >= best - 1.0 / q_)
+        o2 = [(t, sl, p, q) for t, sl, p, q in entries if p / q >= best - 1.0 / q]
+        if not o2:
             return None
-        winners = [(sl, p, q) for sl, p, q in solved if p / q >= best - 1.0 / q]
-        o2 = []
-        for sl, p, q in winners:
-            before = sl.solver.solves
-            out = sl.solver.min_ttft(p, q, eps)
-            self.solves += sl.solver.solves - before
-            proven &= out.optimal
-            o2.append((out.values["TTFT"], sl, p, q))
         t_star = min(t for t, *_ in o2)
         finals = []
         for t, sl, p, q in o2:
             if t != t_star:
                 continue
-            before = sl.solver.solves
-            out = sl.solver.min_tpot(p, q, t_star)
-            self.solves += sl.solver.solves - before
+            out = self._count(sl, sl.solver.min_tpot, p, q, t_star)
             proven &= out.optimal
             vals = out.values if self.full_decode else self._refine_decode(sl, out, p, q)
             finals.append((vals["tpot"], vals["N"], sl, vals))
@@ -199,9 +209,8 @@ class _Sweep:
         vals = dict(out.values)
         i = int(np.searchsorted(self.cm.dec_options, vals["nd"]))
         D, qd, td = self.cm.dec_batches[i], self.cm.dec_q[i], self.cm.dec_t[i]
-        need = -(-p * vals["N"] // q)
-        qi = np.floor(qd * Q_SCALE + 1e-6).astype(np.int64)
-        ti = np.ceil(td / TIME_RES_S - 1e-6).astype(np.int64)
+        need = -(-(p * vals["N"] - q) // q)  # q Q >= p N - q, as in O2/O3
+        qi, ti = floor_rate(qd), ceil_units(td)
         ok = (D >= self.cm.batches[sl.bi]) & (qi >= need)
         j = int(np.lexsort((D, ti + np.where(ok, 0, np.iinfo(np.int64).max // 2)))[0])
         if ok[j] and ti[j] < vals["tpot"]:

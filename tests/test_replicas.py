@@ -14,23 +14,20 @@ TWO = BatchCurve(np.array([1.0, 2.0, 4.0]), np.array([0.006, 0.007, 0.011]))
 
 
 def test_a1_interpolates_between_rows_and_keeps_p4_outside():
-    # batch 3: interpolation gives 0.016, P4's rule for a batch between rows 0.020 * 3/4 = 0.015: the min.
-    assert interp_lookup(ONE, 3) == pytest.approx(0.015)
-    steep = BatchCurve(np.array([1.0, 2.0, 4.0]), np.array([0.010, 0.011, 0.040]))
-    assert interp_lookup(steep, 3) == pytest.approx(0.0255)  # here the interpolation is below P4 (0.030)
+    assert interp_lookup(ONE, 3) == pytest.approx(0.016)  # halfway between 0.012 and 0.020, not P4's 0.015
+    gap = BatchCurve(np.array([2.0, 8.0]), np.array([0.010, 0.016]))
+    assert interp_lookup(gap, 4) == pytest.approx(0.008)  # a power of two in a gap: min(P4 0.008, I 0.012)
+    assert interp_lookup(gap, 5) == pytest.approx(0.013)  # elsewhere: the interpolation
     assert interp_lookup(ONE, 1) == pytest.approx(0.010)
     assert interp_lookup(ONE, 8) == pytest.approx(0.040)  # P4 beyond the largest row
-    gap = BatchCurve(np.array([2.0, 8.0]), np.array([0.010, 0.016]))
-    assert interp_lookup(gap, 4) == pytest.approx(min(0.016 * 4 / 8, 0.012))  # A1 never above P4
 
 
 def test_a2_a3_replicas_and_best_unit():
     cost = ReplicaCost({1: ONE, 2: TWO})
     # 3 chips: 3 replicas of 1 chip (busiest gets ceil(4/3) = 2 -> 12 ms) or 1 replica of 2 (4 -> 11 ms).
     assert cost.latency_s(3, 4) == pytest.approx(0.011)
-    # 5 chips, batch 5: 5 x 1 chip -> 1 each = 10 ms; 2 x 2 chips -> ceil(5/2) = 3 -> A1(TWO, 3) =
-    # min(interpolation 9 ms, P4 11 ms * 3/4 = 8.25 ms).
-    assert cost.latency_s(5, 5) == pytest.approx(0.00825)
+    # 5 chips, batch 5: 5 x 1 chip -> 1 each = 10 ms; 2 x 2 chips -> ceil(5/2) = 3 -> I(TWO, 3) = 9 ms.
+    assert cost.latency_s(5, 5) == pytest.approx(0.009)
     assert cost.max_batch(5) == 5 * 4
 
 

@@ -24,7 +24,8 @@ import numpy as np
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space
 
-__all__ = ["Q_SCALE", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "build_matrices", "slice_tables"]
+__all__ = ["Q_SCALE", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "build_matrices", "ceil_units",
+           "floor_rate", "slice_tables"]
 
 #: One solver time unit, in seconds (latencies are rounded up to it).
 TIME_RES_S = 1e-9
@@ -101,11 +102,13 @@ def build_matrices(space: Space, tpot_max_s: float | None = None) -> CostMatrice
     return CostMatrices(B, options, lat, buckets, dec_opts, dec_b, dec_q, dec_t)
 
 
-def _ceil_units(seconds: np.ndarray) -> np.ndarray:
+def ceil_units(seconds: np.ndarray) -> np.ndarray:
+    """Seconds -> solver time units, rounded up."""
     return np.ceil(np.asarray(seconds) / TIME_RES_S - 1e-6).astype(np.int64)
 
 
-def _floor_rate(qps: np.ndarray) -> np.ndarray:
+def floor_rate(qps: np.ndarray) -> np.ndarray:
+    """Requests/s -> solver rate units, rounded down."""
     return np.floor(np.asarray(qps) * Q_SCALE + 1e-6).astype(np.int64)
 
 
@@ -141,7 +144,7 @@ def _group_rows(space: Space, cm: CostMatrices, group: tuple[str, ...], bi: int)
             idx = np.searchsorted(cm.options[s], n_vals)
             lat += cm.lat[s][idx, bi][:, None]
     nn, jj = np.meshgrid(n_vals, j_vals, indexing="ij")
-    return np.column_stack([nn.ravel(), jj.ravel(), _ceil_units(lat.ravel()), _floor_rate(b / lat.ravel())])
+    return np.column_stack([nn.ravel(), jj.ravel(), ceil_units(lat.ravel()), floor_rate(b / lat.ravel())])
 
 
 def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
@@ -150,7 +153,7 @@ def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
         ok = D >= batch
         if not ok.any():
             continue
-        D, qi, ti = D[ok], _floor_rate(q[ok]), _ceil_units(t[ok])
+        D, qi, ti = D[ok], floor_rate(q[ok]), ceil_units(t[ok])
         if full:
             keep = _undominated(qi, ti)
         else:  # the highest throughput, then the lowest TPOT
