@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from planner import build_space, exhaustive_frontier, load_instance  # noqa: E402
 from planner.pareto import cpsat_frontier  # noqa: E402
+from planner.schema import IntRange  # noqa: E402
 
 CASES = ["case1", "case2", "case4"]
 
@@ -76,7 +77,7 @@ def budget_rows(budgets: list[int], workers: int) -> list[dict]:
     rows = []
     for budget in budgets:
         inst = _instance("case4", chip_options={}, max_chips_per_stage=budget,
-                         total_chips={"min": 16, "max": budget})
+                         total_chips=IntRange(min=16, max=budget))
         space = build_space(inst)
         cp, t = _timed(cpsat_frontier, space, workers=workers)
         rows.append({"budget_chips": budget, "points": len(cp.points), "cpsat_s": t, "cpsat_solves": cp.solves,

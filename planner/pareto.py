@@ -10,6 +10,8 @@ order of an upper bound U_B and the search stops when U_B < the best found, whic
   n_g(Q)) (retrieval caps Q at its best bucket); exact when TTFT is unbounded;
 - U2 monotonicity: r_B(e) is non-increasing as e shrinks, so a solved r_B(e') (e' >= e) bounds r_B(e), and a
   slice optimum whose TTFT still fits e remains optimal (no solve);
+- U3 before solving O1 on a slice, one feasibility solve asks for a plan with Q/N >= best - tie; a 'no' ends
+  the slice (and lowers U_B), so only slices that can win or tie run the full Dinkelbach iteration;
 - slices whose TTFT lower bound sum_s min_n L_s(n, B) exceeds e are skipped.
 
 Per point: O1 on the slices as above, visiting slices of equal bound by increasing TTFT lower bound; O2 (min
@@ -157,6 +159,20 @@ class _Sweep:
         sl.ub = min(sl.ub, res[1] / res[2] * (1 + 1e-12))
         return res
 
+    def can_reach(self, sl: _Slice, eps: int | None, floor: float) -> bool:
+        """U3: whether slice B has a plan with Q/N >= floor under TTFT <= eps (cache first, then one
+        feasibility solve); a 'no' lowers U_B to floor, valid for every smaller e (U2)."""
+        if sl.cache is not None and (eps is None or sl.cache[0].values["TTFT"] <= eps):
+            return sl.cache[1] / sl.cache[2] >= floor
+        solver = self._solver(sl)
+        if solver is None:
+            return False
+        q = 16  # floor as p / q, rounded down (asking for a little less keeps the test safe; small coefficients)
+        if not self._count(sl, solver.beats, eps, math.floor(floor * q), q):
+            sl.ub = min(sl.ub, floor)
+            return False
+        return True
+
     def _count(self, sl: _Slice, fn, *args):
         before = sl.solver.solves
         out = fn(*args)
@@ -175,6 +191,8 @@ class _Sweep:
                 break  # U1/U2: no later slice can reach the best ratio
             if sl.ub <= best * (1 + TIE_REL) + tie and sl.ttft_lb > t_best:
                 continue  # it can at most tie on QPS/chip, and cannot reach the best TTFT
+            if best > 0 and not self.can_reach(sl, eps, best - tie):
+                continue  # U3: a feasibility solve proved r_B(e) < best - tie
             res = self.ratio(sl, eps)
             if res is None:
                 continue

@@ -46,8 +46,9 @@ class RagSolver:
         prm.num_workers = workers
         prm.max_time_in_seconds = time_limit_s
         prm.random_seed = seed
-        # Default presolve on purpose: cp_model_probing_level = 0 made OR-Tools 9.15 prove a feasible slice
-        # infeasible (see docs/model.md, "Solver defects worked around").
+        # No presolve: slice models are small, and both OR-Tools 9.15 defects met here were presolve proving a
+        # feasible model infeasible (docs/model.md, "Solver defects worked around"). Faster, too (measured).
+        prm.cp_model_presolve = False
         self.solves = 0
         self._ttft_hi = int(list(rm.model.proto.variables[rm.ttft.index].domain)[-1])
 
@@ -75,18 +76,13 @@ class RagSolver:
     def _drop(self, index: int) -> None:
         self.rm.model.proto.constraints[index].clear_linear()  # an empty constraint: always true
 
-    def _solve(self, known_feasible: bool = False) -> Outcome | None:
+    def _solve(self) -> Outcome | None:
         self.solves += 1
         status = self.solver.solve(self.rm.model)
-        if status == cp_model.INFEASIBLE and known_feasible:
-            # A presolve defect, not a property of the model (a solution is known): solve without presolve.
-            self.solver.parameters.cp_model_presolve = False
-            try:
-                status = self.solver.solve(self.rm.model)
-            finally:
-                self.solver.parameters.cp_model_presolve = True
         if status == cp_model.INFEASIBLE:
             return None
+        if status == cp_model.MODEL_INVALID:
+            raise RuntimeError(f"CP-SAT rejected the model: {self.rm.model.validate()} (a bug)")
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             raise TimeoutError(f"CP-SAT found no solution within {self.solver.parameters.max_time_in_seconds} s "
                                f"(status {self.solver.status_name(status)}). To fix: raise --time-limit-s")
@@ -96,6 +92,16 @@ class RagSolver:
         for k, v in main.items():
             self.rm.model.add_hint(v, vals[k])
         return Outcome(status == cp_model.OPTIMAL, vals, self.solver.objective_value, self.solver.best_objective_bound)
+
+    def beats(self, ttft_max: int | None, p: int, q: int) -> bool:
+        """Whether some plan under TTFT <= ttft_max has Q/N >= p/q (a feasibility solve, no objective)."""
+        self._set_ttft_max(ttft_max)
+        idx = self.rm.model.add(q * self.rm.qps - p * self.rm.total >= 0).index
+        self.rm.model.clear_objective()
+        try:
+            return self._solve() is not None
+        finally:
+            self._drop(idx)
 
     def max_ratio(self, ttft_max: int | None) -> tuple[Outcome, int, int, float | None] | None:
         """O1: the best Q/N under TTFT <= ttft_max as (outcome, p, q, gap); None if infeasible.
@@ -125,7 +131,7 @@ class RagSolver:
         idx = self._with_ratio(p, q)
         self.rm.model.minimize(objective)
         try:
-            out = self._solve(known_feasible=True)
+            out = self._solve()
         finally:
             self._drop(idx)
         if out is None:
