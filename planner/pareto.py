@@ -34,7 +34,7 @@ import numpy as np
 
 from planner.cpsat.model import build_model, slice_groups
 from planner.cpsat.solve import Outcome, RagSolver
-from planner.cpsat.tables import (Q_SCALE, TIME_RES_S, CostMatrices, build_matrices, ceil_units, floor_rate,
+from planner.cpsat.tables import (TIME_RES_S, CostMatrices, build_matrices, ceil_units, floor_rate,
                                   slice_tables)
 from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
 from planner.evaluate import check_plan, evaluate
@@ -106,7 +106,7 @@ def slice_bounds(space: Space, cm: CostMatrices) -> tuple[np.ndarray, np.ndarray
             ok = need <= space.max_chips
             if ok.any():
                 ub[b] = max(ub[b], float(np.max(levels[ok] / np.maximum(need[ok], space.min_chips))))
-    ub = np.where(ub > 0, ub * Q_SCALE * (1 + 1e-9) + 1e-9, -1.0)
+    ub = np.where(ub > 0, ub * cm.q_scale * (1 + 1e-9) + 1e-9, -1.0)
     return ub, np.floor(ttft_lb / TIME_RES_S * (1 - 1e-12)).astype(np.int64)
 
 
@@ -126,7 +126,7 @@ class _Sweep:
         self.cm = build_matrices(space, slo.tpot_max_s)
         self.groups = slice_groups(space)
         self.full_decode = space.instance.search.batches != "any"
-        self.qps_min = math.ceil(slo.qps_min * Q_SCALE) if slo.qps_min is not None else None
+        self.qps_min = math.ceil(slo.qps_min * self.cm.q_scale) if slo.qps_min is not None else None
         self.kw = dict(workers=workers, time_limit_s=time_limit_s, seed=seed)
         ub, lb = slice_bounds(space, self.cm)
         self.slices = [_Slice(i, float(ub[i]), int(lb[i]), dead=ub[i] < 0) for i in range(len(ub))]
@@ -228,7 +228,7 @@ class _Sweep:
         i = int(np.searchsorted(self.cm.dec_options, vals["nd"]))
         D, qd, td = self.cm.dec_batches[i], self.cm.dec_q[i], self.cm.dec_t[i]
         need = -(-(p * vals["N"] - q) // q)  # q Q >= p N - q, as in O2/O3
-        qi, ti = floor_rate(qd), ceil_units(td)
+        qi, ti = floor_rate(qd, self.cm.q_scale), ceil_units(td)
         ok = (D >= self.cm.batches[sl.bi]) & (qi >= need)
         j = int(np.lexsort((D, ti + np.where(ok, 0, np.iinfo(np.int64).max // 2)))[0])
         if ok[j] and ti[j] < vals["tpot"]:
@@ -236,7 +236,7 @@ class _Sweep:
         return vals
 
 
-def _verify(space: Space, plan: Plan, vals: dict, n_groups: int) -> Metrics:
+def _verify(space: Space, plan: Plan, vals: dict, n_groups: int, q_scale: int) -> Metrics:
     why = check_plan(space, plan)
     if why:
         raise VerificationError(f"CP-SAT plan {plan} is outside the search space: {why}")
@@ -244,8 +244,8 @@ def _verify(space: Space, plan: Plan, vals: dict, n_groups: int) -> Metrics:
     ttft_units = m.ttft_s / TIME_RES_S
     if not (ttft_units - 1e-3 <= vals["TTFT"] <= ttft_units + n_groups + 1):
         raise VerificationError(f"CP-SAT TTFT {vals['TTFT']} units vs evaluator {ttft_units:.3f} for {plan}")
-    if vals["Q"] > m.qps * Q_SCALE * (1 + 1e-9) + 1e-6:
-        raise VerificationError(f"CP-SAT QPS {vals['Q'] / Q_SCALE} exceeds the evaluator's {m.qps} for {plan}")
+    if vals["Q"] > m.qps * q_scale * (1 + 1e-9) + 1e-6:
+        raise VerificationError(f"CP-SAT QPS {vals['Q'] / q_scale} exceeds the evaluator's {m.qps} for {plan}")
     if vals["N"] != m.chips:
         raise VerificationError(f"CP-SAT chips {vals['N']} vs evaluator {m.chips} for {plan}")
     return m
@@ -287,7 +287,7 @@ def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 2, ti
         if res is None:
             break
         plan, vals, t_star, proven, gap = res
-        metrics = _verify(space, plan, vals, len(sweep.groups))
+        metrics = _verify(space, plan, vals, len(sweep.groups), sweep.cm.q_scale)
         found.append(FrontierPoint(metrics=metrics, plan=plan, proven_optimal=proven, gap=0.0 if proven else gap))
         if progress:
             progress(len(found), 0, f"TTFT {metrics.ttft_s:.4g} s, QPS/chip {metrics.qps_per_chip:.4g}")

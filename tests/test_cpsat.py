@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from planner import build_space, evaluate, load_instance
-from planner.cpsat import Q_SCALE, TIME_RES_S, RagSolver, build_matrices, build_model, slice_groups, slice_tables
+from planner.cpsat import TIME_RES_S, RagSolver, build_matrices, build_model, slice_groups, slice_tables
 from planner.pareto import _Sweep, slice_bounds
+from planner.schema import IntRange
 from planner.schema import Slo
 from tests.conftest import INSTANCES
 
@@ -25,7 +26,7 @@ def test_rounding_is_conservative():
                 true_lat = sum(float(cm.lat[s][j if s == "retrieval" else
                                                int(np.searchsorted(cm.options[s], n)), bi]) for s in g)
                 assert lat_u * TIME_RES_S >= true_lat * (1 - 1e-12)  # rounded up
-                assert q_u / Q_SCALE <= cm.batches[bi] / true_lat * (1 + 1e-12)  # rounded down
+                assert q_u / cm.q_scale <= cm.batches[bi] / true_lat * (1 + 1e-12)  # rounded down
 
 
 def test_decode_rows_keep_only_undominated():
@@ -53,6 +54,13 @@ def test_bound_is_valid_and_tight(case):
         assert ub[sl.bi] <= res[1] / res[2] * 1.01  # exact up to rounding when TTFT is unbounded
 
 
+def test_rate_scale_shrinks_with_the_chip_budget():
+    small = build_matrices(_space("case4"))
+    big = build_matrices(_space("case4", chip_options={}, max_chips_per_stage=8192,
+                                total_chips=IntRange(min=16, max=8192)))
+    assert small.q_scale == 10**9 and big.q_scale < small.q_scale
+
+
 def test_policy_disaggregated_forbids_groups():
     space = _space("case4", placement="disaggregated")
     cm = build_matrices(space)
@@ -61,4 +69,4 @@ def test_policy_disaggregated_forbids_groups():
     out, p, q, gap = solver.max_ratio(None)
     plan = solver.plan(out.values)
     assert all(len(g) == 1 for g in plan.placement) and gap == 0.0
-    assert evaluate(space, plan).qps_per_chip * Q_SCALE >= p / q * (1 - 1e-9)
+    assert evaluate(space, plan).qps_per_chip * cm.q_scale >= p / q * (1 - 1e-9)

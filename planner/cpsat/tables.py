@@ -5,8 +5,8 @@ decode batches). ``slice_tables`` cuts, for one request batch B, the integer row
 
 - group g (pre-decode): rows (n, j, l, q) per chip option n (0 for a retrieval-only group) and retrieval
   bucket j (only for groups holding retrieval): l = ceil(sum_{s in g} L_s / TIME_RES_S) rounded *up*,
-  q = floor(Q_SCALE / sum_{s in g} L_s / B) rounded *down*;
-- decode: rows (n, D, q, t), D >= B; q = floor(Q_SCALE D / L_dec), t = ceil(TPOT / TIME_RES_S). With
+  q = floor(scale B / sum_{s in g} L_s) rounded *down* (scale = ``CostMatrices.q_scale``);
+- decode: rows (n, D, q, t), D >= B; q = floor(scale D / L_dec), t = ceil(TPOT / TIME_RES_S). With
   ``full_decode`` every undominated D is kept (D dominated by a larger D' with q' >= q, t' <= t); otherwise
   only the highest-throughput D per n (what O1/O2 need; exact for them).
 - retrieval buckets: r = max(1, floor(N / c)) picks the P5 server table; bucket j is a maximal interval of N
@@ -29,8 +29,11 @@ __all__ = ["Q_SCALE", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "bu
 
 #: One solver time unit, in seconds (latencies are rounded up to it).
 TIME_RES_S = 1e-9
-#: Solver throughput units per request/second (throughputs are rounded down to it).
+#: The finest solver throughput scale, units per request/s (throughputs are rounded down to 1 / scale). A space
+#: uses the largest power of ten <= Q_SCALE that keeps max_throughput * scale * N_max <= RATE_PRODUCT_MAX, so
+#: the ratio objective q Q - p N stays far from int64 overflow.
 Q_SCALE = 1_000_000_000
+RATE_PRODUCT_MAX = 10**17
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class CostMatrices:
     dec_batches: list[np.ndarray]  # per decode option: its decode batches D
     dec_q: list[np.ndarray]  # D / L_dec (requests/s)
     dec_t: list[np.ndarray]  # TPOT (s)
+    q_scale: int  # solver rate units per request/s for this space
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,11 @@ def build_matrices(space: Space, tpot_max_s: float | None = None) -> CostMatrice
         dec_b.append(D[keep])
         dec_q.append(D[keep] / ld[keep])
         dec_t.append(t[keep])
-    return CostMatrices(B, options, lat, buckets, dec_opts, dec_b, dec_q, dec_t)
+    q_max = max([float((B[None, :] / m).max()) for m in lat.values()] + [float(q.max()) for q in dec_q if len(q)])
+    scale = Q_SCALE
+    while scale > 1 and q_max * scale * space.max_chips > RATE_PRODUCT_MAX:
+        scale //= 10
+    return CostMatrices(B, options, lat, buckets, dec_opts, dec_b, dec_q, dec_t, scale)
 
 
 def ceil_units(seconds: np.ndarray) -> np.ndarray:
@@ -107,9 +115,9 @@ def ceil_units(seconds: np.ndarray) -> np.ndarray:
     return np.ceil(np.asarray(seconds) / TIME_RES_S - 1e-6).astype(np.int64)
 
 
-def floor_rate(qps: np.ndarray) -> np.ndarray:
-    """Requests/s -> solver rate units, rounded down."""
-    return np.floor(np.asarray(qps) * Q_SCALE + 1e-6).astype(np.int64)
+def floor_rate(qps: np.ndarray, scale: int) -> np.ndarray:
+    """Requests/s -> solver rate units (``scale`` per request/s), rounded down."""
+    return np.floor(np.asarray(qps) * scale + 1e-6).astype(np.int64)
 
 
 def _undominated(q: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -144,7 +152,7 @@ def _group_rows(space: Space, cm: CostMatrices, group: tuple[str, ...], bi: int)
             idx = np.searchsorted(cm.options[s], n_vals)
             lat += cm.lat[s][idx, bi][:, None]
     nn, jj = np.meshgrid(n_vals, j_vals, indexing="ij")
-    return np.column_stack([nn.ravel(), jj.ravel(), ceil_units(lat.ravel()), floor_rate(b / lat.ravel())])
+    return np.column_stack([nn.ravel(), jj.ravel(), ceil_units(lat.ravel()), floor_rate(b / lat.ravel(), cm.q_scale)])
 
 
 def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
@@ -153,7 +161,7 @@ def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
         ok = D >= batch
         if not ok.any():
             continue
-        D, qi, ti = D[ok], floor_rate(q[ok]), ceil_units(t[ok])
+        D, qi, ti = D[ok], floor_rate(q[ok], cm.q_scale), ceil_units(t[ok])
         if full:
             keep = _undominated(qi, ti)
         else:  # the highest throughput, then the lowest TPOT
