@@ -82,10 +82,6 @@ class Space:
         return np.maximum(1, np.asarray(total_chips) // self.chips_per_server) if np.ndim(total_chips) else max(
             1, int(total_chips) // self.chips_per_server)
 
-    @property
-    def any_mode(self) -> bool:
-        return self.instance.search.chips == "any" or self.instance.search.batches == "any"
-
     def decode_batch_options(self, chips: int) -> tuple[int, ...]:
         """S6/S7: decode batches at ``chips`` decode chips."""
         if chips not in self._decode_cache:
