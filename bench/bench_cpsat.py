@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "cpsat.json"))
     ap.add_argument("--skip-any", action="store_true")
     ap.add_argument("--budgets", type=int, nargs="*", default=[128, 512, 2048, 8192])
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     result = {"pow2": pow2_rows(args.workers)}
     _print("power-of-two spaces: CP-SAT vs exhaustive", result["pow2"])

@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     par.add_argument("--ttft-max-s", type=float, help="override slo.ttft_max_s")
     par.add_argument("--tpot-max-s", type=float, help="override slo.tpot_max_s")
     par.add_argument("--qps-min", type=float, help="override slo.qps_min")
-    par.add_argument("--workers", type=int, default=2, help="CP-SAT search workers")
+    par.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (1 is fastest on slice models)")
     par.add_argument("--time-limit-s", type=float, default=60.0, help="CP-SAT time limit per solve")
     par.add_argument("--seed", type=int, default=0, help="CP-SAT random seed")
     par.add_argument("--json", metavar="OUT", help="write the frontier as JSON")

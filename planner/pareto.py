@@ -274,7 +274,7 @@ def diagnose_infeasible(space: Space, slo: Slo) -> str:
     return f"no plan meets {bounds}: {detail}. To fix: relax those bounds, or allow more chips per stage"
 
 
-def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 2, time_limit_s: float = 60.0,
+def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, time_limit_s: float = 60.0,
                    seed: int = 0, progress: Progress | None = None, max_points: int = 100_000) -> FrontierResult:
     """The TTFT vs QPS/chip frontier by the slice-decomposed epsilon-constraint sweep (O1-O3, U1-U2)."""
     slo = slo if slo is not None else space.instance.slo
