@@ -257,6 +257,10 @@ class RetrievalCost:
     def min_servers(self) -> int:
         return self.table.unit_counts[0]
 
+    def server_counts(self) -> tuple[int, ...]:
+        """Server counts with a (scaled) table; P5 serves any other count from the largest one below it."""
+        return self.table.unit_counts
+
     def scaled_to(self, max_servers: int) -> "RetrievalCost":
         return RetrievalCost(self.table.scaled_to(max_servers), self.queries_per_retrieval)
 

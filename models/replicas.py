@@ -99,6 +99,9 @@ class _AnyBatchRetrieval:
     def min_servers(self) -> int:
         return self.base.min_servers()
 
+    def server_counts(self) -> tuple[int, ...]:
+        return self.base.server_counts()
+
 
 def any_count_cost(raw: object, scaled: object, *, memory_bound: bool = False) -> object:
     """The A1-A4 version of a stage's cost: ``raw`` is the unscaled cost, ``scaled`` its P3-scaled twin."""

@@ -126,17 +126,13 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
     t0 = time.perf_counter()
     kept: list[ScheduleArrays] = []
     evaluated = 0
-    any_schedule = False
     for arr in iter_schedules(space, slo, progress=progress):
-        any_schedule = True
         evaluated += len(arr.batch)
         idx = pareto_indices(arr.ttft_s, arr.qps_per_chip, arr.tpot_s, arr.total_chips)
         kept.append(ScheduleArrays(arr.placement_index, arr.chips[idx], arr.batch[idx], arr.decode_batch[idx],
                                    arr.ttft_s[idx], arr.tpot_s[idx], arr.qps[idx], arr.total_chips[idx]))
-    if not any_schedule:
-        raise EmptySpaceError(empty_space_message(space))
     cands = [(k, i) for k, arr in enumerate(kept) for i in range(len(arr.batch))]
-    if not cands:
+    if not cands:  # raises EmptySpaceError instead when the space holds no schedule even without the SLO
         raise InfeasibleError(_infeasible_reason(space, slo))
     cat = lambda f: np.concatenate([getattr(a, f) for a in kept])  # noqa: E731
     qpc = cat("qps") / cat("total_chips")

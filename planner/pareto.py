@@ -35,7 +35,7 @@ import numpy as np
 from planner.cpsat.model import build_model, slice_groups
 from planner.cpsat.solve import Outcome, RagSolver
 from planner.cpsat.tables import (TIME_RES_S, CostMatrices, build_matrices, ceil_units, floor_rate,
-                                  slice_tables)
+                                  group_latency, slice_tables)
 from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import empty_space_message
@@ -52,14 +52,8 @@ TIE_REL = 2e-9
 
 def _group_q(space: Space, cm: CostMatrices, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Chip options of a group and its best throughput per option and slice, q[i, b] (any retrieval bucket)."""
-    opts = np.asarray(space.group_chip_options(group))
-    lat = np.zeros((len(opts), len(cm.batches)))
-    for s in group:
-        if s == "retrieval":
-            lat += cm.lat[s].min(axis=0)[None, :]
-        else:
-            lat += cm.lat[s][np.searchsorted(cm.options[s], opts)]
-    return opts, cm.batches[None, :] / lat
+    opts, lat = group_latency(space, cm, group)
+    return opts, cm.batches[None, :] / lat.min(axis=1)
 
 
 def _decode_q(cm: CostMatrices) -> np.ndarray:

@@ -30,12 +30,17 @@ from planner.dag import Placement, build_dag, placements
 from planner.errors import EmptySpaceError, InstanceError
 from planner.schema import ACCELERATOR_STAGES, Instance
 
-__all__ = ["Space", "build_space", "pow2_upto"]
+__all__ = ["Space", "batch_grid", "build_space", "pow2_upto"]
 
 
 def pow2_upto(n: int) -> tuple[int, ...]:
     """Powers of two 1, 2, 4, ... <= n."""
     return tuple(1 << i for i in range(max(0, int(n)).bit_length()))
+
+
+def batch_grid(top: int, mode: str) -> tuple[int, ...]:
+    """S5/S6/S7: the batches up to ``top``: every integer (``any``) or the powers of two (``pow2``)."""
+    return tuple(range(1, top + 1)) if mode == "any" else pow2_upto(top)
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,8 @@ class Space:
     def decode_batch_options(self, chips: int) -> tuple[int, ...]:
         """S6/S7: decode batches at ``chips`` decode chips."""
         if chips not in self._decode_cache:
-            top = self.costs["decode"].max_batch(chips)
-            self._decode_cache[chips] = (tuple(range(1, top + 1)) if self.instance.search.batches == "any"
-                                         else pow2_upto(top))
+            self._decode_cache[chips] = batch_grid(self.costs["decode"].max_batch(chips),
+                                                   self.instance.search.batches)
         return self._decode_cache[chips]
 
     def chip_assignments(self, placement: Placement) -> np.ndarray:
@@ -159,8 +163,7 @@ def build_space(inst: Instance) -> Space:
         stage_chip_options=options,
         min_chips=min_chips,
         max_chips=max_chips,
-        batch_options=(tuple(range(1, sp.max_batch_size + 1)) if sp.batches == "any"
-                       else pow2_upto(sp.max_batch_size)),
+        batch_options=batch_grid(sp.max_batch_size, sp.batches),
     )
     if not space.placements:
         raise EmptySpaceError(f"placement policy {sp.placement!r} allows no placement of stages {list(space.stages)}. "

@@ -25,7 +25,7 @@ from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space
 
 __all__ = ["Q_SCALE", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "build_matrices", "ceil_units",
-           "floor_rate", "slice_tables"]
+           "floor_rate", "group_latency", "slice_tables"]
 
 #: One solver time unit, in seconds (latencies are rounded up to it).
 TIME_RES_S = 1e-9
@@ -69,8 +69,7 @@ class SliceTables:
 def _buckets(space: Space) -> tuple[Bucket, ...]:
     if not space.has_retrieval:
         return (Bucket(space.min_chips, space.max_chips, 0),)
-    cost = space.costs["retrieval"]
-    counts = np.array((cost.base if hasattr(cost, "base") else cost).table.unit_counts)
+    counts = np.array(space.costs["retrieval"].server_counts())
     out: list[Bucket] = []
     for n in range(space.min_chips, space.max_chips + 1):
         fit = counts[counts <= space.servers(n)]
@@ -136,23 +135,30 @@ def _undominated(q: np.ndarray, t: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _group_rows(space: Space, cm: CostMatrices, group: tuple[str, ...], bi: int) -> np.ndarray:
-    b = cm.batches[bi]
+def group_latency(space: Space, cm: CostMatrices, group: tuple[str, ...],
+                  batches: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    """A group's chip options n (0 for a retrieval-only group) and sum_{s in g} L_s of shape (n, j, b): j over
+    the retrieval buckets (a single column if the group holds no retrieval), b over ``batches`` (indices)."""
     opts = space.group_chip_options(group)
-    acc = [s for s in group if s in ACCELERATOR_STAGES]
-    if acc and not opts:
-        return np.zeros((0, 4), dtype=np.int64)
-    n_vals = np.asarray(opts if acc else (0,))
-    j_vals = np.arange(len(cm.buckets)) if "retrieval" in group else np.array([-1])
-    lat = np.zeros((len(n_vals), len(j_vals)))
+    acc = any(s in ACCELERATOR_STAGES for s in group)
+    n_vals = np.asarray(opts if acc else (0,), dtype=np.int64)
+    nb = len(cm.batches[batches])
+    lat = np.zeros((len(n_vals), len(cm.buckets) if "retrieval" in group else 1, nb))
     for s in group:
         if s == "retrieval":
-            lat += cm.lat[s][:, bi][None, :]
+            lat += cm.lat[s][:, batches][None, :, :]
         else:
-            idx = np.searchsorted(cm.options[s], n_vals)
-            lat += cm.lat[s][idx, bi][:, None]
+            lat += cm.lat[s][np.searchsorted(cm.options[s], n_vals)][:, None, batches]
+    return n_vals, lat
+
+
+def _group_rows(space: Space, cm: CostMatrices, group: tuple[str, ...], bi: int) -> np.ndarray:
+    n_vals, lat = group_latency(space, cm, group, np.array([bi]))
+    lat = lat[:, :, 0]
+    j_vals = np.arange(lat.shape[1]) if "retrieval" in group else np.array([-1])
     nn, jj = np.meshgrid(n_vals, j_vals, indexing="ij")
-    return np.column_stack([nn.ravel(), jj.ravel(), ceil_units(lat.ravel()), floor_rate(b / lat.ravel(), cm.q_scale)])
+    return np.column_stack([nn.ravel(), jj.ravel(), ceil_units(lat.ravel()),
+                            floor_rate(cm.batches[bi] / lat.ravel(), cm.q_scale)]).reshape(-1, 4).astype(np.int64)
 
 
 def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
