@@ -240,6 +240,9 @@ class TableCost:
     def unit_counts(self) -> tuple[int, ...]:
         return self.table.unit_counts
 
+    def min_units(self) -> int:
+        return self.table.unit_counts[0]
+
     def scaled_to(self, max_units: int) -> "TableCost":
         return TableCost(self.table.scaled_to(max_units))
 
@@ -292,6 +295,9 @@ class RerankCost:
     def unit_counts(self) -> tuple[int, ...]:
         return self.passages.unit_counts
 
+    def min_units(self) -> int:
+        return self.passages.unit_counts[0]
+
     def scaled_to(self, max_units: int) -> "RerankCost":
         return RerankCost(self.passages.scaled_to(max_units), self.top_k)
 
@@ -325,6 +331,9 @@ class EncodeCost:
 
     def unit_counts(self) -> tuple[int, ...]:
         return ()
+
+    def min_units(self) -> int:
+        return 1
 
     def scaled_to(self, max_units: int) -> "EncodeCost":
         return self

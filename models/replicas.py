@@ -24,8 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.analytical import RooflineCost
 from models.errors import ModelError
 from models.profiles import BatchCurve, EncodeCost, ProfileTable, RerankCost, RetrievalCost, TableCost
+from models.scan import ScanCost
 
 __all__ = ["ReplicaCost", "any_count_cost", "interp_lookup"]
 
@@ -114,6 +116,6 @@ def any_count_cost(raw: object, scaled: object, *, memory_bound: bool = False) -
         return ReplicaCost(units, pow2, memory_bound, raw.passages.description + " (queries)")
     if isinstance(raw, RetrievalCost):
         return _AnyBatchRetrieval(scaled)
-    if isinstance(raw, EncodeCost):
-        return raw  # P7 already serves any chip count and any request batch
+    if isinstance(raw, (EncodeCost, RooflineCost, ScanCost)):
+        return scaled  # P7 and the analytical models already serve any chip count and any batch
     raise TypeError(f"no any-count rule for {type(raw).__name__}")

@@ -12,7 +12,11 @@ import numpy as np
 
 from models import (EncodeCost, ProfileError, RerankCost, RetrievalCost, TableCost, inference_table,
                     read_inference_csv, read_retrieval_csv, retrieval_table)
-from planner.schema import Instance, ProfileCostSource
+from models.analytical import RooflineCost, StageWork
+from models.catalog import accelerator, cpu_server, transformer
+from models.roofline import Efficiency, Precision
+from models.scan import Database, ScanCost
+from planner.schema import AnalyticalCostSource, Instance, ProfileCostSource
 
 __all__ = ["stage_costs"]
 
@@ -65,6 +69,40 @@ def _profile_costs(inst: Instance, src: ProfileCostSource) -> dict[str, object]:
     return out
 
 
+def _stage_work(st) -> StageWork:
+    """R9: what one request asks of an accelerator stage."""
+    k = st.kind
+    if k in ("prefill", "rewrite_prefill"):
+        return StageWork(k, st.prompt_tokens)
+    if k in ("decode", "rewrite_decode"):
+        return StageWork(k, st.prompt_tokens, decode_tokens=st.decode_tokens)
+    if k == "rerank":
+        return StageWork(k, st.passage_tokens, seqs_per_request=st.top_k)
+    if k == "encode":
+        return StageWork(k, st.chunk_tokens, seqs_per_request=st.chunks_per_request)
+    raise ValueError(f"no roofline work for stage kind {k}")  # pragma: no cover - retrieval is handled apart
+
+
+def _analytical_costs(inst: Instance, src: AnalyticalCostSource) -> dict[str, object]:
+    hw = accelerator(src.accelerator)
+    eff = src.efficiency
+    prec = Precision(src.weight_bytes_per_param, src.activation_bytes, src.kv_cache_bytes_per_value,
+                     src.compute_precision)
+    roof_eff = Efficiency(eff.compute, eff.memory, eff.link, eff.link_latency_s, eff.hbm_usable)
+    out: dict[str, object] = {}
+    for st in inst.pipeline.stages:
+        if st.kind == "retrieval":
+            db = src.databases[st.database]
+            out[st.kind] = ScanCost(Database(st.database, db.vectors, db.bytes_per_vector, db.kind, db.scan_fraction,
+                                             db.levels, db.fanout), cpu_server(src.cpu_server),
+                                    st.queries_per_retrieval, eff.host_memory_usable)
+        else:
+            out[st.kind] = RooflineCost(transformer(st.model), hw, _stage_work(st), prec, roof_eff)
+    return out
+
+
 def stage_costs(inst: Instance) -> dict[str, object]:
     """Cost model per stage name, unscaled (``planner.space`` scales them to the search space)."""
+    if isinstance(inst.cost, AnalyticalCostSource):
+        return _analytical_costs(inst, inst.cost)
     return _profile_costs(inst, inst.cost)

@@ -10,6 +10,9 @@ Formulas (``docs/model.md``, section "Evaluator", E1-E7), for a plan without mic
 - E5 chips = sum over groups holding an accelerator stage of the group's count.
 - E6 TTFT = sum over pre-decode stages of L_s (B); TPOT = t_step(D) = L_dec / decode_tokens.
 - E7 end-to-end latency = TTFT + L_dec.
+- E8 time share (the RAGO paper's breakdown: time x resources): stage s spends u_s = m_s / q_s resource-seconds
+  per request, m_s = its group's chips (retrieval: servers x chips_per_server, the hosts it occupies);
+  share_s = u_s / sum_s' u_s'.
 
 ``check_plan`` says whether a plan lies in an instance's search space (S1-S6) and why not.
 """
@@ -69,6 +72,9 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
     chips = sum(plan.chips_per_stage[next(s for s in g if s in ACCELERATOR_STAGES)]
                 for g in plan.placement if any(s in ACCELERATOR_STAGES for s in g))
     ttft = float(np.sum([lat[s] for s in space.pre_decode]))
+    use = {s: (plan.retrieval_servers * space.chips_per_server if s == "retrieval" else plan.chips_per_stage[s])
+           / stage_qps[s] for s in space.stages}
+    total_use = sum(use.values())
     return Metrics(
         ttft_s=ttft,
         tpot_s=lat["decode"] / space.decode_tokens(),
@@ -80,6 +86,7 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
         stage_qps=stage_qps,
         group_qps=group_qps,
         bottleneck=bottleneck,
+        time_share={s: u / total_use for s, u in use.items()},
     )
 
 

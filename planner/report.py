@@ -65,6 +65,7 @@ def frontier_json(result: FrontierResult) -> dict:
                 "chips_per_stage": dict(p.plan.chips_per_stage),
                 "batch_per_stage": dict(p.plan.batch_per_stage),
                 "bottleneck": list(p.metrics.bottleneck),
+                "time_share": dict(p.metrics.time_share),
             }
             for p in result.points
         ],

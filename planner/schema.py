@@ -17,6 +17,9 @@ from planner.errors import InstanceError
 
 __all__ = [
     "ACCELERATOR_STAGES",
+    "AnalyticalCostSource",
+    "DatabaseSpec",
+    "Efficiencies",
     "STAGE_ORDER",
     "CostSource",
     "DecodeStage",
@@ -169,7 +172,43 @@ class ProfileCostSource(_Strict):
     files: ProfileFiles = ProfileFiles()
 
 
-CostSource = Annotated[Union[ProfileCostSource], Field(discriminator="kind")]
+class DatabaseSpec(_Strict):
+    """A vector database for the analytical retrieval model (docs/model.md, V1-V4)."""
+
+    kind: Literal["ivf_pq", "brute_force"] = "ivf_pq"
+    vectors: Annotated[float, Field(gt=0)]
+    bytes_per_vector: Annotated[float, Field(gt=0)] = Field(description="PQ code (ivf_pq) or raw vector bytes")
+    scan_fraction: Annotated[float, Field(gt=0, le=1)] = 0.001
+    levels: Annotated[int, Field(ge=2)] = 3
+    fanout: PositiveInt = 4096
+
+
+class Efficiencies(_Strict):
+    """Roofline efficiency factors (1.0 = datasheet peak); see docs/model.md, R1-R6."""
+
+    compute: Annotated[float, Field(gt=0, le=1)] = 1.0
+    memory: Annotated[float, Field(gt=0, le=1)] = 1.0
+    link: Annotated[float, Field(gt=0, le=1)] = 1.0
+    link_latency_s: Annotated[float, Field(ge=0)] = 2e-6
+    hbm_usable: Annotated[float, Field(gt=0, le=1)] = 0.9
+    host_memory_usable: Annotated[float, Field(gt=0, le=1)] = 0.95
+
+
+class AnalyticalCostSource(_Strict):
+    """Stage costs from the roofline and scan models over the catalogs (docs/model.md, 'Analytical models')."""
+
+    kind: Literal["analytical"]
+    accelerator: str = Field(description="catalog name, e.g. XPU-C, H100 (models/catalog.py)")
+    cpu_server: str = "epyc-milan-96c"
+    weight_bytes_per_param: Annotated[float, Field(gt=0)] = 1.0
+    activation_bytes: Annotated[float, Field(gt=0)] = 2.0
+    kv_cache_bytes_per_value: Annotated[float, Field(gt=0)] = 1.0
+    compute_precision: Literal["bf16", "int8"] = "int8"
+    efficiency: Efficiencies = Efficiencies()
+    databases: dict[str, DatabaseSpec] = Field(default_factory=dict)
+
+
+CostSource = Annotated[Union[ProfileCostSource, AnalyticalCostSource], Field(discriminator="kind")]
 
 
 class IntRange(_Strict):
@@ -193,6 +232,8 @@ class SearchSpace(_Strict):
     total_chips: IntRange
     max_chips_per_stage: PositiveInt
     max_batch_size: PositiveInt = Field(1024, description="largest request batch of the pre-decode stages")
+    max_decode_batch_size: PositiveInt | None = Field(None, description="cap on decode batches (None: the cost "
+                                                      "model's memory limit)")
     chips_per_server: PositiveInt = 4
     micro_batching: Literal[False] = False
 
@@ -227,6 +268,12 @@ class Instance(_Strict):
     @model_validator(mode="after")
     def _options_name_stages(self) -> "Instance":
         names = self.pipeline.stage_names
+        if isinstance(self.cost, AnalyticalCostSource):
+            for st in self.pipeline.stages:
+                if st.kind == "retrieval" and st.database not in self.cost.databases:
+                    raise ValueError(f"retrieval database {st.database!r} is not described in cost.databases "
+                                     f"(has {sorted(self.cost.databases)}). To fix: add cost.databases."
+                                     f"{st.database} with its vectors and bytes_per_vector")
         for stage in self.search.chip_options:
             if stage not in names:
                 raise ValueError(f"search.chip_options names stage {stage!r}, which is not in the pipeline {list(names)}."
@@ -256,6 +303,7 @@ class Metrics(_Strict):
     stage_qps: dict[str, float]
     group_qps: tuple[float, ...]
     bottleneck: tuple[str, ...]
+    time_share: dict[str, float] = Field(default_factory=dict, description="E8: share of resource-time per stage")
 
 
 class FrontierPoint(_Strict):
@@ -309,6 +357,8 @@ def load_instance(path: str | Path) -> Instance:
     except ValidationError as exc:
         raise InstanceError(_format_validation(path, exc)) from exc
     cost = inst.cost
+    if not isinstance(cost, ProfileCostSource):
+        return inst
     folder = Path(cost.profiles_dir)
     if not folder.is_absolute():
         folder = (path.parent / folder).resolve()

@@ -12,7 +12,8 @@ instance (rules S1-S7 of ``docs/model.md``, section "Search space"):
   raised to chips_per_server x the smallest profiled server count of retrieval.
 - S4 retrieval servers = max(1, floor(total chips / chips_per_server)).
 - S5 pre-decode request batch B: powers of two up to ``max_batch_size`` (every pre-decode stage runs B).
-- S6 decode batch D: powers of two up to the largest batch of decode's table at its chip count, D >= B.
+- S6 decode batch D: powers of two up to the largest batch of decode's table (analytical: its memory capacity)
+  at its chip count, capped by ``max_decode_batch_size`` if set, D >= B.
 - S7 ``chips: any`` / ``batches: any`` widen S1/S5/S6 to every integer (from the smallest profiled count, or the
   instance's own list), and serve costs by the replica rules A1-A4 of ``models.replicas``.
 """
@@ -24,6 +25,7 @@ from itertools import product
 
 import numpy as np
 
+from models.profiles import EncodeCost, RerankCost
 from models.replicas import any_count_cost
 from planner.costs import stage_costs
 from planner.dag import Placement, build_dag, placements
@@ -90,8 +92,9 @@ class Space:
     def decode_batch_options(self, chips: int) -> tuple[int, ...]:
         """S6/S7: decode batches at ``chips`` decode chips."""
         if chips not in self._decode_cache:
-            self._decode_cache[chips] = batch_grid(self.costs["decode"].max_batch(chips),
-                                                   self.instance.search.batches)
+            top = self.costs["decode"].max_batch(chips)
+            cap = self.instance.search.max_decode_batch_size
+            self._decode_cache[chips] = batch_grid(min(top, cap) if cap else top, self.instance.search.batches)
         return self._decode_cache[chips]
 
     def chip_assignments(self, placement: Placement) -> np.ndarray:
@@ -110,6 +113,8 @@ def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[i
     for stage in inst.pipeline.stage_names:
         if stage not in ACCELERATOR_STAGES:
             continue
+        scaled = costs[stage].scaled_to(sp.max_chips_per_stage)
+        low = scaled.min_units()  # fewest chips the cost source can serve (memory, or the profiled counts)
         given = sp.chip_options.get(stage)
         if given is not None:
             if sp.chips == "pow2":
@@ -117,18 +122,16 @@ def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[i
                 if bad:
                     raise InstanceError(f"search.chip_options.{stage} has {bad}, not powers of two, with search.chips:"
                                         f" pow2. To fix: use powers of two or set search.chips: any")
-            opts = tuple(n for n in given if n <= sp.max_chips_per_stage)
+            opts = tuple(n for n in given if low <= n <= sp.max_chips_per_stage)
             if not opts:
-                raise InstanceError(f"search.chip_options.{stage} {given} all exceed max_chips_per_stage "
-                                    f"{sp.max_chips_per_stage}. To fix: raise max_chips_per_stage or list smaller "
-                                    f"counts")
+                raise InstanceError(f"search.chip_options.{stage} {given}: none within [{low}, max_chips_per_stage "
+                                    f"{sp.max_chips_per_stage}] ({low} = the fewest chips its cost model serves). "
+                                    f"To fix: list counts in that range or raise max_chips_per_stage")
         elif sp.chips == "any":
-            low = min(costs[stage].unit_counts() or (1,))
             opts = tuple(range(low, sp.max_chips_per_stage + 1))
-        elif stage in ("encode", "rerank"):
-            opts = pow2_upto(sp.max_chips_per_stage)
+        elif isinstance(scaled, (EncodeCost, RerankCost)):
+            opts = pow2_upto(sp.max_chips_per_stage)  # the artifact's rule for profiled encode/rerank
         else:
-            scaled = costs[stage].scaled_to(sp.max_chips_per_stage)
             opts = tuple(n for n in scaled.unit_counts() if n <= sp.max_chips_per_stage)
         out[stage] = opts
     return out

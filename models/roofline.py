@@ -1,0 +1,208 @@
+"""Operator-level roofline of transformer inference, with tensor/pipeline/data parallelism and memory limits.
+
+Formulas R1-R8 (``docs/model.md``, section "Analytical models"), per chip, for one forward pass of x sequences
+of s query tokens each, attending to c context tokens (T = x s tokens), on a shard of tensor-parallel degree t:
+
+- R1 operator time t_op = max(F_op / (P eta_c), M_op / (W eta_m)): F_op operations, M_op bytes moved, P the
+  peak of the compute precision, W the HBM bandwidth, eta_c and eta_m explicit efficiency factors.
+- R2 per layer (heads H_t = H/t, KV heads K_t = ceil(K/t), FFN F_t = F/t, g = 2 for a gated FFN, d head dim,
+  w/a/k bytes per weight/activation/cached value):
+  QKV GEMM   F = 2 T h (H_t + 2K_t) d,   M = T h a + h (H_t + 2K_t) d w + T H_t d a + 2 T K_t d k
+  attention  F = 4 x H_t s c d,           M = 2 x s H_t d a + 2 x c K_t d k      (fused, no score matrix)
+  out proj   F = 2 T H_t d h,             M = T H_t d a + H_t d h w + T h a
+  FFN in     F = 2 T h g F_t,             M = T h a + h g F_t w + T g F_t a
+  FFN act    M = T (g + 1) F_t a;  FFN out F = 2 T F_t h, M = T F_t a + F_t h w + T h a
+  norms and residuals M = 10 T h a.  A decoder adds the LM head on the last token of each sequence:
+  F = 2 x h V/t, M = h V/t w + x h a + x V/t a.
+- R3 tensor parallelism: two ring all-reduces of T h a bytes per layer, each 2(t-1)/t T h a / (B_link eta_l)
+  + 2(t-1) lambda (lambda = per-step link latency).
+- R4 pipeline parallelism over p stages of ceil(L/p) layers, m = min(p, x) micro-batches of ceil(x/m)
+  sequences: latency = (m + p - 1) (stage time + a point-to-point send of the micro-batch's activations);
+  the LM head is charged to every stage slot (conservative).
+- R5 data parallelism: n chips hold r = floor(n / (t p)) replicas (the remainder idles); the busiest gets
+  ceil(x / r) sequences.
+- R6 memory per chip: weights P_w w / (t p) + KV x kv_tokens 2 ceil(L/p) K_t d k + activations
+  2 x s (h + g F_t) a <= eta_hbm HBM. The sequences one replica can hold: cap = floor((eta_hbm HBM - W_chip)
+  / (per-sequence KV + activations)); a shard with cap < 1 cannot hold the model.
+- R7 a prefill whose replica share exceeds cap runs in v = ceil(share / cap) sequential waves of
+  ceil(share / v) sequences; a decode batch must fit (no waves).
+- R8 the latency of (n chips, batch) is the minimum over shardings (t divides H, p a power of two <= L,
+  t p <= n) of R4-R7: the planner configures the best sharding per (n, batch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.catalog import Accelerator, TransformerModel
+
+__all__ = ["Efficiency", "Pass", "Precision", "Sharding", "memory_capacity", "pass_latency", "shardings"]
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Bytes per weight, activation and cached KV value, and the compute precision of the GEMMs."""
+
+    weight_bytes: float = 1.0
+    activation_bytes: float = 2.0
+    kv_bytes: float = 1.0
+    compute: str = "int8"
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Explicit efficiency factors of the roofline (1.0 = the datasheet peak)."""
+
+    compute: float = 1.0
+    memory: float = 1.0
+    link: float = 1.0
+    link_latency_s: float = 2e-6
+    hbm_usable: float = 0.9
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One forward pass of a stage: ``query_tokens`` per sequence, attending to ``context_tokens`` (average),
+    caching ``kv_tokens`` per sequence at its peak; ``lm_head`` for decoders."""
+
+    query_tokens: int
+    context_tokens: float
+    kv_tokens: int
+    lm_head: bool
+
+
+@dataclass(frozen=True)
+class Sharding:
+    tp: int
+    pp: int
+
+    def replicas(self, n: int) -> int:
+        return n // (self.tp * self.pp)
+
+
+def shardings(model: TransformerModel, n: int) -> list[Sharding]:
+    """R8: tensor degrees dividing the head count, pipeline degrees powers of two <= layers, t p <= n."""
+    out = []
+    for t in range(1, min(n, model.heads) + 1):
+        if model.heads % t:
+            continue
+        p = 1
+        while t * p <= n and p <= model.layers:
+            out.append(Sharding(t, p))
+            p *= 2
+    return out
+
+
+@dataclass(frozen=True)
+class _Parts:
+    compute_s: np.ndarray  # time of compute-bound operators
+    memory_s: np.ndarray  # time of memory-bound operators
+    comm_s: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.compute_s + self.memory_s + self.comm_s
+
+    def __add__(self, o: "_Parts") -> "_Parts":
+        return _Parts(self.compute_s + o.compute_s, self.memory_s + o.memory_s, self.comm_s + o.comm_s)
+
+    def scale(self, k: np.ndarray | float) -> "_Parts":
+        return _Parts(self.compute_s * k, self.memory_s * k, self.comm_s * k)
+
+
+def _ops(pairs: list[tuple[np.ndarray, np.ndarray]], hw: Accelerator, prec: Precision, eff: Efficiency) -> _Parts:
+    """R1 over a list of (operations, bytes) pairs; each operator counts where its roofline binds."""
+    peak = hw.peak_tflops[prec.compute] * 1e12 * eff.compute
+    bw = hw.hbm_bytes_per_s * eff.memory
+    comp = mem = 0.0
+    for f, m in pairs:
+        tc, tm = np.asarray(f, dtype=np.float64) / peak, np.asarray(m, dtype=np.float64) / bw
+        comp = comp + np.where(tc >= tm, tc, 0.0)
+        mem = mem + np.where(tc >= tm, 0.0, tm)
+    zero = np.zeros_like(np.asarray(comp + mem, dtype=np.float64))
+    return _Parts(comp + zero, mem + zero, zero)
+
+
+def _layer(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, t: int, x: np.ndarray,
+           ps: Pass) -> _Parts:
+    """R2+R3: one layer on one chip of a tensor-parallel shard, for x sequences."""
+    h, d, s, c = model.hidden, model.head_dim, ps.query_tokens, ps.context_tokens
+    ht, kt, ft = model.heads // t, math.ceil(model.kv_heads / t), math.ceil(model.ffn / t)
+    g = 2 if model.gated_ffn else 1
+    w, a, k = prec.weight_bytes, prec.activation_bytes, prec.kv_bytes
+    T = x * s
+    parts = _ops([
+        (2 * T * h * (ht + 2 * kt) * d, T * h * a + h * (ht + 2 * kt) * d * w + T * ht * d * a + 2 * T * kt * d * k),
+        (4 * x * ht * s * c * d, 2 * x * s * ht * d * a + 2 * x * c * kt * d * k),
+        (2 * T * ht * d * h, T * ht * d * a + ht * d * h * w + T * h * a),
+        (2 * T * h * g * ft, T * h * a + h * g * ft * w + T * g * ft * a),
+        (0 * T, T * (g + 1) * ft * a),
+        (2 * T * ft * h, T * ft * a + ft * h * w + T * h * a),
+        (0 * T, 10 * T * h * a),
+    ], hw, prec, eff)
+    if t > 1:
+        link = hw.interconnect_bytes_per_s * eff.link
+        ar = 2 * (t - 1) / t * T * h * a / link + 2 * (t - 1) * eff.link_latency_s
+        parts = parts + _Parts(0 * T, 0 * T, 2 * ar)
+    return parts
+
+
+def _lm_head(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, t: int,
+             x: np.ndarray) -> _Parts:
+    h, vt = model.hidden, math.ceil(model.vocab / t)
+    w, a = prec.weight_bytes, prec.activation_bytes
+    return _ops([(2 * x * h * vt, h * vt * w + x * h * a + x * vt * a)], hw, prec, eff)
+
+
+def memory_capacity(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, sh: Sharding,
+                    ps: Pass) -> int:
+    """R6: sequences one replica of sharding ``sh`` can hold (< 1: the model does not fit)."""
+    t, p = sh.tp, sh.pp
+    layers = math.ceil(model.layers / p)
+    weights = (model.layer_params * layers + model.embedding_params) * prec.weight_bytes / t
+    kv_seq = ps.kv_tokens * 2 * layers * math.ceil(model.kv_heads / t) * model.head_dim * prec.kv_bytes
+    g = 2 if model.gated_ffn else 1
+    act_seq = 2 * ps.query_tokens * (model.hidden + g * math.ceil(model.ffn / t)) * prec.activation_bytes
+    free = eff.hbm_usable * hw.hbm_bytes - weights
+    return int(free // (kv_seq + act_seq)) if free > 0 else 0
+
+
+def _replica_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, sh: Sharding,
+                     x: np.ndarray, ps: Pass) -> _Parts:
+    """R4 for one replica processing x >= 1 sequences in one wave."""
+    t, p = sh.tp, sh.pp
+    m = np.minimum(p, x)
+    mb = np.ceil(x / m)
+    stage = _layer(model, hw, prec, eff, t, mb, ps).scale(math.ceil(model.layers / p))
+    if ps.lm_head:
+        stage = stage + _lm_head(model, hw, prec, eff, t, mb)
+    if p > 1:
+        link = hw.interconnect_bytes_per_s * eff.link
+        p2p = mb * ps.query_tokens * model.hidden * prec.activation_bytes / link + eff.link_latency_s
+        stage = stage + _Parts(0 * mb, 0 * mb, p2p)
+    return stage.scale(m + p - 1)
+
+
+def pass_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, n: int,
+                 seqs: np.ndarray, ps: Pass, *, waves: bool) -> tuple[np.ndarray, list[tuple[Sharding, _Parts]]]:
+    """R5-R8: latency (s) of ``seqs`` sequences on ``n`` chips, minimised over shardings; inf where nothing fits.
+
+    Also returns, per sharding that fits, its latency parts (for reports of what bounds a stage)."""
+    seqs = np.asarray(seqs, dtype=np.float64)
+    best = np.full(seqs.shape, np.inf)
+    parts = []
+    for sh in shardings(model, n):
+        cap = memory_capacity(model, hw, prec, eff, sh, ps)
+        if cap < 1:
+            continue
+        share = np.ceil(seqs / sh.replicas(n))
+        v = np.ceil(share / cap) if waves else np.where(share <= cap, 1.0, np.inf)
+        per = np.ceil(share / np.where(np.isfinite(v), v, 1.0))
+        one = _replica_latency(model, hw, prec, eff, sh, per, ps)
+        lat = one.total * v
+        parts.append((sh, one.scale(np.where(np.isfinite(v), v, np.nan))))
+        best = np.minimum(best, lat)
+    return best, parts
