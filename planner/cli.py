@@ -17,9 +17,11 @@ from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import exhaustive_frontier
 from planner.pareto import cpsat_frontier
-from planner.report import frontier_json, frontier_table, metrics_text, plot_frontier
+from planner.report import (frontier_json, frontier_table, metrics_text, plot_frontier, stage_cost_table,
+                            validation_text)
 from planner.schema import Instance, Plan, load_instance
 from planner.space import build_space
+from planner.validate import validate
 
 __all__ = ["main"]
 
@@ -43,13 +45,21 @@ class _Progress:
 def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
     search = {k: v for k, v in (("chips", args.chips), ("batches", args.batches), ("placement", args.placement))
               if v is not None}
+    cost = {}
+    if getattr(args, "accelerator", None):
+        if inst.cost.kind != "analytical":
+            raise InstanceError(f"--accelerator {args.accelerator} needs an analytical cost source; {inst.name} uses "
+                                f"{inst.cost.kind}. To fix: drop --accelerator or use an instance with cost.kind: "
+                                f"analytical")
+        cost["accelerator"] = args.accelerator
     if args.chips == "any":
         search["chip_options"] = {}  # every count 1..max_chips_per_stage, whatever the instance lists
     slo = {k: v for k, v in (("ttft_max_s", args.ttft_max_s), ("tpot_max_s", args.tpot_max_s),
                              ("qps_min", args.qps_min)) if v is not None}
     try:
         return Instance.model_validate(inst.model_dump() | {
-            "search": inst.search.model_dump() | search, "slo": inst.slo.model_dump() | slo})
+            "search": inst.search.model_dump() | search, "slo": inst.slo.model_dump() | slo,
+            "cost": inst.cost.model_dump() | cost})
     except ValueError as exc:
         raise InstanceError(f"invalid command-line override: {exc}. To fix: correct the option value") from exc
 
@@ -104,6 +114,30 @@ def _cmd_space(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_costs(args: argparse.Namespace) -> int:
+    inst = load_instance(args.instance)
+    if args.accelerator:
+        inst = _with_overrides(inst, argparse.Namespace(accelerator=args.accelerator, chips=None, batches=None,
+                                                        placement=None, ttft_max_s=None, tpot_max_s=None,
+                                                        qps_min=None))
+    space = build_space(inst)
+    if args.stage not in space.stages:
+        raise InstanceError(f"stage {args.stage!r} is not in {inst.name} (stages {list(space.stages)}). To fix: "
+                            f"pick one of those")
+    print(stage_cost_table(space, args.stage, args.units, args.batches))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    result = validate(args.profiles, args.instances, with_findings=not args.no_findings)
+    print(validation_text(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ragplan", description="Plan placement, chips and batching of RAG serving pipelines.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -114,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     par.add_argument("--chips", choices=["pow2", "any"], help="override search.chips")
     par.add_argument("--batches", choices=["pow2", "any"], help="override search.batches")
     par.add_argument("--placement", choices=["all", "disaggregated", "collocated"], help="override search.placement")
+    par.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources), e.g. XPU-A")
     par.add_argument("--ttft-max-s", type=float, help="override slo.ttft_max_s")
     par.add_argument("--tpot-max-s", type=float, help="override slo.tpot_max_s")
     par.add_argument("--qps-min", type=float, help="override slo.qps_min")
@@ -132,6 +167,19 @@ def _parser() -> argparse.ArgumentParser:
     spc = sub.add_parser("space", help="show an instance's stages, placements and options")
     spc.add_argument("instance")
     spc.set_defaults(func=_cmd_space)
+    cst = sub.add_parser("costs", help="a stage's latency/throughput table and which resource bounds each option")
+    cst.add_argument("instance")
+    cst.add_argument("--stage", required=True, help="stage kind, e.g. prefill, decode, retrieval")
+    cst.add_argument("--units", type=int, nargs="+", help="chip (retrieval: server) counts; default: the options")
+    cst.add_argument("--batches", type=int, nargs="+", help="batch sizes; default: powers of two to the limit")
+    cst.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources)")
+    cst.set_defaults(func=_cmd_costs)
+    val = sub.add_parser("validate", help="analytical models vs GenZ and RAGO profiles, and the paper's findings")
+    val.add_argument("--json", metavar="OUT", help="write the full report as JSON")
+    val.add_argument("--profiles", type=Path, help="RAGO profile folder (default: instances/rago-oss/profiles)")
+    val.add_argument("--instances", type=Path, help="paper instance folder (default: instances/paper)")
+    val.add_argument("--no-findings", action="store_true", help="skip the planning runs behind the findings")
+    val.set_defaults(func=_cmd_validate)
     return p
 
 

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.schema import FrontierResult, Metrics, Plan
+import numpy as np
 
-__all__ = ["SHORT", "frontier_json", "frontier_table", "metrics_text", "plot_frontier"]
+from models.analytical import RooflineCost
+from models.errors import ModelError
+from models.scan import ScanCost
+from planner.schema import FrontierResult, Metrics, Plan
+from planner.space import Space, pow2_upto
+
+__all__ = ["SHORT", "frontier_json", "frontier_table", "metrics_text", "plot_frontier", "stage_cost_table",
+           "validation_text"]
 
 SHORT = {"encode": "enc", "rewrite_prefill": "rwp", "rewrite_decode": "rwd", "retrieval": "ret", "rerank": "rr",
          "prefill": "pf", "decode": "dec"}
@@ -99,3 +106,68 @@ def plot_frontier(result: FrontierResult, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _fixed_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[c]) for r in [head] + rows) for c in range(len(head))]
+    return ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in [head, ["-" * w for w in widths]] + rows]
+
+
+def stage_cost_table(space: Space, stage: str, units: list[int] | None = None,
+                     batches: list[int] | None = None) -> str:
+    """Latency, throughput and the binding resource of a stage over (units, batch) options."""
+    cost = space.costs[stage]
+    if units is None:
+        if stage == "retrieval":
+            units = sorted({int(space.servers(space.min_chips)), int(space.servers(space.max_chips))})
+        else:
+            opts = space.stage_chip_options[stage]
+            units = [n for n in opts if n & (n - 1) == 0] or list(opts)
+    unit = "servers" if stage == "retrieval" else "chips"
+    head = [unit, "batch", "latency ms", "QPS", "QPS/chip", "bound", "configuration"]
+    rows = []
+    for n in units:
+        if batches:
+            bs = batches
+        elif stage == "decode":
+            bs = list(pow2_upto(cost.max_batch(n)))
+        else:
+            bs = list(pow2_upto(space.instance.search.max_batch_size))
+        for b in bs:
+            try:
+                lat = float(np.asarray(cost.latency_s(n, b)))
+            except ModelError:
+                why = (f"largest batch {cost.max_batch(n)}" if isinstance(cost, RooflineCost) and cost.capacity(n)
+                       else f"needs >= {cost.min_units()} {unit}")
+                rows.append([str(n), str(b), "-", "-", "-", "does not fit", why])
+                continue
+            chips = n * space.chips_per_server if stage == "retrieval" else n
+            bound, config = "profile", ""
+            if isinstance(cost, RooflineCost):
+                info = cost.breakdown(n, b)
+                bound, config = str(info["bound"]), str(info["sharding"])
+            elif isinstance(cost, ScanCost):
+                bound = cost.bound(n, b)
+            rows.append([str(n), str(b), f"{lat * 1e3:.4g}", f"{b / lat:.4g}", f"{b / lat / chips:.4g}", bound, config])
+    title = f"{space.instance.name}: stage {stage} ({getattr(cost, 'description', type(cost).__name__)})"
+    return "\n".join([title] + _fixed_table(head, rows))
+
+
+def validation_text(result: dict) -> str:
+    """Summary of ``planner.validate.validate``: error statistics and the findings."""
+    lines = [f"Roofline vs GenZ (H100 rows of the RAGO profiles): {result['genz_rows_compared']} rows, median |error| "
+             f"{result['genz_median_abs_error']:.1%}, worst row off by {result['genz_max_error_ratio']:.2f}x"]
+    groups = result["genz_by_stage"] | result["genz_by_group"]
+    lines += _fixed_table(["rows of", "rows", "median |error|", "worst ratio"],
+                          [[k, str(v["rows"]), f"{v['median_abs_error']:.1%}", f"{v['max_error_ratio']:.2f}x"]
+                           for k, v in groups.items()])
+    r = result["retrieval"]
+    lines.append(f"Scan model vs RAGO retrieval profile: {r['rows']} rows, median |error| {r['median_abs_error']:.1%}, "
+                 f"worst {r['max_error_ratio']:.2f}x")
+    lines += _fixed_table(["database", "rows", "median |error|", "worst ratio"],
+                          [[k, str(v["rows"]), f"{v['median_abs_error']:.1%}", f"{v['max_error_ratio']:.2f}x"]
+                           for k, v in r["by_database"].items()])
+    for f in result["findings"]:
+        verdict = {True: "holds", False: "NOT reproduced", None: "compare"}[f["holds"]]
+        lines.append(f"[{verdict}] {f['id']}: paper: {f['claim']}. Ours: {f['ours']}")
+    return "\n".join(lines)

@@ -13,7 +13,7 @@ RANK = {
     "planner.errors": 1, "planner.schema": 2, "planner.frontier": 2,
     "planner.dag": 3, "planner.costs": 3, "planner.space": 4,
     "planner.evaluate": 5, "planner.exhaustive": 6, "planner.cpsat": 6,
-    "planner.pareto": 7, "planner.capacity": 7,
+    "planner.pareto": 7, "planner.capacity": 7, "planner.validate": 7,
     "planner.report": 8, "planner.cli": 9, "planner": 10,
 }
 NO_SOLVER = ("models", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.schema")
