@@ -18,7 +18,7 @@ from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import exhaustive_frontier
 from planner.pareto import cpsat_frontier
 from planner.report import (frontier_json, frontier_table, metrics_text, plot_frontier, stage_cost_table,
-                            validation_text)
+                            validation_markdown, validation_text)
 from planner.schema import Instance, Plan, load_instance
 from planner.space import build_space
 from planner.validate import validate
@@ -131,10 +131,12 @@ def _cmd_costs(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     result = validate(args.profiles, args.instances, with_findings=not args.no_findings)
     print(validation_text(result))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    for out, text in ((args.json, lambda: json.dumps(result, indent=2) + "\n"),
+                      (args.markdown, lambda: validation_markdown(result))):
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(text())
+            print(f"wrote {out}")
     return 0
 
 
@@ -176,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     cst.set_defaults(func=_cmd_costs)
     val = sub.add_parser("validate", help="analytical models vs GenZ and RAGO profiles, and the paper's findings")
     val.add_argument("--json", metavar="OUT", help="write the full report as JSON")
+    val.add_argument("--markdown", metavar="OUT.md", help="write the full report as Markdown (docs/validation.md)")
     val.add_argument("--profiles", type=Path, help="RAGO profile folder (default: instances/rago-oss/profiles)")
     val.add_argument("--instances", type=Path, help="paper instance folder (default: instances/paper)")
     val.add_argument("--no-findings", action="store_true", help="skip the planning runs behind the findings")

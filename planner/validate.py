@@ -201,6 +201,13 @@ def validate(profiles_dir: Path | None = None, instances_dir: Path | None = None
     for r in genz:
         groups.setdefault(f"{r['model']} {r['stage']} {r['seq_len']}", []).append(r)
     ret = retrieval_rows(profiles_dir)
+    host = cpu_server("epyc-milan-96c")
+    scan_bound = {}  # per database: bytes per query per server implied by RAGO's per-core-bound rows, vs ours
+    for r in ret:
+        if r["bound"] == "per-core scan" and r["batch"] == 1:
+            scan_bound[f"{r['database']} on {r['servers']} servers"] = {
+                "rago_implied_bytes": r["rago_ms"] / 1e3 * host.scan_bytes_per_s_per_core,
+                "ours_bytes": RAGO_DATABASES[r["database"]].bytes_per_query(r["servers"])}
     total = _summary(genz)
     return {
         "genz_median_abs_error": total["median_abs_error"],
@@ -210,7 +217,8 @@ def validate(profiles_dir: Path | None = None, instances_dir: Path | None = None
         "genz_by_group": {k: _summary(v) for k, v in groups.items()},
         "genz_rows": genz,
         "retrieval": _summary(ret) | {"by_database": {db: _summary([r for r in ret if r["database"] == db])
-                                                     for db in sorted({r["database"] for r in ret})}},
+                                                     for db in sorted({r["database"] for r in ret})},
+                                     "bytes_per_query": scan_bound},
         "retrieval_rows": ret,
         "findings": findings(instances_dir) if with_findings else [],
     }

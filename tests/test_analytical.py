@@ -83,9 +83,11 @@ def test_paper_findings_are_computed():
 
 def test_cli_validate_costs_and_accelerator_override(tmp_path, capsys):
     out = tmp_path / "v.json"
-    assert main(["validate", "--no-findings", "--json", str(out)]) == 0
+    md = tmp_path / "v.md"
+    assert main(["validate", "--no-findings", "--json", str(out), "--markdown", str(md)]) == 0
     data = json.loads(out.read_text())
     assert {"genz_median_abs_error", "genz_max_error_ratio"} <= set(data)
+    assert f"{data['genz_rows_compared']} rows, median |error| {data['genz_median_abs_error']:.1%}" in md.read_text()
     assert main(["costs", str(PAPER / "case1-70b.yaml"), "--stage", "decode", "--units", "4", "--batches", "1",
                  "4096"]) == 0
     text = capsys.readouterr().out
