@@ -111,3 +111,19 @@ def test_monotone_in_batch_and_chips(model, hw, work, n, b):
     here = cost.latency_s(n, b)
     assert cost.latency_s(n, b + 1) >= here * (1 - 1e-12)  # more requests never finish sooner
     assert cost.latency_s(n + 1, b) <= here * (1 + 1e-12)  # more chips never slow a batch down
+
+
+def test_pipeline_parallel_by_hand_when_only_a_split_fits():
+    # Two layers, one head (no TP): 1104 B of weights do not fit 0.9 x 1200 B; two stages of one layer hold 592 B
+    # each and one sequence. R4: m = 1 micro-batch, (m + p - 1) = 2 slots of (one layer + one 64 B send).
+    two = TransformerModel(name="two", layers=2, hidden=8, heads=1, kv_heads=1, ffn=16, vocab=10, gated_ffn=False,
+                           decoder=False, source="test")
+    chip = CHIP.model_copy(update={"hbm_bytes": 1200})
+    eff = Efficiency(link_latency_s=0.0, hbm_usable=0.9)
+    assert two.params == 1104
+    assert memory_capacity(two, chip, PREC, eff, Sharding(1, 1), PS) == 0
+    assert memory_capacity(two, chip, PREC, eff, Sharding(1, 2), PS) == 1
+    layer = (1536 + 512 + 512 + 1024 + 256 + 1024 + 640) * 1e-6
+    got = float(pass_latency(two, chip, PREC, eff, 2, np.array([1.0]), PS, waves=True)[0][0])
+    assert got == pytest.approx(2 * (layer + 4 * 8 * 2 / 1e6))
+    assert np.isinf(pass_latency(two, chip, PREC, eff, 1, np.array([1.0]), PS, waves=True)[0][0])
