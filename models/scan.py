@@ -65,19 +65,20 @@ class ScanCost:
             raise ModelError(f"database {self.db.name} ({self.db.total_bytes / 1e12:.3g} TB) needs >= "
                              f"{self.min_servers()} servers, got {servers}. To fix: allow more chips in total "
                              f"(servers = total chips / chips per server)")
+        return np.maximum(*self._terms(servers, batch))
+
+    def _terms(self, servers: int, batch: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """V2's two times: per-core scan and memory bandwidth."""
         scans = np.asarray(batch, dtype=np.float64) * self.queries_per_retrieval
         mq = self.db.bytes_per_query(servers)
         h = self.host
         per_core = np.ceil(scans / h.cores) * mq / h.scan_bytes_per_s_per_core
         memory = scans * mq / (h.memory_bytes_per_s * h.memory_bandwidth_utilisation)
-        return np.maximum(per_core, memory)
+        return per_core, memory
 
     def bound(self, servers: int, batch: int) -> str:
         """Which resource bounds a batch: per-core scan rate or memory bandwidth."""
-        scans = batch * self.queries_per_retrieval
-        h = self.host
-        core = math.ceil(scans / h.cores) / h.scan_bytes_per_s_per_core
-        mem = scans / (h.memory_bytes_per_s * h.memory_bandwidth_utilisation)
+        core, mem = self._terms(servers, batch)
         return "per-core scan" if core >= mem else "memory bandwidth"
 
     def min_servers(self) -> int:

@@ -21,7 +21,8 @@ import numpy as np
 
 from models import read_inference_csv, read_retrieval_csv
 from models.catalog import accelerator, cpu_server, transformer
-from models.roofline import Efficiency, Pass, Precision, pass_latency
+from models.analytical import StageWork
+from models.roofline import Efficiency, Precision, pass_latency
 from models.scan import Database, ScanCost
 from planner.evaluate import stage_latencies
 from planner.exhaustive import exhaustive_frontier
@@ -58,10 +59,7 @@ def genz_rows(profiles_dir: Path, files: tuple[str, ...] = ("main_llm_perf.csv",
             seen.add(row)
             mname, stage, steps, seq, chips, batch, ms = row
             model = transformer(GENZ_MODELS[mname])
-            if stage == "prefill":
-                ps = Pass(seq, (seq + 1) / 2 if model.decoder else float(seq), seq, model.decoder)
-            else:
-                ps = Pass(1, seq + steps / 2, seq + steps, True)
+            ps = StageWork(stage, seq, decode_tokens=steps if stage == "decode" else None).step(model)
             lat, _ = pass_latency(model, hw, Precision(), _NO_CAPACITY_LIMIT, chips, np.array([float(batch)]), ps,
                                   waves=False)
             ours = float(lat[0]) * 1e3
