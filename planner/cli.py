@@ -42,24 +42,28 @@ class _Progress:
             print(f"[{done}/{total}] {what}", file=sys.stderr, flush=True)
 
 
+def _with_accelerator(inst: Instance, name: str | None) -> Instance:
+    """``--accelerator``: another catalog accelerator for an analytical cost source."""
+    if not name:
+        return inst
+    if inst.cost.kind != "analytical":
+        raise InstanceError(f"--accelerator {name} needs an analytical cost source; {inst.name} uses "
+                            f"{inst.cost.kind}. To fix: drop --accelerator or use an instance with cost.kind: "
+                            f"analytical")
+    return inst.model_copy(update={"cost": inst.cost.model_copy(update={"accelerator": name})})
+
+
 def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
+    inst = _with_accelerator(inst, args.accelerator)
     search = {k: v for k, v in (("chips", args.chips), ("batches", args.batches), ("placement", args.placement))
               if v is not None}
-    cost = {}
-    if getattr(args, "accelerator", None):
-        if inst.cost.kind != "analytical":
-            raise InstanceError(f"--accelerator {args.accelerator} needs an analytical cost source; {inst.name} uses "
-                                f"{inst.cost.kind}. To fix: drop --accelerator or use an instance with cost.kind: "
-                                f"analytical")
-        cost["accelerator"] = args.accelerator
     if args.chips == "any":
         search["chip_options"] = {}  # every count 1..max_chips_per_stage, whatever the instance lists
     slo = {k: v for k, v in (("ttft_max_s", args.ttft_max_s), ("tpot_max_s", args.tpot_max_s),
                              ("qps_min", args.qps_min)) if v is not None}
     try:
         return Instance.model_validate(inst.model_dump() | {
-            "search": inst.search.model_dump() | search, "slo": inst.slo.model_dump() | slo,
-            "cost": inst.cost.model_dump() | cost})
+            "search": inst.search.model_dump() | search, "slo": inst.slo.model_dump() | slo})
     except ValueError as exc:
         raise InstanceError(f"invalid command-line override: {exc}. To fix: correct the option value") from exc
 
@@ -115,11 +119,7 @@ def _cmd_space(args: argparse.Namespace) -> int:
 
 
 def _cmd_costs(args: argparse.Namespace) -> int:
-    inst = load_instance(args.instance)
-    if args.accelerator:
-        inst = _with_overrides(inst, argparse.Namespace(accelerator=args.accelerator, chips=None, batches=None,
-                                                        placement=None, ttft_max_s=None, tpot_max_s=None,
-                                                        qps_min=None))
+    inst = _with_accelerator(load_instance(args.instance), args.accelerator)
     space = build_space(inst)
     if args.stage not in space.stages:
         raise InstanceError(f"stage {args.stage!r} is not in {inst.name} (stages {list(space.stages)}). To fix: "

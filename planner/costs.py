@@ -88,13 +88,12 @@ def _analytical_costs(inst: Instance, src: AnalyticalCostSource) -> dict[str, ob
     eff = src.efficiency
     prec = Precision(src.weight_bytes_per_param, src.activation_bytes, src.kv_cache_bytes_per_value,
                      src.compute_precision)
-    roof_eff = Efficiency(eff.compute, eff.memory, eff.link, eff.link_latency_s, eff.hbm_usable)
+    roof_eff = Efficiency(**eff.model_dump(exclude={"host_memory_usable"}))
     out: dict[str, object] = {}
     for st in inst.pipeline.stages:
         if st.kind == "retrieval":
             db = src.databases[st.database]
-            out[st.kind] = ScanCost(Database(st.database, db.vectors, db.bytes_per_vector, db.kind, db.scan_fraction,
-                                             db.levels, db.fanout), cpu_server(src.cpu_server),
+            out[st.kind] = ScanCost(Database(st.database, **db.model_dump()), cpu_server(src.cpu_server),
                                     st.queries_per_retrieval, eff.host_memory_usable)
         else:
             out[st.kind] = RooflineCost(transformer(st.model), hw, _stage_work(st), prec, roof_eff)

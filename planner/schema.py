@@ -13,6 +13,8 @@ from typing import Annotated, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.roofline import Efficiency
+from models.scan import Database, ScanCost
 from planner.errors import InstanceError
 
 __all__ = [
@@ -175,23 +177,23 @@ class ProfileCostSource(_Strict):
 class DatabaseSpec(_Strict):
     """A vector database for the analytical retrieval model (docs/model.md, V1-V4)."""
 
-    kind: Literal["ivf_pq", "brute_force"] = "ivf_pq"
+    kind: Literal["ivf_pq", "brute_force"] = Database.kind
     vectors: Annotated[float, Field(gt=0)]
     bytes_per_vector: Annotated[float, Field(gt=0)] = Field(description="PQ code (ivf_pq) or raw vector bytes")
-    scan_fraction: Annotated[float, Field(gt=0, le=1)] = 0.001
-    levels: Annotated[int, Field(ge=2)] = 3
-    fanout: PositiveInt = 4096
+    scan_fraction: Annotated[float, Field(gt=0, le=1)] = Database.scan_fraction
+    levels: Annotated[int, Field(ge=2)] = Database.levels
+    fanout: PositiveInt = Database.fanout
 
 
 class Efficiencies(_Strict):
     """Roofline efficiency factors (1.0 = datasheet peak); see docs/model.md, R1-R6."""
 
-    compute: Annotated[float, Field(gt=0, le=1)] = 1.0
-    memory: Annotated[float, Field(gt=0, le=1)] = 1.0
-    link: Annotated[float, Field(gt=0, le=1)] = 1.0
-    link_latency_s: Annotated[float, Field(ge=0)] = 2e-6
-    hbm_usable: Annotated[float, Field(gt=0, le=1)] = 0.9
-    host_memory_usable: Annotated[float, Field(gt=0, le=1)] = 0.95
+    compute: Annotated[float, Field(gt=0, le=1)] = Efficiency.compute
+    memory: Annotated[float, Field(gt=0, le=1)] = Efficiency.memory
+    link: Annotated[float, Field(gt=0, le=1)] = Efficiency.link
+    link_latency_s: Annotated[float, Field(ge=0)] = Efficiency.link_latency_s
+    hbm_usable: Annotated[float, Field(gt=0, le=1)] = Efficiency.hbm_usable
+    host_memory_usable: Annotated[float, Field(gt=0, le=1)] = ScanCost.memory_usable
 
 
 class AnalyticalCostSource(_Strict):

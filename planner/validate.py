@@ -15,6 +15,7 @@ Three checks, all computed, none typed in:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -88,11 +89,10 @@ def retrieval_rows(profiles_dir: Path, files: tuple[str, ...] = ("retrieval_perf
     return out
 
 
-def _frontier(path: Path, **search) -> tuple[object, tuple[FrontierPoint, ...]]:
-    inst = load_instance(path)
-    if search:
-        inst = inst.model_copy(update={"search": inst.search.model_copy(update=search)})
-    space = build_space(inst)
+@functools.cache
+def _frontier(path: Path) -> tuple[object, tuple[FrontierPoint, ...]]:
+    """Space and exact frontier of one instance (several findings read the same instance: solved once)."""
+    space = build_space(load_instance(path))
     return space, exhaustive_frontier(space).points
 
 
