@@ -1,7 +1,7 @@
 """Pareto sweep with the CP-SAT slice models: epsilon-constraint on TTFT, every point proven optimal or gapped.
 
 Decomposition (``docs/model.md``, section "Pareto sweep"): the request batch B is the only decision every
-pre-decode group shares, so the problem splits into slices, one small CP-SAT model per B (C1-C8). For a TTFT
+pre-decode group shares, so the problem splits into slices, one small CP-SAT model per B (C1-C9). For a TTFT
 bound e, the best QPS/chip is max over slices of the slice optimum r_B(e). Slices are visited in decreasing
 order of an upper bound U_B and the search stops when U_B < the best found, which proves the maximum:
 
@@ -10,14 +10,16 @@ order of an upper bound U_B and the search stops when U_B < the best found, whic
   n_g(Q)) (retrieval caps Q at its best bucket); exact when TTFT is unbounded;
 - U2 monotonicity: r_B(e) is non-increasing as e shrinks, so a solved r_B(e') (e' >= e) bounds r_B(e), and a
   slice optimum whose TTFT still fits e remains optimal (no solve);
-- U3 before solving O1 on a slice, one feasibility solve asks for a plan with Q/N >= best - tie; a 'no' ends
-  the slice (and lowers U_B), so only slices that can win or tie run the full Dinkelbach iteration;
+- U3 before solving O1 on a slice, one feasibility solve asks for a plan that could tie the best ratio; a 'no'
+  ends the slice (and lowers U_B), so only slices that can win or tie run the O1 optimisation;
 - slices whose TTFT lower bound sum_s min_n L_s(n, B) exceeds e are skipped.
 
 Per point: O1 on the slices as above, visiting slices of equal bound by increasing TTFT lower bound; O2 (min
 TTFT at the best ratio) on every slice attaining it, and a slice that can at most tie on the ratio (within
-TIE_REL = 2e-9 relative) is skipped when its TTFT lower bound exceeds the best O2 TTFT so far; O3 (min TPOT, then chips) on the slices attaining
-the least TTFT; then e = TTFT - 1 unit. With ``batches: any`` the slice
+TIE_REL = 2e-9 relative) is skipped when its TTFT lower bound exceeds the best O2 TTFT so far; O3 (min TPOT,
+then chips) on the slices attaining the least TTFT; then e = TTFT - 1 unit. Ratios are compared as real
+QPS/chip, B / (P x cycle unit); a solution's real ratio may exceed that by the rounding of its cycle (at most
+``tie`` units of P), which the tie tests allow for. With ``batches: any`` the slice
 models keep only each decode chip count's highest-throughput batch (exact for O1/O2) and O3 picks the decode
 batch of the O2 plan by a scan. Every point is re-evaluated by the independent evaluator, must lie in the
 search space and must not look better to the solver than to the evaluator (else ``VerificationError``).
@@ -34,8 +36,7 @@ import numpy as np
 
 from planner.cpsat.model import build_model, slice_groups
 from planner.cpsat.solve import Outcome, RagSolver
-from planner.cpsat.tables import (TIME_RES_S, CostMatrices, build_matrices, ceil_units, floor_rate,
-                                  group_latency, slice_tables)
+from planner.cpsat.tables import TIME_RES_S, CostMatrices, build_matrices, ceil_units, group_latency, slice_tables
 from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import empty_space_message
@@ -68,7 +69,7 @@ def _decode_q(cm: CostMatrices) -> np.ndarray:
 
 
 def slice_bounds(space: Space, cm: CostMatrices) -> tuple[np.ndarray, np.ndarray]:
-    """U1 upper bound on Q/N (solver units) and TTFT lower bound (time units) of every slice.
+    """U1 upper bound on QPS/chip and TTFT lower bound (time units) of every slice.
 
     For a placement and a throughput level Q, group g needs n_g >= n_g(Q) = min{n : q_g(n, B) >= Q}
     chips, so every plan of the slice has Q/N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (the
@@ -100,7 +101,7 @@ def slice_bounds(space: Space, cm: CostMatrices) -> tuple[np.ndarray, np.ndarray
             ok = need <= space.max_chips
             if ok.any():
                 ub[b] = max(ub[b], float(np.max(levels[ok] / np.maximum(need[ok], space.min_chips))))
-    ub = np.where(ub > 0, ub * cm.q_scale * (1 + 1e-9) + 1e-9, -1.0)
+    ub = np.where(ub > 0, ub * (1 + 1e-9), -1.0)
     return ub, np.floor(ttft_lb / TIME_RES_S * (1 - 1e-12)).astype(np.int64)
 
 
@@ -110,7 +111,7 @@ class _Slice:
     ub: float
     ttft_lb: int
     solver: RagSolver | None = None
-    cache: tuple | None = None  # (outcome, p, q, gap) of the last O1
+    cache: tuple | None = None  # (outcome, gap) of the last O1
     dead: bool = False
 
 
@@ -120,50 +121,59 @@ class _Sweep:
         self.cm = build_matrices(space, slo.tpot_max_s)
         self.groups = slice_groups(space)
         self.full_decode = space.instance.search.batches != "any"
-        self.qps_min = math.ceil(slo.qps_min * self.cm.q_scale) if slo.qps_min is not None else None
         self.kw = dict(workers=workers, time_limit_s=time_limit_s, seed=seed)
         ub, lb = slice_bounds(space, self.cm)
         self.slices = [_Slice(i, float(ub[i]), int(lb[i]), dead=ub[i] < 0) for i in range(len(ub))]
         self.solves = 0
+        self.tie = 2 * space.max_chips  # P units a tied plan's rounding may add (RagSolver.tie)
 
     def _solver(self, sl: _Slice) -> RagSolver | None:
         if sl.solver is None and not sl.dead:
             tables = slice_tables(self.space, self.cm, self.groups, sl.bi, self.full_decode)
-            rm = build_model(self.space, tables, self.qps_min)
+            qps_min = self.slo.qps_min
+            cycle_max = (math.floor(self.cm.batches[sl.bi] / (qps_min * self.cm.cycle_res_s))
+                         if qps_min is not None else None)
+            rm = build_model(self.space, tables, cycle_max)
             if rm is None:
                 sl.dead = True
                 return None
             sl.solver = RagSolver(self.space, rm, **self.kw)
         return sl.solver
 
+    def real(self, sl: _Slice, product: int) -> float:
+        """The QPS/chip B / (P x cycle unit) of a solution of slice ``sl`` (a lower bound of the plan's own)."""
+        return float(self.cm.batches[sl.bi]) / (product * self.cm.cycle_res_s)
+
+    def _fits(self, sl: _Slice, eps: int | None) -> bool:
+        return sl.cache is not None and (eps is None or sl.cache[0].values["TTFT"] <= eps)
+
     def ratio(self, sl: _Slice, eps: int | None):
-        """r_B(e) as (outcome, p, q, gap), from the cache when U2 allows; None if the slice is infeasible."""
-        if sl.cache is not None and (eps is None or sl.cache[0].values["TTFT"] <= eps):
+        """r_B(e) as (outcome, gap), from the cache when U2 allows; None if the slice is infeasible."""
+        if self._fits(sl, eps):
             return sl.cache
         solver = self._solver(sl)
         if solver is None:
             return None
-        before = solver.solves
-        res = solver.max_ratio(eps)
-        self.solves += solver.solves - before
+        res = self._count(sl, solver.max_ratio, eps)
         if res is None:
             sl.dead = True  # infeasible at e, so at every smaller e
             return None
         sl.cache = res
-        sl.ub = min(sl.ub, res[1] / res[2] * (1 + 1e-12))
+        p = res[0].values["P"]
+        sl.ub = min(sl.ub, self.real(sl, max(p - self.tie, 1)) * (1 + 1e-12))
         return res
 
     def can_reach(self, sl: _Slice, eps: int | None, floor: float) -> bool:
-        """U3: whether slice B has a plan with Q/N >= floor under TTFT <= eps (cache first, then one
-        feasibility solve); a 'no' lowers U_B to floor, valid for every smaller e (U2)."""
-        if sl.cache is not None and (eps is None or sl.cache[0].values["TTFT"] <= eps):
-            return sl.cache[1] / sl.cache[2] >= floor
+        """U3: whether slice B may have a plan of real QPS/chip >= floor under TTFT <= eps (cache first, then
+        one feasibility solve of P <= B / (floor x unit) + tie); a 'no' lowers U_B, valid for every smaller e (U2)."""
+        if self._fits(sl, eps):
+            return self.real(sl, sl.cache[0].values["P"] - self.tie) >= floor
         solver = self._solver(sl)
         if solver is None:
             return False
-        q = 16  # floor as p / q, rounded down (asking for a little less keeps the test safe; small coefficients)
-        if not self._count(sl, solver.beats, eps, math.floor(floor * q), q):
-            sl.ub = min(sl.ub, floor)
+        p_max = math.floor(self.cm.batches[sl.bi] / (floor * self.cm.cycle_res_s)) + self.tie
+        if not self._count(sl, solver.beats, eps, p_max):
+            sl.ub = min(sl.ub, self.real(sl, p_max + 1 - self.tie) * (1 + 1e-12))
             return False
         return True
 
@@ -174,63 +184,66 @@ class _Sweep:
         return out
 
     def point(self, eps: int | None):
-        """One frontier point under TTFT <= eps: (plan, values, TTFT, proven, gap) or None."""
+        """One frontier point under TTFT <= eps: (plan, values, TTFT, proven, gap, slice) or None."""
         live = [s for s in self.slices if not s.dead and (eps is None or s.ttft_lb <= eps)]
-        width = max((s.ub for s in live), default=0.0) * TIE_REL + 1.0
+        width = max((s.ub for s in live), default=0.0) * TIE_REL or 1.0
         live.sort(key=lambda s: (-math.floor(s.ub / width), s.ttft_lb))  # equal bounds: lowest TTFT first
-        best, t_best, entries, proven, gap = -1.0, math.inf, [], True, 0.0
-        tie = 1.0 / self.space.min_chips  # one rate unit per chip: ratios closer than that are ties
+        best, t_best, entries, proven, gap = 0.0, math.inf, [], True, 0.0
+        floor = 0.0  # real QPS/chip a plan needs to tie the best: best x (1 - TIE_REL)
         for sl in live:
-            if sl.ub < best - tie:
+            if sl.ub < floor:
                 break  # U1/U2: no later slice can reach the best ratio
-            if sl.ub <= best * (1 + TIE_REL) + tie and sl.ttft_lb > t_best:
+            if sl.ub <= best * (1 + TIE_REL) and sl.ttft_lb > t_best:
                 continue  # it can at most tie on QPS/chip, and cannot reach the best TTFT
-            if best > 0 and not self.can_reach(sl, eps, best - tie):
-                continue  # U3: a feasibility solve proved r_B(e) < best - tie
+            if best > 0 and not self.can_reach(sl, eps, floor):
+                continue  # U3: a feasibility solve proved r_B(e) < floor
             res = self.ratio(sl, eps)
             if res is None:
                 continue
-            _, p, q, g = res
+            out, g = res
             proven &= g == 0.0
-            gap = max(gap, g if g is not None else float("inf"))
-            if p / q < best - 1.0 / q:
+            gap = max(gap, g)
+            p = out.values["P"]
+            if self.real(sl, max(p - self.tie, 1)) < floor:
                 continue
-            o2 = self._count(sl, sl.solver.min_ttft, p, q, eps)  # O2 on every slice attaining the ratio
+            o2 = self._count(sl, sl.solver.min_ttft, p, eps)  # O2 on every slice attaining the ratio
             proven &= o2.optimal
-            entries.append((o2.values["TTFT"], sl, p, q))
-            best = max(best, p / q)
-            t_best = min(t for t, _, p_, q_ in entries if p_ / q_ >= best - 1.0 / q_)
-        o2 = [(t, sl, p, q) for t, sl, p, q in entries if p / q >= best - 1.0 / q]
+            entries.append((o2.values["TTFT"], sl, p))
+            best = max(best, self.real(sl, p))
+            floor = best * (1 - TIE_REL)
+            t_best = min(t for t, sl_, p_ in entries if self.real(sl_, max(p_ - self.tie, 1)) >= floor)
+        o2 = [(t, sl, p) for t, sl, p in entries if self.real(sl, max(p - self.tie, 1)) >= floor]
         if not o2:
             return None
         t_star = min(t for t, *_ in o2)
         finals = []
-        for t, sl, p, q in o2:
+        for t, sl, p in o2:
             if t != t_star:
                 continue
-            out = self._count(sl, sl.solver.min_tpot, p, q, t_star)
+            out = self._count(sl, sl.solver.min_tpot, p, t_star)
             proven &= out.optimal
-            vals = out.values if self.full_decode else self._refine_decode(sl, out, p, q)
+            vals = out.values if self.full_decode else self._refine_decode(sl, out, p)
             finals.append((vals["tpot"], vals["N"], sl, vals))
         tpot, n, sl, vals = min(finals, key=lambda f: (f[0], f[1], f[2].bi))
-        return sl.solver.plan(vals), vals, t_star, proven, gap
+        return sl.solver.plan(vals), vals, t_star, proven, gap, sl
 
-    def _refine_decode(self, sl: _Slice, out: Outcome, p: int, q: int) -> dict:
+    def _refine_decode(self, sl: _Slice, out: Outcome, p_star: int) -> dict:
         """O3 with ``batches: any``: the least-TPOT decode batch D >= B at the plan's decode chips that keeps
-        Q/N >= p/q (the rest of the plan fixed)."""
+        P <= P* + tie (the rest of the plan fixed)."""
         vals = dict(out.values)
         i = int(np.searchsorted(self.cm.dec_options, vals["nd"]))
-        D, qd, td = self.cm.dec_batches[i], self.cm.dec_q[i], self.cm.dec_t[i]
-        need = -(-(p * vals["N"] - q) // q)  # q Q >= p N - q, as in O2/O3
-        qi, ti = floor_rate(qd, self.cm.q_scale), ceil_units(td)
-        ok = (D >= self.cm.batches[sl.bi]) & (qi >= need)
+        D, qd, ti = self.cm.dec_batches[i], self.cm.dec_q[i], self.cm.dec_ti[i]
+        B = self.cm.batches[sl.bi]
+        ci = ceil_units(B / qd, self.cm.cycle_res_s)
+        ok = (D >= B) & (ci <= (p_star + self.tie) // vals["N"])
         j = int(np.lexsort((D, ti + np.where(ok, 0, np.iinfo(np.int64).max // 2)))[0])
         if ok[j] and ti[j] < vals["tpot"]:
-            vals |= {"D": int(D[j]), "tpot": int(ti[j]), "qd": int(qi[j])}
+            c = max(vals["C"], int(ci[j]))  # still an upper bound of the plan's cycle
+            vals |= {"D": int(D[j]), "tpot": int(ti[j]), "cd": int(ci[j]), "C": c, "P": c * vals["N"]}
         return vals
 
 
-def _verify(space: Space, plan: Plan, vals: dict, n_groups: int, q_scale: int) -> Metrics:
+def _verify(space: Space, plan: Plan, vals: dict, n_groups: int, cycle_res_s: float) -> Metrics:
     why = check_plan(space, plan)
     if why:
         raise VerificationError(f"CP-SAT plan {plan} is outside the search space: {why}")
@@ -238,10 +251,13 @@ def _verify(space: Space, plan: Plan, vals: dict, n_groups: int, q_scale: int) -
     ttft_units = m.ttft_s / TIME_RES_S
     if not (ttft_units - 1e-3 <= vals["TTFT"] <= ttft_units + n_groups + 1):
         raise VerificationError(f"CP-SAT TTFT {vals['TTFT']} units vs evaluator {ttft_units:.3f} for {plan}")
-    if vals["Q"] > m.qps * q_scale * (1 + 1e-9) + 1e-6:
-        raise VerificationError(f"CP-SAT QPS {vals['Q'] / q_scale} exceeds the evaluator's {m.qps} for {plan}")
-    if vals["N"] != m.chips:
-        raise VerificationError(f"CP-SAT chips {vals['N']} vs evaluator {m.chips} for {plan}")
+    batch = plan.batch_per_stage[space.pre_decode[0]]
+    if batch / (vals["C"] * cycle_res_s) > m.qps * (1 + 1e-9):
+        raise VerificationError(f"CP-SAT QPS {batch / (vals['C'] * cycle_res_s)} exceeds the evaluator's {m.qps} "
+                                f"for {plan}")
+    if vals["N"] != m.chips or vals["P"] != vals["N"] * vals["C"]:
+        raise VerificationError(f"CP-SAT chips {vals['N']} (P {vals['P']}, C {vals['C']}) vs evaluator {m.chips} "
+                                f"for {plan}")
     return m
 
 
@@ -280,8 +296,8 @@ def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, ti
         res = sweep.point(eps)
         if res is None:
             break
-        plan, vals, t_star, proven, gap = res
-        metrics = _verify(space, plan, vals, len(sweep.groups), sweep.cm.q_scale)
+        plan, vals, t_star, proven, gap, _ = res
+        metrics = _verify(space, plan, vals, len(sweep.groups), sweep.cm.cycle_res_s)
         found.append(FrontierPoint(metrics=metrics, plan=plan, proven_optimal=proven, gap=0.0 if proven else gap))
         if progress:
             progress(len(found), 0, f"TTFT {metrics.ttft_s:.4g} s, QPS/chip {metrics.qps_per_chip:.4g}")

@@ -2,10 +2,9 @@
 
 Objectives (``docs/model.md``, section "CP-SAT model"), each under TTFT <= e (the domain of TTFT):
 
-- O1 max Q / N exactly, by Dinkelbach's method: with r = p / q the best ratio so far (p = Q, q = N of a
-  solution; first p = 0) maximise q Q - p N; a positive optimum gives a better ratio, zero proves r optimal.
-  Integer coefficients, so the proof is exact in solver units.
-- O2 min TTFT subject to q Q - p N >= -q (the ratio, up to one rate unit per chip of rounding).
+- O1 max QPS/chip = B / (P x cycle unit), i.e. min P = N C: one optimisation solve, exact in solver units.
+- O2 min TTFT subject to P <= P* + 2 N_max (ties: plans whose real ratio equals the optimum's but whose
+  rounded cycle came out up to 2 units higher; each cycle is a sum of at most two parts rounded up).
 - O3 min t_d (N_max + 1) + N subject to that and TTFT <= the O2 optimum (ties: lower TPOT, then fewer chips,
   as rule F2).
 
@@ -50,16 +49,20 @@ class RagSolver:
         # feasible model infeasible (docs/model.md, "Solver defects worked around"). Faster, too (measured).
         prm.cp_model_presolve = False
         prm.linearization_level = 0  # no LP relaxation: on these small tables search alone is faster (measured)
+        # The proofs here take a handful of conflicts; root probing and SAT inprocessing (clause vivification)
+        # cost 20-30x the search itself on a case4 `any` slice (docs/model.md, "Solver settings"; measured).
+        prm.cp_model_probing_level = 0
+        prm.symmetry_level = 0
+        prm.use_sat_inprocessing = False
         self.solves = 0
         self._ttft_hi = int(list(rm.model.proto.variables[rm.ttft.index].domain)[-1])
 
     def _main_vars(self) -> dict[str, cp_model.IntVar]:
         rm = self.rm
-        out = {"N": rm.total, "Q": rm.qps, "TTFT": rm.ttft, "nd": rm.n_dec, "D": rm.d_batch, "tpot": rm.tpot,
-               "qd": rm.q_dec, "bucket": rm.bucket}
+        out = {"N": rm.total, "C": rm.cycle, "P": rm.product, "TTFT": rm.ttft, "nd": rm.n_dec, "D": rm.d_batch,
+               "tpot": rm.tpot, "cd": rm.cyc_dec, "bucket": rm.bucket}
         out |= {f"y:{'+'.join(g)}": v for g, v in rm.y.items()}
         out |= {f"n:{'+'.join(g)}": v for g, v in rm.n.items()}
-        out |= {f"q:{'+'.join(g)}": v for g, v in rm.q.items()}
         return out
 
     def _set_ttft_max(self, ttft_max: int | None) -> None:
@@ -68,11 +71,13 @@ class RagSolver:
         dom.clear()
         dom.extend([0, hi] if hi >= 0 else [1, 0])  # [1, 0] is the empty domain: infeasible
 
-    def _with_ratio(self, p: int, q: int) -> int:
-        """q Q - p N >= -q: Q/N within one rate unit per chip of p/q, so plans whose real ratio equals p/q
-        but whose rounded Q fell one unit lower still count as ties (rule F2)."""
-        rm = self.rm
-        return rm.model.add(q * rm.qps - p * rm.total >= -q).index
+    @property
+    def tie(self) -> int:
+        """2 N_max: how much higher P may come out for a plan whose real QPS/chip ties (O2)."""
+        return 2 * self.space.max_chips
+
+    def _with_product(self, p_max: int) -> int:
+        return self.rm.model.add(self.rm.product <= p_max).index
 
     def _drop(self, index: int) -> None:
         self.rm.model.proto.constraints[index].clear_linear()  # an empty constraint: always true
@@ -94,42 +99,31 @@ class RagSolver:
             self.rm.model.add_hint(v, vals[k])
         return Outcome(status == cp_model.OPTIMAL, vals, self.solver.objective_value, self.solver.best_objective_bound)
 
-    def beats(self, ttft_max: int | None, p: int, q: int) -> bool:
-        """Whether some plan under TTFT <= ttft_max has Q/N >= p/q (a feasibility solve, no objective)."""
+    def beats(self, ttft_max: int | None, p_max: int) -> bool:
+        """Whether some plan under TTFT <= ttft_max has P <= p_max (a feasibility solve, no objective)."""
         self._set_ttft_max(ttft_max)
-        idx = self.rm.model.add(q * self.rm.qps - p * self.rm.total >= 0).index
+        idx = self._with_product(p_max)
         self.rm.model.clear_objective()
         try:
             return self._solve() is not None
         finally:
             self._drop(idx)
 
-    def max_ratio(self, ttft_max: int | None) -> tuple[Outcome, int, int, float | None] | None:
-        """O1: the best Q/N under TTFT <= ttft_max as (outcome, p, q, gap); None if infeasible.
+    def max_ratio(self, ttft_max: int | None) -> tuple[Outcome, float] | None:
+        """O1: the least P = N C under TTFT <= ttft_max as (outcome, gap); None if infeasible.
 
-        gap: relative bound on how much Q/N could still improve (0 when proven optimal, None if unknown)."""
-        rm = self.rm
+        gap: relative bound on how much QPS/chip could still improve (0 when proven optimal)."""
         self._set_ttft_max(ttft_max)
-        p, q, best = 0, 1, None
-        while True:
-            rm.model.maximize(q * rm.qps - p * rm.total)
-            out = self._solve()
-            if out is None:
-                return None
-            improved = out.values["Q"] * q - p * out.values["N"] > 0
-            # Every plan has Q/N <= p/q + bound / (q N): the relative gap of r = p/q.
-            gap = max(0.0, out.bound) / (p * self.space.min_chips) if p else None
-            if improved or best is None:
-                best, p, q = out, out.values["Q"], out.values["N"]
-            if not out.optimal:
-                return best, p, q, gap
-            if not improved:
-                return best, p, q, 0.0
+        self.rm.model.minimize(self.rm.product)
+        out = self._solve()
+        if out is None:
+            return None
+        return out, 0.0 if out.optimal else out.values["P"] / max(out.bound, 1.0) - 1.0
 
-    def _at_ratio(self, p: int, q: int, ttft_max: int | None, objective, what: str) -> Outcome:
-        """Minimise ``objective`` among plans with Q/N >= p/q (one rate unit of slack) and TTFT <= ttft_max."""
+    def _at_product(self, p_max: int, ttft_max: int | None, objective, what: str) -> Outcome:
+        """Minimise ``objective`` among plans with P <= p_max and TTFT <= ttft_max."""
         self._set_ttft_max(ttft_max)
-        idx = self._with_ratio(p, q)
+        idx = self._with_product(p_max)
         self.rm.model.minimize(objective)
         try:
             out = self._solve()
@@ -139,13 +133,14 @@ class RagSolver:
             raise RuntimeError(f"{what} infeasible right after O1 found a plan: a solver bug")
         return out
 
-    def min_ttft(self, p: int, q: int, ttft_max: int | None) -> Outcome:
-        """O2: the least TTFT among plans with Q/N >= p/q."""
-        return self._at_ratio(p, q, ttft_max, self.rm.ttft, "O2")
+    def min_ttft(self, p_star: int, ttft_max: int | None) -> Outcome:
+        """O2: the least TTFT among plans with P <= P* + tie."""
+        return self._at_product(p_star + self.tie, ttft_max, self.rm.ttft, "O2")
 
-    def min_tpot(self, p: int, q: int, ttft: int) -> Outcome:
-        """O3: the least TPOT, then fewest chips, among plans with Q/N >= p/q and TTFT <= ttft."""
-        return self._at_ratio(p, q, ttft, self.rm.tpot * (self.space.max_chips + 1) + self.rm.total, "O3")
+    def min_tpot(self, p_star: int, ttft: int) -> Outcome:
+        """O3: the least TPOT, then fewest chips, among plans with P <= P* + tie and TTFT <= ttft."""
+        return self._at_product(p_star + self.tie, ttft, self.rm.tpot * (self.space.max_chips + 1) + self.rm.total,
+                                "O3")
 
     def plan(self, vals: dict) -> Plan:
         """The ``Plan`` of a solution's values."""

@@ -3,12 +3,13 @@
 ``CostMatrices`` evaluates every stage once over all its chip options and request batches (decode: over its
 decode batches). ``slice_tables`` cuts, for one request batch B, the integer rows the slice model uses:
 
-- group g (pre-decode): rows (n, j, l, q) per chip option n (0 for a retrieval-only group) and retrieval
-  bucket j (only for groups holding retrieval): l = ceil(sum_{s in g} L_s / TIME_RES_S) rounded *up*,
-  q = floor(scale B / sum_{s in g} L_s) rounded *down* (scale = ``CostMatrices.q_scale``);
-- decode: rows (n, D, q, t), D >= B; q = floor(scale D / L_dec), t = ceil(TPOT / TIME_RES_S). With
-  ``full_decode`` every undominated D is kept (D dominated by a larger D' with q' >= q, t' <= t); otherwise
-  only the highest-throughput D per n (what O1/O2 need; exact for them).
+- group g (pre-decode), its accelerator members only: rows (n, a, c) per chip option n, with
+  a = ceil(sum_{s in g, s != retrieval} L_s(n, B) / TIME_RES_S) (TTFT share) and the same sum in cycle units
+  c = ceil(. / cycle_res_s), both rounded *up*; a retrieval-only group has no rows;
+- retrieval: rows (j, a, c) per retrieval bucket j (its latency at the bucket's server table);
+- decode: rows (n, D, c, t), D >= B: c = ceil(B L_dec / D / cycle_res_s), the time decode needs per B requests,
+  t = ceil(TPOT / TIME_RES_S). With ``full_decode`` every undominated D is kept (D dominated by a larger D'
+  with c' <= c, t' <= t); otherwise only the least-c D per n (what O1/O2 need; exact for them).
 - retrieval buckets: r = max(1, floor(N / c)) picks the P5 server table; bucket j is a maximal interval of N
   using one table.
 
@@ -24,16 +25,16 @@ import numpy as np
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space
 
-__all__ = ["Q_SCALE", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "build_matrices", "ceil_units",
-           "floor_rate", "group_latency", "slice_tables"]
+__all__ = ["CYCLE_RES_S", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "build_matrices", "ceil_units",
+           "group_latency", "slice_tables"]
 
-#: One solver time unit, in seconds (latencies are rounded up to it).
+#: One solver time unit of TTFT and TPOT, in seconds (latencies are rounded up to it).
 TIME_RES_S = 1e-9
-#: The finest solver throughput scale, units per request/s (throughputs are rounded down to 1 / scale). A space
-#: uses the largest power of ten <= Q_SCALE that keeps max_throughput * scale * N_max <= RATE_PRODUCT_MAX, so
-#: the ratio objective q Q - p N stays far from int64 overflow.
-Q_SCALE = 1_000_000_000
-RATE_PRODUCT_MAX = 10**17
+#: The finest cycle unit (the time a group needs per batch, which sets throughput), in seconds. A space uses
+#: the smallest power of ten >= CYCLE_RES_S that keeps (largest cycle) x N_max <= PRODUCT_MAX, so the product
+#: P = N x C stays far from int64 overflow.
+CYCLE_RES_S = 1e-12
+PRODUCT_MAX = 10**17
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,17 @@ class CostMatrices:
     dec_batches: list[np.ndarray]  # per decode option: its decode batches D
     dec_q: list[np.ndarray]  # D / L_dec (requests/s)
     dec_t: list[np.ndarray]  # TPOT (s)
-    q_scale: int  # solver rate units per request/s for this space
+    cycle_res_s: float  # seconds per solver cycle unit for this space
+    dec_ti: list[np.ndarray]  # dec_t in solver time units (rounded up)
+    dec_best: list[np.ndarray]  # dec_best[i][k]: the row >= k with the highest dec_q, then the lowest dec_ti
 
 
 @dataclass(frozen=True)
 class SliceTables:
     batch: int
-    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows n, j, l, q
-    decode: np.ndarray  # int64 rows n, D, q, t
+    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows n, a, c of the accelerator members (none: 0 rows)
+    retrieval: np.ndarray  # int64 rows j, a, c per bucket (0 rows without retrieval)
+    decode: np.ndarray  # int64 rows n, D, c, t
     buckets: tuple[Bucket, ...]
 
 
@@ -102,25 +106,33 @@ def build_matrices(space: Space, tpot_max_s: float | None = None) -> CostMatrice
         dec_b.append(D[keep])
         dec_q.append(D[keep] / ld[keep])
         dec_t.append(t[keep])
-    q_max = max([float((B[None, :] / m).max()) for m in lat.values()] + [float(q.max()) for q in dec_q if len(q)])
-    scale = Q_SCALE
-    while scale > 1 and q_max * scale * space.max_chips > RATE_PRODUCT_MAX:
-        scale //= 10
-    return CostMatrices(B, options, lat, buckets, dec_opts, dec_b, dec_q, dec_t, scale)
+    cycle_max = sum(float(m.max()) for m in lat.values()) + max(
+        [float(B.max() / q.min()) for q in dec_q if len(q)], default=0.0)
+    res = CYCLE_RES_S
+    while cycle_max / res * space.max_chips > PRODUCT_MAX:
+        res *= 10
+    dec_ti = [ceil_units(t) for t in dec_t]
+    return CostMatrices(B, options, lat, buckets, dec_opts, dec_b, dec_q, dec_t, res, dec_ti,
+                        [_suffix_best(q, t) for q, t in zip(dec_q, dec_ti)])
 
 
-def ceil_units(seconds: np.ndarray) -> np.ndarray:
-    """Seconds -> solver time units, rounded up."""
-    return np.ceil(np.asarray(seconds) / TIME_RES_S - 1e-6).astype(np.int64)
+def _suffix_best(q: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """For every k, the index >= k of the highest q, then the lowest t (then the smallest index)."""
+    if len(q) == 0:
+        return np.zeros(0, dtype=np.int64)
+    rank = np.empty(len(q), dtype=np.int64)
+    rank[np.lexsort((np.arange(len(q)), t, -q))] = np.arange(len(q))
+    best_rank = np.minimum.accumulate(rank[::-1])[::-1]
+    return np.argsort(rank)[best_rank]
 
 
-def floor_rate(qps: np.ndarray, scale: int) -> np.ndarray:
-    """Requests/s -> solver rate units (``scale`` per request/s), rounded down."""
-    return np.floor(np.asarray(qps) * scale + 1e-6).astype(np.int64)
+def ceil_units(seconds: np.ndarray, res_s: float = TIME_RES_S) -> np.ndarray:
+    """Seconds -> solver units of ``res_s`` seconds, rounded up."""
+    return np.ceil(np.asarray(seconds) / res_s - 1e-6).astype(np.int64)
 
 
 def _undominated(q: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Rows (sorted by D) with no later row having q' >= q and t' <= t."""
+    """Rows (sorted by D) with no later row having q' >= q and t' <= t (q >= 0)."""
     if np.all(np.diff(t) >= 0):  # t non-decreasing in D (A3): only later rows of equal t can dominate
         order = np.lexsort((-np.arange(len(t)), t))  # by t, then D descending
         group = np.concatenate(([0], np.cumsum(np.diff(t[order]) != 0)))
@@ -153,28 +165,33 @@ def group_latency(space: Space, cm: CostMatrices, group: tuple[str, ...],
 
 
 def _group_rows(space: Space, cm: CostMatrices, group: tuple[str, ...], bi: int) -> np.ndarray:
-    n_vals, lat = group_latency(space, cm, group, np.array([bi]))
-    lat = lat[:, :, 0]
-    j_vals = np.arange(lat.shape[1]) if "retrieval" in group else np.array([-1])
-    nn, jj = np.meshgrid(n_vals, j_vals, indexing="ij")
-    return np.column_stack([nn.ravel(), jj.ravel(), ceil_units(lat.ravel()),
-                            floor_rate(cm.batches[bi] / lat.ravel(), cm.q_scale)]).reshape(-1, 4).astype(np.int64)
+    n_vals = np.asarray(space.group_chip_options(group), dtype=np.int64)  # S2 of the whole group
+    if len(n_vals) == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    lat = sum(cm.lat[s][np.searchsorted(cm.options[s], n_vals), bi] for s in group if s != "retrieval")
+    return np.column_stack([n_vals, ceil_units(lat), ceil_units(lat, cm.cycle_res_s)]).astype(np.int64)
+
+
+def _retrieval_rows(space: Space, cm: CostMatrices, bi: int) -> np.ndarray:
+    if not space.has_retrieval:
+        return np.zeros((0, 3), dtype=np.int64)
+    lat = cm.lat["retrieval"][:, bi]
+    return np.column_stack([np.arange(len(lat)), ceil_units(lat), ceil_units(lat, cm.cycle_res_s)]).astype(np.int64)
 
 
 def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
     rows = []
-    for n, D, q, t in zip(cm.dec_options, cm.dec_batches, cm.dec_q, cm.dec_t):
-        ok = D >= batch
-        if not ok.any():
+    for n, D, q, ti, best in zip(cm.dec_options, cm.dec_batches, cm.dec_q, cm.dec_ti, cm.dec_best):
+        k = int(np.searchsorted(D, batch))  # D is increasing: rows k.. have D >= B
+        if k == len(D):
             continue
-        D, qi, ti = D[ok], floor_rate(q[ok], cm.q_scale), ceil_units(t[ok])
         if full:
-            keep = _undominated(qi, ti)
-        else:  # the highest throughput, then the lowest TPOT
-            best = np.lexsort((ti, -qi))[0]
-            keep = np.zeros(len(D), dtype=bool)
-            keep[best] = True
-        rows.append(np.column_stack([np.full(int(keep.sum()), n), D[keep].astype(np.int64), qi[keep], ti[keep]]))
+            ci = ceil_units(batch / q[k:], cm.cycle_res_s)
+            keep = np.flatnonzero(_undominated(ci.max() - ci, ti[k:])) + k  # higher is better, >= 0
+        else:  # the highest throughput (least cycle), then the lowest TPOT
+            keep = best[k:k + 1]
+        ci = ceil_units(batch / q[keep], cm.cycle_res_s)
+        rows.append(np.column_stack([np.full(len(keep), n), D[keep].astype(np.int64), ci, ti[keep]]))
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 4), dtype=np.int64)
 
 
@@ -182,4 +199,5 @@ def slice_tables(space: Space, cm: CostMatrices, groups: list[tuple[str, ...]], 
                  full_decode: bool) -> SliceTables:
     """The integer rows of the slice B = batches[bi]."""
     gt = {g: _group_rows(space, cm, g, bi) for g in groups}
-    return SliceTables(int(cm.batches[bi]), gt, _decode_rows(cm, cm.batches[bi], full_decode), cm.buckets)
+    return SliceTables(int(cm.batches[bi]), gt, _retrieval_rows(space, cm, bi),
+                       _decode_rows(cm, cm.batches[bi], full_decode), cm.buckets)
