@@ -17,7 +17,8 @@ from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import exhaustive_frontier
 from planner.pareto import cpsat_frontier
-from planner.report import (frontier_json, frontier_table, metrics_text, plot_frontier, stage_cost_table,
+from planner.capacity import min_chips
+from planner.report import (capacity_json, capacity_text, frontier_json, frontier_table, metrics_text, plot_frontier, stage_cost_table,
                             validation_markdown, validation_text)
 from planner.schema import Instance, Plan, load_instance
 from planner.space import build_space
@@ -90,6 +91,17 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_min_chips(args: argparse.Namespace) -> int:
+    space = build_space(_with_overrides(load_instance(args.instance), args))
+    result = min_chips(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed)
+    print(capacity_text(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(capacity_json(result), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     space = build_space(load_instance(args.instance))
     try:
@@ -140,6 +152,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
+    p.add_argument("--chips", choices=["pow2", "any"], help="override search.chips")
+    p.add_argument("--batches", choices=["pow2", "any"], help="override search.batches")
+    p.add_argument("--placement", choices=["all", "disaggregated", "collocated"], help="override search.placement")
+    p.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources), e.g. XPU-A")
+    p.add_argument("--ttft-max-s", type=float, help="override slo.ttft_max_s")
+    p.add_argument("--tpot-max-s", type=float, help="override slo.tpot_max_s")
+    p.add_argument("--qps-min", type=float, help=qps_help)
+    p.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (1 is fastest on slice models)")
+    p.add_argument("--time-limit-s", type=float, default=60.0, help="CP-SAT time limit per solve")
+    p.add_argument("--seed", type=int, default=0, help="CP-SAT random seed")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ragplan", description="Plan placement, chips and batching of RAG serving pipelines.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -147,20 +173,15 @@ def _parser() -> argparse.ArgumentParser:
     par.add_argument("instance", help="instance YAML")
     par.add_argument("--solver", choices=["exhaustive", "cpsat"], default="cpsat",
                      help="cpsat (default): proven-optimal sweep, any space size; exhaustive: enumerate every schedule")
-    par.add_argument("--chips", choices=["pow2", "any"], help="override search.chips")
-    par.add_argument("--batches", choices=["pow2", "any"], help="override search.batches")
-    par.add_argument("--placement", choices=["all", "disaggregated", "collocated"], help="override search.placement")
-    par.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources), e.g. XPU-A")
-    par.add_argument("--ttft-max-s", type=float, help="override slo.ttft_max_s")
-    par.add_argument("--tpot-max-s", type=float, help="override slo.tpot_max_s")
-    par.add_argument("--qps-min", type=float, help="override slo.qps_min")
-    par.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (1 is fastest on slice models)")
-    par.add_argument("--time-limit-s", type=float, default=60.0, help="CP-SAT time limit per solve")
-    par.add_argument("--seed", type=int, default=0, help="CP-SAT random seed")
+    _planning_options(par, "override slo.qps_min")
     par.add_argument("--json", metavar="OUT", help="write the frontier as JSON")
     par.add_argument("--plot", metavar="OUT.png", help="write a PNG of the frontier")
-    par.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     par.set_defaults(func=_cmd_pareto)
+    cap = sub.add_parser("min-chips", help="the fewest chips (and their plan) meeting a QPS target and the SLO")
+    cap.add_argument("instance", help="instance YAML")
+    _planning_options(cap, "the QPS target, requests/s (overrides slo.qps_min; required if the instance has none)")
+    cap.add_argument("--json", metavar="OUT", help="write the plan as JSON")
+    cap.set_defaults(func=_cmd_min_chips)
     ev = sub.add_parser("evaluate", help="metrics of one plan (JSON: placement, chips_per_stage, batch_per_stage, "
                                          "retrieval_servers)")
     ev.add_argument("instance")

@@ -44,7 +44,8 @@ from planner.frontier import pareto_indices
 from planner.schema import FrontierPoint, FrontierResult, Metrics, Plan, Slo
 from planner.space import Space
 
-__all__ = ["cpsat_frontier", "diagnose_infeasible", "slice_bounds"]
+__all__ = ["SliceSweep", "cpsat_frontier", "diagnose_infeasible", "slice_bounds", "slice_chip_bounds",
+           "verify_solution"]
 
 Progress = Callable[[int, int, str], None]
 #: QPS/chip values within this relative distance (above the bounds' own 1e-9 safety margin) are ties.
@@ -68,8 +69,27 @@ def _decode_q(cm: CostMatrices) -> np.ndarray:
     return out
 
 
-def slice_bounds(space: Space, cm: CostMatrices) -> tuple[np.ndarray, np.ndarray]:
-    """U1 upper bound on QPS/chip and TTFT lower bound (time units) of every slice.
+def _curves(space: Space, cm: CostMatrices):
+    """Per group holding an accelerator stage (and decode): chip options and best throughput per slice."""
+    groups = {g: _group_q(space, cm, g) for p in space.placements for g in p if "decode" not in g
+              and any(s != "retrieval" for s in g)}
+    return groups, (cm.dec_options, _decode_q(cm))
+
+
+def _need(curves: list[tuple[np.ndarray, np.ndarray]], levels: np.ndarray) -> np.ndarray:
+    """sum over curves of n(Q) = min{n : q(n) >= Q} at each level Q (inf where no option reaches it)."""
+    need = np.zeros(len(levels))
+    for opts, q in curves:
+        order = np.argsort(opts)
+        run = np.maximum.accumulate(q[order])
+        k = np.searchsorted(run, levels * (1 - 1e-12))
+        need += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
+    return need
+
+
+def slice_bounds(space: Space, cm: CostMatrices, with_qps: bool = False):
+    """U1 upper bound on QPS/chip and TTFT lower bound (time units) of every slice (``with_qps``: and an upper
+    bound on QPS within N_max chips, the largest level Q with sum_g n_g(Q) <= N_max).
 
     For a placement and a throughput level Q, group g needs n_g >= n_g(Q) = min{n : q_g(n, B) >= Q}
     chips, so every plan of the slice has Q/N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (the
@@ -81,10 +101,8 @@ def slice_bounds(space: Space, cm: CostMatrices) -> tuple[np.ndarray, np.ndarray
         ttft_lb += cm.lat[s].min(axis=0)
     ret_q = cm.batches[None, :] / cm.lat["retrieval"] if space.has_retrieval else np.zeros((0, nb))
     ret_cap = ret_q.max(axis=0) if space.has_retrieval else np.full(nb, np.inf)
-    dec = (cm.dec_options, _decode_q(cm))
-    cache = {g: _group_q(space, cm, g) for p in space.placements for g in p if "decode" not in g
-             and any(s != "retrieval" for s in g)}
-    ub = np.full(nb, -1.0)
+    cache, dec = _curves(space, cm)
+    ub, qps_ub = np.full(nb, -1.0), np.zeros(nb)
     for b in range(nb):
         for placement in space.placements:
             curves = [(cache[g][0], cache[g][1][:, b]) for g in placement if g in cache] + [(dec[0], dec[1][:, b])]
@@ -92,17 +110,36 @@ def slice_bounds(space: Space, cm: CostMatrices) -> tuple[np.ndarray, np.ndarray
                 continue
             levels = np.unique(np.concatenate([q for _, q in curves] + [ret_q[:, b]]))
             levels = levels[(levels > 0) & (levels <= ret_cap[b])]
-            need = np.zeros(len(levels))
-            for opts, q in curves:
-                order = np.argsort(opts)
-                run = np.maximum.accumulate(q[order])
-                k = np.searchsorted(run, levels * (1 - 1e-12))
-                need += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
+            need = _need(curves, levels)
             ok = need <= space.max_chips
             if ok.any():
                 ub[b] = max(ub[b], float(np.max(levels[ok] / np.maximum(need[ok], space.min_chips))))
+                qps_ub[b] = max(qps_ub[b], float(levels[ok].max()))
     ub = np.where(ub > 0, ub * (1 + 1e-9), -1.0)
+    if with_qps:
+        return ub, np.floor(ttft_lb / TIME_RES_S * (1 - 1e-12)).astype(np.int64), qps_ub * (1 + 1e-9)
     return ub, np.floor(ttft_lb / TIME_RES_S * (1 - 1e-12)).astype(np.int64)
+
+
+def slice_chip_bounds(space: Space, cm: CostMatrices, qps: float) -> np.ndarray:
+    """U4 lower bound on the chips of every slice's plans with QPS >= qps (inf: none reaches qps).
+
+    N >= max(N_min, min over placements of sum_g n_g(qps), N_lo of the first retrieval bucket whose servers
+    reach qps), with n_g(Q) as in U1 (each group's best option over the retrieval buckets)."""
+    nb = len(cm.batches)
+    cache, dec = _curves(space, cm)
+    lb = np.full(nb, np.inf)
+    level = np.array([qps])
+    for b in range(nb):
+        for placement in space.placements:
+            curves = [(cache[g][0], cache[g][1][:, b]) for g in placement if g in cache] + [(dec[0], dec[1][:, b])]
+            if all(len(o) for o, _ in curves):
+                lb[b] = min(lb[b], float(_need(curves, level)[0]))
+        if space.has_retrieval:
+            reach = [bk.n_lo for bk, lat in zip(cm.buckets, cm.lat["retrieval"][:, b])
+                     if cm.batches[b] / lat >= qps * (1 - 1e-12)]
+            lb[b] = max(lb[b], min(reach, default=np.inf))
+    return np.maximum(lb, space.min_chips)
 
 
 @dataclass
@@ -115,7 +152,9 @@ class _Slice:
     dead: bool = False
 
 
-class _Sweep:
+class SliceSweep:
+    """The slices of a space under an SLO: their cost matrices, bounds and (lazily built) CP-SAT models."""
+
     def __init__(self, space: Space, slo: Slo, workers: int, time_limit_s: float, seed: int):
         self.space, self.slo = space, slo
         self.cm = build_matrices(space, slo.tpot_max_s)
@@ -127,18 +166,22 @@ class _Sweep:
         self.solves = 0
         self.tie = 2 * space.max_chips  # P units a tied plan's rounding may add (RagSolver.tie)
 
-    def _solver(self, sl: _Slice) -> RagSolver | None:
+    def solver(self, sl: _Slice) -> RagSolver | None:
+        """The slice's CP-SAT model and solver (built on first use; None if the slice has no decode row)."""
         if sl.solver is None and not sl.dead:
             tables = slice_tables(self.space, self.cm, self.groups, sl.bi, self.full_decode)
-            qps_min = self.slo.qps_min
-            cycle_max = (math.floor(self.cm.batches[sl.bi] / (qps_min * self.cm.cycle_res_s))
-                         if qps_min is not None else None)
-            rm = build_model(self.space, tables, cycle_max)
+            rm = build_model(self.space, tables, self.cycle_cap(sl))
             if rm is None:
                 sl.dead = True
                 return None
             sl.solver = RagSolver(self.space, rm, **self.kw)
         return sl.solver
+
+    def cycle_cap(self, sl: _Slice) -> int | None:
+        """C8: the largest cycle (units) meeting the SLO's QPS floor at batch B, floor(B / (qps_min x unit))."""
+        if self.slo.qps_min is None:
+            return None
+        return math.floor(self.cm.batches[sl.bi] / (self.slo.qps_min * self.cm.cycle_res_s))
 
     def real(self, sl: _Slice, product: int) -> float:
         """The QPS/chip B / (P x cycle unit) of a solution of slice ``sl`` (a lower bound of the plan's own)."""
@@ -151,10 +194,10 @@ class _Sweep:
         """r_B(e) as (outcome, gap), from the cache when U2 allows; None if the slice is infeasible."""
         if self._fits(sl, eps):
             return sl.cache
-        solver = self._solver(sl)
+        solver = self.solver(sl)
         if solver is None:
             return None
-        res = self._count(sl, solver.max_ratio, eps)
+        res = self.count(sl, solver.max_ratio, eps)
         if res is None:
             sl.dead = True  # infeasible at e, so at every smaller e
             return None
@@ -168,16 +211,17 @@ class _Sweep:
         one feasibility solve of P <= B / (floor x unit) + tie); a 'no' lowers U_B, valid for every smaller e (U2)."""
         if self._fits(sl, eps):
             return self.real(sl, sl.cache[0].values["P"] - self.tie) >= floor
-        solver = self._solver(sl)
+        solver = self.solver(sl)
         if solver is None:
             return False
         p_max = math.floor(self.cm.batches[sl.bi] / (floor * self.cm.cycle_res_s)) + self.tie
-        if not self._count(sl, solver.beats, eps, p_max):
+        if not self.count(sl, solver.beats, eps, p_max):
             sl.ub = min(sl.ub, self.real(sl, p_max + 1 - self.tie) * (1 + 1e-12))
             return False
         return True
 
-    def _count(self, sl: _Slice, fn, *args):
+    def count(self, sl: _Slice, fn, *args):
+        """Run ``fn(*args)`` (a solver method of slice ``sl``), adding its solves to the sweep's count."""
         before = sl.solver.solves
         out = fn(*args)
         self.solves += sl.solver.solves - before
@@ -206,7 +250,7 @@ class _Sweep:
             p = out.values["P"]
             if self.real(sl, max(p - self.tie, 1)) < floor:
                 continue
-            o2 = self._count(sl, sl.solver.min_ttft, p, eps)  # O2 on every slice attaining the ratio
+            o2 = self.count(sl, sl.solver.min_ttft, p, eps)  # O2 on every slice attaining the ratio
             proven &= o2.optimal
             entries.append((o2.values["TTFT"], sl, p))
             best = max(best, self.real(sl, p))
@@ -220,22 +264,23 @@ class _Sweep:
         for t, sl, p in o2:
             if t != t_star:
                 continue
-            out = self._count(sl, sl.solver.min_tpot, p, t_star)
+            out = self.count(sl, sl.solver.min_tpot, p, t_star)
             proven &= out.optimal
-            vals = out.values if self.full_decode else self._refine_decode(sl, out, p)
+            vals = out.values if self.full_decode else self.refine_decode(sl, out.values, (p + self.tie) // out.values["N"])
             finals.append((vals["tpot"], vals["N"], sl, vals))
         tpot, n, sl, vals = min(finals, key=lambda f: (f[0], f[1], f[2].bi))
         return sl.solver.plan(vals), vals, t_star, proven, gap, sl
 
-    def _refine_decode(self, sl: _Slice, out: Outcome, p_star: int) -> dict:
-        """O3 with ``batches: any``: the least-TPOT decode batch D >= B at the plan's decode chips that keeps
-        P <= P* + tie (the rest of the plan fixed)."""
-        vals = dict(out.values)
+    def refine_decode(self, sl: _Slice, values: dict, cycle_cap: int) -> dict:
+        """With ``batches: any`` (the slice models keep only the least-cycle D per decode chip count): the
+        least-TPOT decode batch D >= B at the plan's decode chips with cycle c_d <= ``cycle_cap``, the rest of
+        the plan fixed (O3 keeps P <= P* + tie: cap (P* + tie) // N; O4 keeps the QPS floor: cap C8's bound)."""
+        vals = dict(values)
         i = int(np.searchsorted(self.cm.dec_options, vals["nd"]))
         D, qd, ti = self.cm.dec_batches[i], self.cm.dec_q[i], self.cm.dec_ti[i]
         B = self.cm.batches[sl.bi]
         ci = ceil_units(B / qd, self.cm.cycle_res_s)
-        ok = (D >= B) & (ci <= (p_star + self.tie) // vals["N"])
+        ok = (D >= B) & (ci <= cycle_cap)
         j = int(np.lexsort((D, ti + np.where(ok, 0, np.iinfo(np.int64).max // 2)))[0])
         if ok[j] and ti[j] < vals["tpot"]:
             c = max(vals["C"], int(ci[j]))  # still an upper bound of the plan's cycle
@@ -243,7 +288,7 @@ class _Sweep:
         return vals
 
 
-def _verify(space: Space, plan: Plan, vals: dict, n_groups: int, cycle_res_s: float) -> Metrics:
+def verify_solution(space: Space, plan: Plan, vals: dict, n_groups: int, cycle_res_s: float) -> Metrics:
     why = check_plan(space, plan)
     if why:
         raise VerificationError(f"CP-SAT plan {plan} is outside the search space: {why}")
@@ -278,7 +323,9 @@ def diagnose_infeasible(space: Space, slo: Slo) -> str:
         if best > slo.tpot_max_s:
             facts.append(f"the fastest decode step is {best:.4g} s > tpot_max_s {slo.tpot_max_s:g} s")
     if slo.qps_min is not None and not facts:
-        facts.append(f"qps_min {slo.qps_min:g} cannot be reached within {space.max_chips} chips under the other bounds")
+        top = float(slice_bounds(space, cm, with_qps=True)[2].max())
+        facts.append(f"qps_min {slo.qps_min:g} cannot be reached within {space.max_chips} chips under the other bounds"
+                     + (f" (no plan of the space exceeds {top:.4g} QPS, bound U1)" if top < slo.qps_min else ""))
     bounds = ", ".join(f"{k} = {v}" for k, v in slo.model_dump().items() if v is not None)
     detail = "; ".join(facts) or "the bounds bind jointly"
     return f"no plan meets {bounds}: {detail}. To fix: relax those bounds, or allow more chips per stage"
@@ -289,7 +336,7 @@ def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, ti
     """The TTFT vs QPS/chip frontier by the slice-decomposed epsilon-constraint sweep (O1-O3, U1-U2)."""
     slo = slo if slo is not None else space.instance.slo
     t0 = time.perf_counter()
-    sweep = _Sweep(space, slo, workers, time_limit_s, seed)
+    sweep = SliceSweep(space, slo, workers, time_limit_s, seed)
     eps = math.floor(slo.ttft_max_s / TIME_RES_S) if slo.ttft_max_s is not None else None
     found: list[FrontierPoint] = []
     while len(found) < max_points:
@@ -297,13 +344,13 @@ def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, ti
         if res is None:
             break
         plan, vals, t_star, proven, gap, _ = res
-        metrics = _verify(space, plan, vals, len(sweep.groups), sweep.cm.cycle_res_s)
+        metrics = verify_solution(space, plan, vals, len(sweep.groups), sweep.cm.cycle_res_s)
         found.append(FrontierPoint(metrics=metrics, plan=plan, proven_optimal=proven, gap=0.0 if proven else gap))
         if progress:
             progress(len(found), 0, f"TTFT {metrics.ttft_s:.4g} s, QPS/chip {metrics.qps_per_chip:.4g}")
         eps = t_star - 1
     if not found:
-        if slo == Slo() or _Sweep(space, Slo(), workers, time_limit_s, seed).point(None) is None:
+        if slo == Slo() or SliceSweep(space, Slo(), workers, time_limit_s, seed).point(None) is None:
             raise EmptySpaceError(empty_space_message(space))
         raise InfeasibleError(diagnose_infeasible(space, slo))
     keep = pareto_indices([p.metrics.ttft_s for p in found], [p.metrics.qps_per_chip for p in found],

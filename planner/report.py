@@ -12,10 +12,10 @@ import numpy as np
 from models.analytical import RooflineCost
 from models.errors import ModelError
 from models.scan import ScanCost
-from planner.schema import FrontierResult, Metrics, Plan
+from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
 from planner.space import Space, pow2_upto
 
-__all__ = ["SHORT", "frontier_json", "frontier_table", "metrics_text", "plot_frontier", "stage_cost_table",
+__all__ = ["SHORT", "capacity_json", "capacity_text", "frontier_json", "frontier_table", "metrics_text", "plot_frontier", "stage_cost_table",
            "validation_markdown", "validation_text"]
 
 SHORT = {"encode": "enc", "rewrite_prefill": "rwp", "rewrite_decode": "rwd", "retrieval": "ret", "rerank": "rr",
@@ -51,6 +51,24 @@ def frontier_table(result: FrontierResult) -> str:
                      + [f"stages: {stage_names}"])
 
 
+def _point_json(p: FrontierPoint) -> dict:
+    return {
+        "ttft_s": p.metrics.ttft_s,
+        "tpot_s": p.metrics.tpot_s,
+        "qps": p.metrics.qps,
+        "qps_per_chip": p.metrics.qps_per_chip,
+        "chips": p.metrics.chips,
+        "retrieval_servers": p.metrics.retrieval_servers,
+        "proven_optimal": p.proven_optimal,
+        "gap": p.gap,
+        "placement": [list(g) for g in p.plan.placement],
+        "chips_per_stage": dict(p.plan.chips_per_stage),
+        "batch_per_stage": dict(p.plan.batch_per_stage),
+        "bottleneck": list(p.metrics.bottleneck),
+        "time_share": dict(p.metrics.time_share),
+    }
+
+
 def frontier_json(result: FrontierResult) -> dict:
     """The JSON contract of ``ragplan pareto --json``."""
     return {
@@ -58,25 +76,25 @@ def frontier_json(result: FrontierResult) -> dict:
         "solver": result.solver,
         "solve_seconds": result.solve_seconds,
         "schedules_evaluated": result.schedules_evaluated,
-        "points": [
-            {
-                "ttft_s": p.metrics.ttft_s,
-                "tpot_s": p.metrics.tpot_s,
-                "qps": p.metrics.qps,
-                "qps_per_chip": p.metrics.qps_per_chip,
-                "chips": p.metrics.chips,
-                "retrieval_servers": p.metrics.retrieval_servers,
-                "proven_optimal": p.proven_optimal,
-                "gap": p.gap,
-                "placement": [list(g) for g in p.plan.placement],
-                "chips_per_stage": dict(p.plan.chips_per_stage),
-                "batch_per_stage": dict(p.plan.batch_per_stage),
-                "bottleneck": list(p.metrics.bottleneck),
-                "time_share": dict(p.metrics.time_share),
-            }
-            for p in result.points
-        ],
+        "points": [_point_json(p) for p in result.points],
     }
+
+
+def capacity_json(result: CapacityResult) -> dict:
+    """The JSON contract of ``ragplan min-chips --json``: the plan under the same keys as a frontier point."""
+    return {"instance": result.instance, "solver": result.solver, "solve_seconds": result.solve_seconds,
+            "solves": result.solves, "qps_min": result.qps_min, "plan": _point_json(result.point)}
+
+
+def capacity_text(result: CapacityResult) -> str:
+    p = result.point
+    proof = "proven optimal" if p.proven_optimal else "NOT proven optimal (a solve hit its time limit)"
+    return "\n".join([
+        f"{result.instance}: fewest chips for QPS >= {result.qps_min:g}: {p.metrics.chips} ({proof}; "
+        f"{result.solves} CP-SAT solves, {result.solve_seconds:.2f} s)",
+        f"placement {_placement(p.plan)}; chips {_per_stage(p.plan.chips_per_stage)}; "
+        f"batches {_per_stage(p.plan.batch_per_stage)}",
+        metrics_text(p.metrics)])
 
 
 def metrics_text(m: Metrics) -> str:

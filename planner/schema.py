@@ -324,6 +324,17 @@ class FrontierResult(_Strict):
     solves: int | None = None
 
 
+class CapacityResult(_Strict):
+    """The fewest chips meeting an SLO with a QPS floor (O4), and the plan that does it."""
+
+    instance: str
+    solver: str
+    solve_seconds: float
+    qps_min: float
+    point: FrontierPoint
+    solves: int | None = None
+
+
 def _format_validation(path: Path, err: ValidationError) -> str:
     parts = []
     for e in err.errors():

@@ -101,3 +101,16 @@ def test_bad_option_is_one_line():
 @pytest.mark.parametrize("argv", [["pareto", "missing.yaml"], ["evaluate", CASE4, "missing-plan.json"]])
 def test_missing_files(capsys, argv):
     assert "cannot read" in _one_line_exit_2(capsys, *argv)
+
+
+def test_min_chips_text_json_and_errors(tmp_path, capsys):
+    out_json = tmp_path / "new" / "cap.json"
+    code, out, _ = _run(capsys, "min-chips", CASE4, "--qps-min", "300", "--ttft-max-s", "0.2", "--json", str(out_json))
+    assert code == 0 and "fewest chips for QPS >= 300: 65 (proven optimal" in out
+    data = json.loads(out_json.read_text())
+    assert data["qps_min"] == 300 and data["plan"]["chips"] == 65 and data["plan"]["qps"] >= 300
+    assert data["plan"]["proven_optimal"] and data["plan"]["ttft_s"] <= 0.2
+    code, out, err = _run(capsys, "min-chips", CASE4)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "To fix: pass --qps-min" in err
+    code, _, err = _run(capsys, "min-chips", CASE4, "--qps-min", "5000")
+    assert code == 2 and "qps_min 5000 cannot be reached within 96 chips" in err and "Traceback" not in err

@@ -5,7 +5,7 @@ import pytest
 
 from planner import build_space, evaluate, load_instance
 from planner.cpsat import CYCLE_RES_S, TIME_RES_S, RagSolver, build_matrices, build_model, slice_groups, slice_tables
-from planner.pareto import _Sweep, slice_bounds
+from planner.pareto import SliceSweep, slice_bounds
 from planner.schema import IntRange
 from planner.schema import Slo
 from tests.conftest import INSTANCES
@@ -51,7 +51,7 @@ def test_decode_rows_keep_only_undominated():
 @pytest.mark.parametrize("case", ["case1", "case2", "case4"])
 def test_bound_is_valid_and_tight(case):
     space = _space(case)
-    sweep = _Sweep(space, Slo(), 1, 30, 0)
+    sweep = SliceSweep(space, Slo(), 1, 30, 0)
     ub, _ = slice_bounds(space, sweep.cm)
     for sl in sweep.slices:
         res = sweep.ratio(sl, None)

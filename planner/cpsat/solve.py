@@ -7,6 +7,7 @@ Objectives (``docs/model.md``, section "CP-SAT model"), each under TTFT <= e (th
   rounded cycle came out up to 2 units higher; each cycle is a sum of at most two parts rounded up).
 - O3 min t_d (N_max + 1) + N subject to that and TTFT <= the O2 optimum (ties: lower TPOT, then fewer chips,
   as rule F2).
+- O4 (capacity) min N, then TTFT, then TPOT, under the QPS floor of C8.
 
 Temporary constraints are cleared from the proto after use, so one model serves a whole sweep; each
 solution is the hint of the next solve.
@@ -76,9 +77,6 @@ class RagSolver:
         """2 N_max: how much higher P may come out for a plan whose real QPS/chip ties (O2)."""
         return 2 * self.space.max_chips
 
-    def _with_product(self, p_max: int) -> int:
-        return self.rm.model.add(self.rm.product <= p_max).index
-
     def _drop(self, index: int) -> None:
         self.rm.model.proto.constraints[index].clear_linear()  # an empty constraint: always true
 
@@ -102,7 +100,7 @@ class RagSolver:
     def beats(self, ttft_max: int | None, p_max: int) -> bool:
         """Whether some plan under TTFT <= ttft_max has P <= p_max (a feasibility solve, no objective)."""
         self._set_ttft_max(ttft_max)
-        idx = self._with_product(p_max)
+        idx = self.rm.model.add(self.rm.product <= p_max).index
         self.rm.model.clear_objective()
         try:
             return self._solve() is not None
@@ -120,27 +118,38 @@ class RagSolver:
             return None
         return out, 0.0 if out.optimal else out.values["P"] / max(out.bound, 1.0) - 1.0
 
-    def _at_product(self, p_max: int, ttft_max: int | None, objective, what: str) -> Outcome:
-        """Minimise ``objective`` among plans with P <= p_max and TTFT <= ttft_max."""
+    def _minimise_within(self, bound, ttft_max: int | None, objective, what: str) -> Outcome:
+        """Minimise ``objective`` among plans meeting the linear ``bound`` and TTFT <= ttft_max."""
         self._set_ttft_max(ttft_max)
-        idx = self._with_product(p_max)
+        idx = self.rm.model.add(bound).index
         self.rm.model.minimize(objective)
         try:
             out = self._solve()
         finally:
             self._drop(idx)
         if out is None:
-            raise RuntimeError(f"{what} infeasible right after O1 found a plan: a solver bug")
+            raise RuntimeError(f"{what} infeasible right after a solve found a plan: a solver bug")
         return out
 
     def min_ttft(self, p_star: int, ttft_max: int | None) -> Outcome:
         """O2: the least TTFT among plans with P <= P* + tie."""
-        return self._at_product(p_star + self.tie, ttft_max, self.rm.ttft, "O2")
+        return self._minimise_within(self.rm.product <= p_star + self.tie, ttft_max, self.rm.ttft, "O2")
 
     def min_tpot(self, p_star: int, ttft: int) -> Outcome:
         """O3: the least TPOT, then fewest chips, among plans with P <= P* + tie and TTFT <= ttft."""
-        return self._at_product(p_star + self.tie, ttft, self.rm.tpot * (self.space.max_chips + 1) + self.rm.total,
-                                "O3")
+        return self._minimise_within(self.rm.product <= p_star + self.tie, ttft,
+                                     self.rm.tpot * (self.space.max_chips + 1) + self.rm.total, "O3")
+
+    def fewest_chips(self, ttft_max: int | None) -> Outcome | None:
+        """O4: the fewest chips N, then the least TTFT, under TTFT <= ttft_max (the QPS floor is C8):
+        min N (T_hi + 1) + TTFT, T_hi = TTFT's largest value. None if infeasible."""
+        self._set_ttft_max(ttft_max)
+        self.rm.model.minimize(self.rm.total * (self._ttft_hi + 1) + self.rm.ttft)
+        return self._solve()
+
+    def fewest_chips_tpot(self, n: int, ttft: int) -> Outcome:
+        """O4's tie-break: the least TPOT among plans with N <= n and TTFT <= ttft."""
+        return self._minimise_within(self.rm.total <= n, ttft, self.rm.tpot, "O4 TPOT")
 
     def plan(self, vals: dict) -> Plan:
         """The ``Plan`` of a solution's values."""
