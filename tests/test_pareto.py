@@ -113,3 +113,12 @@ def test_slo_bounds_respected():
                               for p in res.points)
     ex = exhaustive_frontier(space, Slo(ttft_max_s=0.11, tpot_max_s=0.008, qps_min=100))
     assert _same_frontier(ex, res)
+
+
+def test_same_seed_same_frontier():
+    inst = load_instance(INSTANCES / "rago-oss" / "case4.yaml")
+    inst = inst.model_copy(update={"search": inst.search.model_copy(update={"batches": "any"})})
+    space = build_space(inst)
+    runs = [cpsat_frontier(space, **SOLVER) for _ in range(2)]
+    plans = [[p.plan.model_dump() for p in r.points] for r in runs]
+    assert plans[0] == plans[1] and runs[0].solves == runs[1].solves and len(plans[0]) > 12
