@@ -13,13 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+from planner.capacity import min_chips
 from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import exhaustive_frontier
 from planner.pareto import cpsat_frontier
-from planner.capacity import min_chips
-from planner.report import (capacity_json, capacity_text, frontier_json, frontier_table, metrics_text, plot_frontier, stage_cost_table,
-                            validation_markdown, validation_text)
+from planner.report import (capacity_json, capacity_text, frontier_json, frontier_table, metrics_text,
+                            plot_frontier, stage_cost_table, validation_markdown, validation_text)
 from planner.schema import Instance, Plan, load_instance
 from planner.space import build_space
 from planner.validate import validate

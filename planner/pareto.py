@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.cpsat.model import build_model, slice_groups
-from planner.cpsat.solve import Outcome, RagSolver
+from planner.cpsat.solve import RagSolver
 from planner.cpsat.tables import TIME_RES_S, CostMatrices, build_matrices, ceil_units, group_latency, slice_tables
 from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
 from planner.evaluate import check_plan, evaluate
@@ -87,9 +87,9 @@ def _need(curves: list[tuple[np.ndarray, np.ndarray]], levels: np.ndarray) -> np
     return need
 
 
-def slice_bounds(space: Space, cm: CostMatrices, with_qps: bool = False):
-    """U1 upper bound on QPS/chip and TTFT lower bound (time units) of every slice (``with_qps``: and an upper
-    bound on QPS within N_max chips, the largest level Q with sum_g n_g(Q) <= N_max).
+def slice_bounds(space: Space, cm: CostMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """U1 upper bound on QPS/chip, TTFT lower bound (time units) and upper bound on QPS within N_max chips (the
+    largest level Q with sum_g n_g(Q) <= N_max) of every slice.
 
     For a placement and a throughput level Q, group g needs n_g >= n_g(Q) = min{n : q_g(n, B) >= Q}
     chips, so every plan of the slice has Q/N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (the
@@ -116,9 +116,7 @@ def slice_bounds(space: Space, cm: CostMatrices, with_qps: bool = False):
                 ub[b] = max(ub[b], float(np.max(levels[ok] / np.maximum(need[ok], space.min_chips))))
                 qps_ub[b] = max(qps_ub[b], float(levels[ok].max()))
     ub = np.where(ub > 0, ub * (1 + 1e-9), -1.0)
-    if with_qps:
-        return ub, np.floor(ttft_lb / TIME_RES_S * (1 - 1e-12)).astype(np.int64), qps_ub * (1 + 1e-9)
-    return ub, np.floor(ttft_lb / TIME_RES_S * (1 - 1e-12)).astype(np.int64)
+    return ub, np.floor(ttft_lb / TIME_RES_S * (1 - 1e-12)).astype(np.int64), qps_ub * (1 + 1e-9)
 
 
 def slice_chip_bounds(space: Space, cm: CostMatrices, qps: float) -> np.ndarray:
@@ -161,7 +159,7 @@ class SliceSweep:
         self.groups = slice_groups(space)
         self.full_decode = space.instance.search.batches != "any"
         self.kw = dict(workers=workers, time_limit_s=time_limit_s, seed=seed)
-        ub, lb = slice_bounds(space, self.cm)
+        ub, lb, _ = slice_bounds(space, self.cm)
         self.slices = [_Slice(i, float(ub[i]), int(lb[i]), dead=ub[i] < 0) for i in range(len(ub))]
         self.solves = 0
         self.tie = 2 * space.max_chips  # P units a tied plan's rounding may add (RagSolver.tie)
@@ -228,7 +226,7 @@ class SliceSweep:
         return out
 
     def point(self, eps: int | None):
-        """One frontier point under TTFT <= eps: (plan, values, TTFT, proven, gap, slice) or None."""
+        """One frontier point under TTFT <= eps: (plan, values, TTFT, proven, gap) or None."""
         live = [s for s in self.slices if not s.dead and (eps is None or s.ttft_lb <= eps)]
         width = max((s.ub for s in live), default=0.0) * TIE_REL or 1.0
         live.sort(key=lambda s: (-math.floor(s.ub / width), s.ttft_lb))  # equal bounds: lowest TTFT first
@@ -266,10 +264,11 @@ class SliceSweep:
                 continue
             out = self.count(sl, sl.solver.min_tpot, p, t_star)
             proven &= out.optimal
-            vals = out.values if self.full_decode else self.refine_decode(sl, out.values, (p + self.tie) // out.values["N"])
+            cap = (p + self.tie) // out.values["N"]  # c_d that keeps P <= P* + tie
+            vals = out.values if self.full_decode else self.refine_decode(sl, out.values, cap)
             finals.append((vals["tpot"], vals["N"], sl, vals))
         tpot, n, sl, vals = min(finals, key=lambda f: (f[0], f[1], f[2].bi))
-        return sl.solver.plan(vals), vals, t_star, proven, gap, sl
+        return sl.solver.plan(vals), vals, t_star, proven, gap
 
     def refine_decode(self, sl: _Slice, values: dict, cycle_cap: int) -> dict:
         """With ``batches: any`` (the slice models keep only the least-cycle D per decode chip count): the
@@ -323,7 +322,7 @@ def diagnose_infeasible(space: Space, slo: Slo) -> str:
         if best > slo.tpot_max_s:
             facts.append(f"the fastest decode step is {best:.4g} s > tpot_max_s {slo.tpot_max_s:g} s")
     if slo.qps_min is not None and not facts:
-        top = float(slice_bounds(space, cm, with_qps=True)[2].max())
+        top = float(slice_bounds(space, cm)[2].max())
         facts.append(f"qps_min {slo.qps_min:g} cannot be reached within {space.max_chips} chips under the other bounds"
                      + (f" (no plan of the space exceeds {top:.4g} QPS, bound U1)" if top < slo.qps_min else ""))
     bounds = ", ".join(f"{k} = {v}" for k, v in slo.model_dump().items() if v is not None)
@@ -343,7 +342,7 @@ def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, ti
         res = sweep.point(eps)
         if res is None:
             break
-        plan, vals, t_star, proven, gap, _ = res
+        plan, vals, t_star, proven, gap = res
         metrics = verify_solution(space, plan, vals, len(sweep.groups), sweep.cm.cycle_res_s)
         found.append(FrontierPoint(metrics=metrics, plan=plan, proven_optimal=proven, gap=0.0 if proven else gap))
         if progress:

@@ -15,8 +15,8 @@ from models.scan import ScanCost
 from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
 from planner.space import Space, pow2_upto
 
-__all__ = ["SHORT", "capacity_json", "capacity_text", "frontier_json", "frontier_table", "metrics_text", "plot_frontier", "stage_cost_table",
-           "validation_markdown", "validation_text"]
+__all__ = ["SHORT", "capacity_json", "capacity_text", "frontier_json", "frontier_table", "metrics_text",
+           "plot_frontier", "stage_cost_table", "validation_markdown", "validation_text"]
 
 SHORT = {"encode": "enc", "rewrite_prefill": "rwp", "rewrite_decode": "rwd", "retrieval": "ret", "rerank": "rr",
          "prefill": "pf", "decode": "dec"}

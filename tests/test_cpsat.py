@@ -52,7 +52,7 @@ def test_decode_rows_keep_only_undominated():
 def test_bound_is_valid_and_tight(case):
     space = _space(case)
     sweep = SliceSweep(space, Slo(), 1, 30, 0)
-    ub, _ = slice_bounds(space, sweep.cm)
+    ub, _, _ = slice_bounds(space, sweep.cm)
     for sl in sweep.slices:
         res = sweep.ratio(sl, None)
         if res is None:
