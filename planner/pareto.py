@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.cpsat.model import build_model, slice_groups
-from planner.cpsat.solve import RagSolver
+from planner.cpsat.solve import RagSolver, tie_units
 from planner.cpsat.tables import TIME_RES_S, CostMatrices, build_matrices, ceil_units, group_latency, slice_tables
 from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
 from planner.evaluate import check_plan, evaluate
@@ -162,7 +162,7 @@ class SliceSweep:
         ub, lb, _ = slice_bounds(space, self.cm)
         self.slices = [_Slice(i, float(ub[i]), int(lb[i]), dead=ub[i] < 0) for i in range(len(ub))]
         self.solves = 0
-        self.tie = 2 * space.max_chips  # P units a tied plan's rounding may add (RagSolver.tie)
+        self.tie = tie_units(space)  # P units a tied plan's rounding may add
 
     def solver(self, sl: _Slice) -> RagSolver | None:
         """The slice's CP-SAT model and solver (built on first use; None if the slice has no decode row)."""

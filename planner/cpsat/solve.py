@@ -23,7 +23,13 @@ from planner.cpsat.model import RagModel
 from planner.schema import ACCELERATOR_STAGES, Plan
 from planner.space import Space
 
-__all__ = ["Outcome", "RagSolver"]
+__all__ = ["Outcome", "RagSolver", "tie_units"]
+
+
+def tie_units(space: Space) -> int:
+    """2 N_max: how much higher P may come out for a plan whose real QPS/chip ties the optimum's (O2): its
+    cycle is a sum of at most two parts, each rounded up by less than one unit."""
+    return 2 * space.max_chips
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,7 @@ class RagSolver:
 
     @property
     def tie(self) -> int:
-        """2 N_max: how much higher P may come out for a plan whose real QPS/chip ties (O2)."""
-        return 2 * self.space.max_chips
+        return tie_units(self.space)
 
     def _drop(self, index: int) -> None:
         self.rm.model.proto.constraints[index].clear_linear()  # an empty constraint: always true
