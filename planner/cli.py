@@ -69,6 +69,15 @@ def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
         raise InstanceError(f"invalid command-line override: {exc}. To fix: correct the option value") from exc
 
 
+def _write(out: str | None, save) -> None:
+    """``save(path)`` to an output option's path (if given), creating its folder; says where it wrote."""
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save(path)
+        print(f"wrote {out}")
+
+
 def _cmd_pareto(args: argparse.Namespace) -> int:
     inst = _with_overrides(load_instance(args.instance), args)
     space = build_space(inst)
@@ -79,15 +88,8 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
         result = cpsat_frontier(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed,
                                 progress=progress)
     print(frontier_table(result))
-    for out in (args.json, args.plot):
-        if out:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(frontier_json(result), indent=2) + "\n")
-        print(f"wrote {args.json}")
-    if args.plot:
-        plot_frontier(result, args.plot)
-        print(f"wrote {args.plot}")
+    _write(args.json, lambda path: path.write_text(json.dumps(frontier_json(result), indent=2) + "\n"))
+    _write(args.plot, lambda path: plot_frontier(result, path))
     return 0
 
 
@@ -95,10 +97,7 @@ def _cmd_min_chips(args: argparse.Namespace) -> int:
     space = build_space(_with_overrides(load_instance(args.instance), args))
     result = min_chips(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed)
     print(capacity_text(result))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(capacity_json(result), indent=2) + "\n")
-        print(f"wrote {args.json}")
+    _write(args.json, lambda path: path.write_text(json.dumps(capacity_json(result), indent=2) + "\n"))
     return 0
 
 
@@ -143,12 +142,8 @@ def _cmd_costs(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     result = validate(args.profiles, args.instances, with_findings=not args.no_findings)
     print(validation_text(result))
-    for out, text in ((args.json, lambda: json.dumps(result, indent=2) + "\n"),
-                      (args.markdown, lambda: validation_markdown(result))):
-        if out:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            Path(out).write_text(text())
-            print(f"wrote {out}")
+    _write(args.json, lambda path: path.write_text(json.dumps(result, indent=2) + "\n"))
+    _write(args.markdown, lambda path: path.write_text(validation_markdown(result)))
     return 0
 
 

@@ -185,6 +185,11 @@ class SliceSweep:
         """The QPS/chip B / (P x cycle unit) of a solution of slice ``sl`` (a lower bound of the plan's own)."""
         return float(self.cm.batches[sl.bi]) / (product * self.cm.cycle_res_s)
 
+    def real_hi(self, sl: _Slice, product: int) -> float:
+        """The highest real QPS/chip a solution of P = ``product`` may stand for: its rounding may add up to
+        ``tie`` units to P (so ties are judged on this)."""
+        return self.real(sl, max(product - self.tie, 1))
+
     def _fits(self, sl: _Slice, eps: int | None) -> bool:
         return sl.cache is not None and (eps is None or sl.cache[0].values["TTFT"] <= eps)
 
@@ -201,20 +206,20 @@ class SliceSweep:
             return None
         sl.cache = res
         p = res[0].values["P"]
-        sl.ub = min(sl.ub, self.real(sl, max(p - self.tie, 1)) * (1 + 1e-12))
+        sl.ub = min(sl.ub, self.real_hi(sl, p) * (1 + 1e-12))
         return res
 
     def can_reach(self, sl: _Slice, eps: int | None, floor: float) -> bool:
         """U3: whether slice B may have a plan of real QPS/chip >= floor under TTFT <= eps (cache first, then
         one feasibility solve of P <= B / (floor x unit) + tie); a 'no' lowers U_B, valid for every smaller e (U2)."""
         if self._fits(sl, eps):
-            return self.real(sl, sl.cache[0].values["P"] - self.tie) >= floor
+            return self.real_hi(sl, sl.cache[0].values["P"]) >= floor
         solver = self.solver(sl)
         if solver is None:
             return False
         p_max = math.floor(self.cm.batches[sl.bi] / (floor * self.cm.cycle_res_s)) + self.tie
         if not self.count(sl, solver.beats, eps, p_max):
-            sl.ub = min(sl.ub, self.real(sl, p_max + 1 - self.tie) * (1 + 1e-12))
+            sl.ub = min(sl.ub, self.real_hi(sl, p_max + 1) * (1 + 1e-12))
             return False
         return True
 
@@ -246,15 +251,15 @@ class SliceSweep:
             proven &= g == 0.0
             gap = max(gap, g)
             p = out.values["P"]
-            if self.real(sl, max(p - self.tie, 1)) < floor:
+            if self.real_hi(sl, p) < floor:
                 continue
             o2 = self.count(sl, sl.solver.min_ttft, p, eps)  # O2 on every slice attaining the ratio
             proven &= o2.optimal
             entries.append((o2.values["TTFT"], sl, p))
             best = max(best, self.real(sl, p))
             floor = best * (1 - TIE_REL)
-            t_best = min(t for t, sl_, p_ in entries if self.real(sl_, max(p_ - self.tie, 1)) >= floor)
-        o2 = [(t, sl, p) for t, sl, p in entries if self.real(sl, max(p - self.tie, 1)) >= floor]
+            t_best = min(t for t, sl_, p_ in entries if self.real_hi(sl_, p_) >= floor)
+        o2 = [(t, sl, p) for t, sl, p in entries if self.real_hi(sl, p) >= floor]
         if not o2:
             return None
         t_star = min(t for t, *_ in o2)

@@ -147,17 +147,21 @@ def _undominated(q: np.ndarray, t: np.ndarray) -> np.ndarray:
     return keep
 
 
-def group_latency(space: Space, cm: CostMatrices, group: tuple[str, ...],
-                  batches: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+def group_latency(space: Space, cm: CostMatrices, group: tuple[str, ...], batches: np.ndarray | slice = slice(None),
+                  retrieval: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """A group's chip options n (0 for a retrieval-only group) and sum_{s in g} L_s of shape (n, j, b): j over
-    the retrieval buckets (a single column if the group holds no retrieval), b over ``batches`` (indices)."""
+    the retrieval buckets (a single column if the group holds no retrieval, or if ``retrieval`` is false: then
+    the sum leaves retrieval out), b over ``batches`` (indices)."""
     opts = space.group_chip_options(group)
     acc = any(s in ACCELERATOR_STAGES for s in group)
     n_vals = np.asarray(opts if acc else (0,), dtype=np.int64)
     nb = len(cm.batches[batches])
-    lat = np.zeros((len(n_vals), len(cm.buckets) if "retrieval" in group else 1, nb))
+    with_ret = retrieval and "retrieval" in group
+    lat = np.zeros((len(n_vals), len(cm.buckets) if with_ret else 1, nb))
     for s in group:
         if s == "retrieval":
+            if not with_ret:
+                continue
             lat += cm.lat[s][:, batches][None, :, :]
         else:
             lat += cm.lat[s][np.searchsorted(cm.options[s], n_vals)][:, None, batches]
@@ -165,10 +169,10 @@ def group_latency(space: Space, cm: CostMatrices, group: tuple[str, ...],
 
 
 def _group_rows(space: Space, cm: CostMatrices, group: tuple[str, ...], bi: int) -> np.ndarray:
-    n_vals = np.asarray(space.group_chip_options(group), dtype=np.int64)  # S2 of the whole group
-    if len(n_vals) == 0:
+    if not any(s in ACCELERATOR_STAGES for s in group):
         return np.zeros((0, 3), dtype=np.int64)
-    lat = sum(cm.lat[s][np.searchsorted(cm.options[s], n_vals), bi] for s in group if s != "retrieval")
+    n_vals, lat = group_latency(space, cm, group, np.array([bi]), retrieval=False)
+    lat = lat[:, 0, 0]
     return np.column_stack([n_vals, ceil_units(lat), ceil_units(lat, cm.cycle_res_s)]).astype(np.int64)
 
 
@@ -185,12 +189,12 @@ def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
         k = int(np.searchsorted(D, batch))  # D is increasing: rows k.. have D >= B
         if k == len(D):
             continue
-        if full:
-            ci = ceil_units(batch / q[k:], cm.cycle_res_s)
-            keep = np.flatnonzero(_undominated(ci.max() - ci, ti[k:])) + k  # higher is better, >= 0
-        else:  # the highest throughput (least cycle), then the lowest TPOT
-            keep = best[k:k + 1]
+        # full: every D >= B, then the undominated ones; else the highest throughput (least cycle), lowest TPOT
+        keep = np.arange(k, len(D)) if full else best[k:k + 1]
         ci = ceil_units(batch / q[keep], cm.cycle_res_s)
+        if full:
+            undominated = _undominated(ci.max() - ci, ti[keep])  # higher is better, >= 0
+            keep, ci = keep[undominated], ci[undominated]
         rows.append(np.column_stack([np.full(len(keep), n), D[keep].astype(np.int64), ci, ti[keep]]))
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 4), dtype=np.int64)
 
