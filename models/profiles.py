@@ -198,8 +198,9 @@ def inference_table(cols: dict[str, np.ndarray], *, model: str, stage: str, hard
         have = sorted({(str(m), str(s), str(h), int(q), int(d)) for m, s, h, q, d in zip(
             cols["model.name"], cols["model.stage"], cols["hardware.name"],
             cols["model.seq_len_inference_prefill"], cols["model.dec_steps"])})
+        shown = ", ".join(map(str, have[:6])) + (f", ... ({len(have)} in all)" if len(have) > 6 else "")
         raise ProfileError(f"No profile rows for {what}. Available (model, stage, hardware, seq_len, dec_steps): "
-                           f"{have}. To fix: pick one of those in the instance, or add rows to the profile.")
+                           f"{shown}. To fix: pick one of those in the instance, or add rows to the profile.")
     chips = cols["hardware.num_chips"][sel]
     batch = cols["batch_size"][sel]
     steps = cols["model.dec_steps"][sel] if stage == "decode" else np.ones(int(sel.sum()), dtype=np.int64)

@@ -2,15 +2,28 @@
 
 Public API (everything else is private and may change)."""
 
-from planner.errors import (EXPECTED_ERRORS, EmptySpaceError, InfeasibleError, InstanceError, RagplanError,
-                            VerificationError)
-from planner.evaluate import check_plan, evaluate
-from planner.exhaustive import exhaustive_frontier
+from planner.capacity import min_chips
+from planner.errors import (
+                            EXPECTED_ERRORS,
+                            EmptySpaceError,
+                            InfeasibleError,
+                            InstanceError,
+                            RagplanError,
+                            SpaceTooLargeError,
+                            TimeLimitError,
+                            VerificationError,
+)
+from planner.evaluate import check_plan, evaluate, slo_violations
+from planner.exhaustive import exhaustive_frontier, exhaustive_min_chips
 from planner.frontier import pareto_indices
-from planner.schema import FrontierPoint, FrontierResult, Instance, Metrics, Plan, load_instance
+from planner.loader import load_instance
+from planner.pareto import cpsat_frontier
+from planner.plans import read_plan
+from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Instance, Metrics, Plan, Slo
 from planner.space import Space, build_space
 
 __all__ = [
+    "CapacityResult",
     "EXPECTED_ERRORS",
     "EmptySpaceError",
     "FrontierPoint",
@@ -21,12 +34,20 @@ __all__ = [
     "Metrics",
     "Plan",
     "RagplanError",
+    "Slo",
     "Space",
+    "SpaceTooLargeError",
+    "TimeLimitError",
     "VerificationError",
     "build_space",
     "check_plan",
+    "cpsat_frontier",
     "evaluate",
     "exhaustive_frontier",
+    "exhaustive_min_chips",
     "load_instance",
+    "min_chips",
     "pareto_indices",
+    "read_plan",
+    "slo_violations",
 ]

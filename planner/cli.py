@@ -1,14 +1,17 @@
 """``ragplan`` command line. With ``planner.report`` the only place that prints, plots or exits.
 
-Expected failures (``planner.errors.EXPECTED_ERRORS``: bad YAML, missing profile rows, empty space,
-infeasible SLO) print one line ``ragplan: error: ...`` and exit 2; bugs keep their traceback.
+Expected failures (``planner.errors.EXPECTED_ERRORS``: bad YAML, bad option values, unwritable outputs, missing
+profile rows, empty space, infeasible SLO, out of time) print one line ``ragplan: error: ... To fix: ...`` and
+exit 2; bugs keep their traceback. Output paths are checked before any solve, so a finished result is never lost
+to a bad path; files are written before the table is printed, so a closed pipe (``| head``) loses nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,31 +19,68 @@ from pathlib import Path
 from planner.capacity import min_chips
 from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
-from planner.exhaustive import exhaustive_frontier
+from planner.exhaustive import count_assignments, exhaustive_frontier, exhaustive_min_chips
+from planner.loader import load_instance
 from planner.pareto import cpsat_frontier
-from planner.report import (capacity_json, capacity_text, frontier_json, frontier_table, metrics_text,
-                            plot_frontier, stage_cost_table, validation_markdown, validation_text)
-from planner.schema import Instance, Plan, load_instance
+from planner.plans import read_plan
+from planner.report import (
+    capacity_json,
+    capacity_text,
+    frontier_json,
+    frontier_table,
+    metrics_text,
+    plot_frontier,
+    stage_cost_table,
+    validation_markdown,
+    validation_text,
+)
+from planner.schema import Instance, clip
 from planner.space import build_space
 from planner.validate import validate
 
 __all__ = ["main"]
 
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse prints usage too by default)
-        self.exit(2, f"ragplan: error: {message}. To fix: see 'ragplan {self.prog.split()[-1]} --help'\n")
+        self.exit(2, f"ragplan: error: {message}. To fix: see '{self.prog} --help'\n")
+
+
+def _number(kind, low: float, what: str, strict: bool = True):
+    """An argparse type: a finite ``kind`` number > low (>= low unless ``strict``), with a one-line error."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{clip(text)} is not {what}") from None
+        if not math.isfinite(v) or v < low or (strict and v == low):
+            raise argparse.ArgumentTypeError(f"{clip(text)} is not {what} {'>' if strict else '>='} {low:g}")
+        if abs(v) > 1e15:
+            raise argparse.ArgumentTypeError(f"{clip(text)} is beyond any plan (at most 1e15)")
+        return v
+    return parse
+
+
+_SECONDS = _number(float, 0.0, "a number of seconds")
+_RATE = _number(float, 0.0, "a rate (requests/s)")
+_COUNT = _number(int, 0, "a whole number")
+_SEED = _number(int, 0, "a whole number", strict=False)
 
 
 class _Progress:
-    """Progress lines on stderr, only once a run has lasted ``after_s``."""
+    """Progress lines on stderr, at most one a second, from the first second of a run."""
 
-    def __init__(self, enabled: bool, after_s: float = 1.0):
-        self.enabled, self.after_s, self.t0 = enabled, after_s, time.perf_counter()
+    def __init__(self, enabled: bool, every_s: float = 1.0):
+        self.enabled, self.every_s = enabled, every_s
+        self.t0 = self.last = time.perf_counter()
 
-    def __call__(self, done: int, total: int, what: str) -> None:
-        if self.enabled and time.perf_counter() - self.t0 >= self.after_s:
-            print(f"[{done}/{total}] {what}", file=sys.stderr, flush=True)
+    def __call__(self, what: str) -> None:
+        now = time.perf_counter()
+        if self.enabled and now - self.last >= self.every_s:
+            self.last = now
+            print(f"[{now - self.t0:.1f} s] {what}", file=sys.stderr, flush=True)
 
 
 def _with_accelerator(inst: Instance, name: str | None) -> Instance:
@@ -48,7 +88,7 @@ def _with_accelerator(inst: Instance, name: str | None) -> Instance:
     if not name:
         return inst
     if inst.cost.kind != "analytical":
-        raise InstanceError(f"--accelerator {name} needs an analytical cost source; {inst.name} uses "
+        raise InstanceError(f"--accelerator {clip(name)} needs an analytical cost source; {inst.name} uses "
                             f"{inst.cost.kind}. To fix: drop --accelerator or use an instance with cost.kind: "
                             f"analytical")
     return inst.model_copy(update={"cost": inst.cost.model_copy(update={"accelerator": name})})
@@ -62,23 +102,54 @@ def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
         search["chip_options"] = {}  # every count 1..max_chips_per_stage, whatever the instance lists
     slo = {k: v for k, v in (("ttft_max_s", args.ttft_max_s), ("tpot_max_s", args.tpot_max_s),
                              ("qps_min", args.qps_min)) if v is not None}
+    return inst.model_copy(update={"search": inst.search.model_copy(update=search),
+                                   "slo": inst.slo.model_copy(update=slo)})
+
+
+def _output(path: str | None, option: str, suffixes: tuple[str, ...] = ()) -> Path | None:
+    """Check an output path before any work: its folder can be created and the file written (a new file made
+    for the check is removed again)."""
+    if path is None:
+        return None
+    p = Path(path)
+    if path.endswith(("/", os.sep)) or p.is_dir():
+        raise InstanceError(f"{option} {clip(path)} is a folder. To fix: give a file name, e.g. {p / 'out'}"
+                            f"{suffixes[0] if suffixes else '.json'}")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise InstanceError(f"{option} {clip(path)}: the plot format comes from the file name, and "
+                            f"{clip(p.suffix or 'no suffix')} is not one of {', '.join(suffixes)}. To fix: name the "
+                            f"file with one of them, e.g. {p.with_suffix(suffixes[0]).name}")
+    existed = p.exists()
     try:
-        return Instance.model_validate(inst.model_dump() | {
-            "search": inst.search.model_dump() | search, "slo": inst.slo.model_dump() | slo})
-    except ValueError as exc:
-        raise InstanceError(f"invalid command-line override: {exc}. To fix: correct the option value") from exc
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with p.open("a"):
+            pass
+    except OSError as exc:
+        raise InstanceError(f"cannot write {option} {clip(path)}: {exc.strerror or exc}. To fix: choose a path in "
+                            f"a folder you can write") from exc
+    if not existed:
+        p.unlink()
+    return p
 
 
-def _write(out: str | None, save) -> None:
-    """``save(path)`` to an output option's path (if given), creating its folder; says where it wrote."""
-    if out:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
+def _write(path: Path | None, save) -> list[str]:
+    """``save(path)`` to a checked output path (if given); the line saying where it wrote."""
+    if path is None:
+        return []
+    try:
         save(path)
-        print(f"wrote {out}")
+    except OSError as exc:
+        raise InstanceError(f"cannot write {clip(str(path))}: {exc.strerror or exc}. To fix: free space or choose "
+                            f"another path") from exc
+    return [f"wrote {path}"]
+
+
+def _json(payload: dict):
+    return lambda path: path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
+    out_json, out_plot = _output(args.json, "--json"), _output(args.plot, "--plot", PLOT_SUFFIXES)
     inst = _with_overrides(load_instance(args.instance), args)
     space = build_space(inst)
     progress = _Progress(not args.quiet)
@@ -87,31 +158,31 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     else:
         result = cpsat_frontier(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed,
                                 progress=progress)
-    print(frontier_table(result))
-    _write(args.json, lambda path: path.write_text(json.dumps(frontier_json(result), indent=2) + "\n"))
-    _write(args.plot, lambda path: plot_frontier(result, path))
+    lines = _write(out_json, _json(frontier_json(result))) + _write(out_plot, lambda p: plot_frontier(result, p))
+    print("\n".join([frontier_table(result)] + lines))
     return 0
 
 
 def _cmd_min_chips(args: argparse.Namespace) -> int:
+    out_json = _output(args.json, "--json")
     space = build_space(_with_overrides(load_instance(args.instance), args))
-    result = min_chips(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed)
-    print(capacity_text(result))
-    _write(args.json, lambda path: path.write_text(json.dumps(capacity_json(result), indent=2) + "\n"))
+    progress = _Progress(not args.quiet)
+    if args.solver == "exhaustive":
+        result = exhaustive_min_chips(space, progress=progress)
+    else:
+        result = min_chips(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed,
+                           progress=progress)
+    lines = _write(out_json, _json(capacity_json(result)))
+    print("\n".join([capacity_text(result)] + lines))
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     space = build_space(load_instance(args.instance))
-    try:
-        plan = Plan.model_validate_json(Path(args.plan).read_text())
-    except OSError as exc:
-        raise InstanceError(f"cannot read plan {args.plan}: {exc.strerror}. To fix: check the path") from exc
-    except ValueError as exc:
-        raise InstanceError(f"{args.plan}: invalid plan: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}."
-                            f" To fix: give placement, chips_per_stage, batch_per_stage, retrieval_servers") from exc
-    print(metrics_text(evaluate(space, plan)))
+    plan = read_plan(args.plan, args.point)
+    m = evaluate(space, plan)
     why = check_plan(space, plan)
+    print(metrics_text(m))
     print("plan is inside the search space" if not why else "plan is outside the search space: " + "; ".join(why))
     return 0
 
@@ -119,45 +190,54 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_space(args: argparse.Namespace) -> int:
     space = build_space(load_instance(args.instance))
     print(f"{space.instance.name}: stages {' -> '.join(space.stages)}")
-    print(f"total chips [{space.min_chips}, {space.max_chips}], request batches {list(space.batch_options)}")
+    print(f"total chips [{space.min_chips}, {space.max_chips}], request batches {_short(space.batch_options)}")
     for s, opts in space.stage_chip_options.items():
-        print(f"  {s:16s} chip options {list(opts)}")
+        print(f"  {s:16s} chip options {_short(opts)}")
     for p in space.placements:
-        sizes = [len(space.group_chip_options(g)) or 1 for g in p]
-        print(f"  placement {' | '.join('+'.join(g) for g in p):60s} {len(space.chip_assignments(p))} chip "
-              f"assignments in range (of {math.prod(sizes)})")
+        print(f"  placement {' | '.join('+'.join(g) for g in p):60s} {count_assignments(space, p):.6g} chip "
+              f"assignments in range")
     return 0
+
+
+def _short(values) -> str:
+    v = list(values)
+    return str(v) if len(v) <= 12 else f"[{v[0]}, {v[1]}, ..., {v[-1]}] ({len(v)} values)"
 
 
 def _cmd_costs(args: argparse.Namespace) -> int:
     inst = _with_accelerator(load_instance(args.instance), args.accelerator)
     space = build_space(inst)
     if args.stage not in space.stages:
-        raise InstanceError(f"stage {args.stage!r} is not in {inst.name} (stages {list(space.stages)}). To fix: "
+        raise InstanceError(f"stage {clip(args.stage)} is not in {inst.name} (stages {list(space.stages)}). To fix: "
                             f"pick one of those")
     print(stage_cost_table(space, args.stage, args.units, args.batches))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    out_json, out_md = _output(args.json, "--json"), _output(args.markdown, "--markdown")
     result = validate(args.profiles, args.instances, with_findings=not args.no_findings)
-    print(validation_text(result))
-    _write(args.json, lambda path: path.write_text(json.dumps(result, indent=2) + "\n"))
-    _write(args.markdown, lambda path: path.write_text(validation_markdown(result)))
+    lines = _write(out_json, _json(result)) + _write(out_md, lambda p: p.write_text(validation_markdown(result)))
+    print("\n".join([validation_text(result)] + lines))
     return 0
 
 
 def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
+    p.add_argument("--solver", choices=["exhaustive", "cpsat"], default="cpsat",
+                   help="cpsat (default): proven-optimal slice sweep, any space size; exhaustive: enumerate every "
+                        "schedule (refuses spaces beyond 1e8 schedules)")
     p.add_argument("--chips", choices=["pow2", "any"], help="override search.chips")
     p.add_argument("--batches", choices=["pow2", "any"], help="override search.batches")
     p.add_argument("--placement", choices=["all", "disaggregated", "collocated"], help="override search.placement")
     p.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources), e.g. XPU-A")
-    p.add_argument("--ttft-max-s", type=float, help="override slo.ttft_max_s")
-    p.add_argument("--tpot-max-s", type=float, help="override slo.tpot_max_s")
-    p.add_argument("--qps-min", type=float, help=qps_help)
-    p.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (1 is fastest on slice models)")
-    p.add_argument("--time-limit-s", type=float, default=60.0, help="CP-SAT time limit per solve")
-    p.add_argument("--seed", type=int, default=0, help="CP-SAT random seed")
+    p.add_argument("--ttft-max-s", type=_SECONDS, help="override slo.ttft_max_s")
+    p.add_argument("--tpot-max-s", type=_SECONDS, help="override slo.tpot_max_s")
+    p.add_argument("--qps-min", type=_RATE, help=qps_help)
+    p.add_argument("--workers", type=_COUNT, default=1, help="CP-SAT search workers (1 is fastest on slice models)")
+    p.add_argument("--time-limit-s", type=_SECONDS, default=None,
+                   help="time limit of the whole run (default: none); when it ends the run, the plans found are "
+                        "returned, unproven ones with their gap")
+    p.add_argument("--seed", type=_SEED, default=0, help="CP-SAT random seed")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -166,21 +246,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     par = sub.add_parser("pareto", help="trace the TTFT vs QPS/chip Pareto frontier of an instance")
     par.add_argument("instance", help="instance YAML")
-    par.add_argument("--solver", choices=["exhaustive", "cpsat"], default="cpsat",
-                     help="cpsat (default): proven-optimal sweep, any space size; exhaustive: enumerate every schedule")
     _planning_options(par, "override slo.qps_min")
     par.add_argument("--json", metavar="OUT", help="write the frontier as JSON")
-    par.add_argument("--plot", metavar="OUT.png", help="write a PNG of the frontier")
+    par.add_argument("--plot", metavar="OUT.png", help="write a plot of the frontier (.png, .svg or .pdf)")
     par.set_defaults(func=_cmd_pareto)
     cap = sub.add_parser("min-chips", help="the fewest chips (and their plan) meeting a QPS target and the SLO")
     cap.add_argument("instance", help="instance YAML")
     _planning_options(cap, "the QPS target, requests/s (overrides slo.qps_min; required if the instance has none)")
     cap.add_argument("--json", metavar="OUT", help="write the plan as JSON")
     cap.set_defaults(func=_cmd_min_chips)
-    ev = sub.add_parser("evaluate", help="metrics of one plan (JSON: placement, chips_per_stage, batch_per_stage, "
-                                         "retrieval_servers)")
+    ev = sub.add_parser("evaluate", help="metrics of one plan: a plan JSON, a frontier point, or a frontier or "
+                                         "min-chips JSON of ragplan's own")
     ev.add_argument("instance")
     ev.add_argument("plan")
+    ev.add_argument("--point", default=None, help="in a frontier JSON: a point's index (0-based), "
+                                                  "max-qps-per-chip or min-ttft (default: the only point, if one)")
     ev.set_defaults(func=_cmd_evaluate)
     spc = sub.add_parser("space", help="show an instance's stages, placements and options")
     spc.add_argument("instance")
@@ -188,8 +268,10 @@ def _parser() -> argparse.ArgumentParser:
     cst = sub.add_parser("costs", help="a stage's latency/throughput table and which resource bounds each option")
     cst.add_argument("instance")
     cst.add_argument("--stage", required=True, help="stage kind, e.g. prefill, decode, retrieval")
-    cst.add_argument("--units", type=int, nargs="+", help="chip (retrieval: server) counts; default: the options")
-    cst.add_argument("--batches", type=int, nargs="+", help="batch sizes; default: powers of two to the limit")
+    cst.add_argument("--units", type=_number(int, 0, "a whole number of chips or servers"), nargs="+",
+                     help="chip (retrieval: server) counts; default: the options")
+    cst.add_argument("--batches", type=_number(int, 0, "a whole batch size"), nargs="+",
+                     help="batch sizes; default: powers of two to the limit")
     cst.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources)")
     cst.set_defaults(func=_cmd_costs)
     val = sub.add_parser("validate", help="analytical models vs GenZ and RAGO profiles, and the paper's findings")
@@ -209,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     except EXPECTED_ERRORS as exc:
         print(f"ragplan: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (| head) closed stdout: nothing of ours failed
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -4,10 +4,15 @@
 with code 2. Their messages read ``<what failed, with values and units>. To fix: <action>.``::
 
     RagplanError
-    ├── InstanceError        the YAML or its values are wrong (unknown field, min > max, ...)
+    ├── InstanceError        the YAML, a plan or a command-line value is wrong (unknown field, min > max, ...)
     ├── EmptySpaceError      the search space holds no schedule at all
-    └── InfeasibleError      schedules exist but none meets the SLOs / bounds
+    ├── InfeasibleError      schedules exist but none meets the SLOs / bounds
+    ├── SpaceTooLargeError   the exhaustive search would enumerate more schedules than its limit
+    └── TimeLimitError       the time limit ended a run before it found any plan
     models.errors.ModelError a cost source cannot serve a stage (missing profile rows, ...)
+
+A time limit that ends a run after it found plans is not an error: the result says which points are not proven
+optimal (``proven_optimal: false`` with their ``gap``) and whether the frontier is complete.
 
 *Bugs*: anything else, including ``VerificationError`` (a solver answer the independent evaluator disagrees
 with). The CLI lets those raise with their traceback.
@@ -21,6 +26,8 @@ __all__ = [
     "InfeasibleError",
     "InstanceError",
     "RagplanError",
+    "SpaceTooLargeError",
+    "TimeLimitError",
     "VerificationError",
 ]
 
@@ -39,6 +46,14 @@ class EmptySpaceError(RagplanError):
 
 class InfeasibleError(RagplanError):
     """Schedules exist but none satisfies the SLOs or bounds."""
+
+
+class SpaceTooLargeError(RagplanError):
+    """The exhaustive search refuses a space larger than its limit (the message gives the count)."""
+
+
+class TimeLimitError(RagplanError):
+    """The run's time limit ended it before any plan was found."""
 
 
 class VerificationError(AssertionError):

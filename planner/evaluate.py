@@ -1,8 +1,9 @@
 """The independent evaluator: metrics of any plan, from the cost models alone (never imports ortools).
 
-Formulas (``docs/model.md``, section "Evaluator", E1-E7), for a plan without micro-batching:
+Formulas (``docs/model.md``, section "Evaluator", E1-E8), for a plan without micro-batching, on the exact time
+base of ``planner.exact`` (every latency a whole number of picoseconds, Q1; every comparison exact):
 
-- E1 stage latency L_s = cost_s(n_g(s), b_s): n_g(s) chips of the stage's group; retrieval uses the plan's
+- E1 stage latency L_s = cost_s(n_g(s), b_s) in ps: n_g(s) chips of the stage's group; retrieval uses the plan's
   servers; every pre-decode stage runs the same request batch B.
 - E2 stage throughput q_s = b_s / L_s; decode: L_dec = decode_tokens x t_step(D), q_dec = D / L_dec.
 - E3 group throughput (time-multiplexed stages): q_g = 1 / sum_{s in g} 1 / q_s.
@@ -19,13 +20,12 @@ Formulas (``docs/model.md``, section "Evaluator", E1-E7), for a plan without mic
 
 from __future__ import annotations
 
-import numpy as np
-
 from planner.errors import InstanceError
-from planner.schema import ACCELERATOR_STAGES, Metrics, Plan
+from planner.exact import ps_to_s, rate, tpot_s
+from planner.schema import ACCELERATOR_STAGES, Metrics, Plan, Slo
 from planner.space import Space
 
-__all__ = ["check_plan", "evaluate", "stage_latencies"]
+__all__ = ["check_plan", "evaluate", "slo_violations", "stage_latencies"]
 
 
 def _structure(space: Space, plan: Plan) -> None:
@@ -52,41 +52,51 @@ def _structure(space: Space, plan: Plan) -> None:
         raise InstanceError(f"plan has {plan.retrieval_servers} retrieval servers. To fix: give at least 1")
 
 
-def stage_latencies(space: Space, plan: Plan) -> dict[str, float]:
-    """E1: latency in seconds of one batch of every stage under ``plan``."""
+def stage_latencies(space: Space, plan: Plan) -> dict[str, int]:
+    """E1: latency of one batch of every stage under ``plan``, in whole picoseconds (Q1)."""
     out = {}
     for s in space.stages:
         units = plan.retrieval_servers if s == "retrieval" else plan.chips_per_stage[s]
-        out[s] = float(space.costs[s].latency_s(units, plan.batch_per_stage[s]))
+        out[s] = int(space.latency_ps(s, units, plan.batch_per_stage[s]))
     return out
 
 
 def evaluate(space: Space, plan: Plan) -> Metrics:
-    """E1-E7: metrics of ``plan`` (raises ``InstanceError`` if the plan is malformed)."""
+    """E1-E8: metrics of ``plan``, exact (raises ``InstanceError`` if the plan is malformed).
+
+    Each group g serves b_g requests every c_g picoseconds (pre-decode: b_g = B, c_g = the sum of its stages'
+    latencies; decode: D every L_dec); QPS = min_g b_g / c_g, compared by cross-multiplication."""
     _structure(space, plan)
     lat = stage_latencies(space, plan)
-    stage_qps = {s: plan.batch_per_stage[s] / lat[s] for s in space.stages}
-    group_qps = tuple(float(1.0 / np.sum([1.0 / stage_qps[s] for s in g])) for g in plan.placement)
-    qps = min(group_qps)
-    bottleneck = next(g for g, q in reversed(list(zip(plan.placement, group_qps))) if q == qps)
+    b = plan.batch_per_stage
+    groups = [(b[g[0]], sum(lat[s] for s in g)) for g in plan.placement]  # (requests, ps) per group
+    qb, qc = groups[0]
+    for gb, gc in groups[1:]:
+        if gb * qc <= qb * gc:  # gb / gc <= qb / qc: ties go to the later group (E4)
+            qb, qc = gb, gc
+    bottleneck = next(g for g, (gb, gc) in reversed(list(zip(plan.placement, groups))) if gb * qc == qb * gc)
     chips = sum(plan.chips_per_stage[next(s for s in g if s in ACCELERATOR_STAGES)]
                 for g in plan.placement if any(s in ACCELERATOR_STAGES for s in g))
-    ttft = float(np.sum([lat[s] for s in space.pre_decode]))
+    ttft = sum(lat[s] for s in space.pre_decode)
     use = {s: (plan.retrieval_servers * space.chips_per_server if s == "retrieval" else plan.chips_per_stage[s])
-           / stage_qps[s] for s in space.stages}
+           * lat[s] / b[s] for s in space.stages}
     total_use = sum(use.values())
     return Metrics(
-        ttft_s=ttft,
-        tpot_s=lat["decode"] / space.decode_tokens(),
-        e2e_latency_s=ttft + lat["decode"],
-        qps=qps,
-        qps_per_chip=qps / chips,
+        ttft_s=ps_to_s(ttft),
+        tpot_s=tpot_s(lat["decode"], space.decode_tokens()),
+        e2e_latency_s=ps_to_s(ttft + lat["decode"]),
+        qps=rate(qb, qc),
+        qps_per_chip=rate(qb, qc * chips),
         chips=chips,
         retrieval_servers=plan.retrieval_servers,
-        stage_qps=stage_qps,
-        group_qps=group_qps,
+        stage_qps={s: rate(b[s], lat[s]) for s in space.stages},
+        group_qps=tuple(rate(gb, gc) for gb, gc in groups),
         bottleneck=bottleneck,
         time_share={s: u / total_use for s, u in use.items()},
+        ttft_ps=ttft,
+        decode_ps=lat["decode"],
+        bottleneck_batch=qb,
+        bottleneck_cycle_ps=qc,
     )
 
 
@@ -117,3 +127,15 @@ def check_plan(space: Space, plan: Plan) -> list[str]:
         why.append(f"decode batch {d} not among the decode options at {plan.chips_per_stage['decode']} chips or "
                    f"below the request batch {b}")
     return why
+
+
+def slo_violations(m: Metrics, slo: Slo) -> list[str]:
+    """Q3: the SLO bounds a plan's reported metrics miss (empty: it meets them all)."""
+    bad = []
+    if slo.ttft_max_s is not None and not m.ttft_s <= slo.ttft_max_s:
+        bad.append(f"TTFT {m.ttft_s!r} s > ttft_max_s {slo.ttft_max_s!r}")
+    if slo.tpot_max_s is not None and not m.tpot_s <= slo.tpot_max_s:
+        bad.append(f"TPOT {m.tpot_s!r} s > tpot_max_s {slo.tpot_max_s!r}")
+    if slo.qps_min is not None and not m.qps >= slo.qps_min:
+        bad.append(f"QPS {m.qps!r} < qps_min {slo.qps_min!r}")
+    return bad

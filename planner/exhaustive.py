@@ -1,154 +1,395 @@
-"""Exhaustive search: every (placement x chips x batches) schedule of a space, vectorised with numpy.
+"""Exhaustive search: every (placement x chips x batches) schedule of a space, vectorised with numpy, exact.
 
-For one placement, the chip assignments (k of them, S3) form the rows of arrays of shape (k, |B|) for the
-pre-decode stages and (k, |D|) for decode; broadcasting to (k, |B|, |D|) gives every schedule's QPS, and the
-E1-E6 formulas of ``planner.evaluate`` are applied array-wise. Only frontier candidates leave each chunk, so
-memory stays bounded by ``chunk_points``. Every frontier point is then re-evaluated by the scalar evaluator
-(a mismatch raises ``VerificationError``). Points of a complete enumeration are proven optimal.
+For one placement, the chip assignments in range (S3, streamed in chunks, partial sums pruned against the range)
+form the rows of int64 arrays of shape (k, |B|): TTFT and the pre-decode cycle C_pre = max_g C_g in picoseconds
+(Q1); decode is a table (D, L_dec) per decode chip count. Every comparison is exact (``planner.exact``).
+
+- The frontier needs few decode batches per (assignment, B): at fixed TTFT and chips a schedule's QPS/chip is
+  min(B / C_pre, D / L_dec) / N, so F2 only picks, on decode's staircase (D / L_dec higher, L_dec lower), the
+  least-L_dec D that does not bind (D C_pre >= B L_dec) and binding ones within the tie tolerance of the best.
+- ``iter_schedules`` yields every schedule (all D) meeting an SLO, for capacity questions and tests.
+
+Before enumerating, the number of schedules is counted (by dynamic programming over chip sums, no
+enumeration); beyond ``max_schedules`` the search refuses with the count (``SpaceTooLargeError``). Every
+frontier point is re-evaluated by the scalar evaluator, which must agree exactly (else ``VerificationError``).
+Points of a complete enumeration are proven optimal.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
-from planner.errors import EmptySpaceError, InfeasibleError, VerificationError
+from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, SpaceTooLargeError, VerificationError
 from planner.evaluate import evaluate
-from planner.frontier import pareto_indices
-from planner.schema import ACCELERATOR_STAGES, FrontierPoint, FrontierResult, Plan, Slo
+from planner.exact import cmp_products, decode_cap_ps, mul, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
+from planner.frontier import candidates, pareto_indices
+from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, FrontierResult, Plan, Slo
 from planner.space import Space
 
-__all__ = ["ScheduleArrays", "empty_space_message", "exhaustive_frontier", "iter_schedules"]
+__all__ = ["MAX_SCHEDULES", "ScheduleArrays", "count_assignments", "count_schedules", "empty_space_message", "exhaustive_frontier",
+           "exhaustive_min_chips", "iter_schedules"]
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[str], None]
+#: The largest space the exhaustive search enumerates (schedules); beyond it, it refuses with the count.
+MAX_SCHEDULES = 100_000_000
+_CHUNK = 2_000_000  # array elements per chunk (memory stays bounded)
 
 
 @dataclass(frozen=True)
 class ScheduleArrays:
-    """Flat arrays of schedules of one placement chunk (one entry per valid schedule)."""
+    """Flat arrays of schedules of one placement chunk (one entry per schedule), exact integers (Q1):
+    the bottleneck serves ``cycle_batch`` requests every ``cycle_ps``."""
 
     placement_index: int
     chips: np.ndarray  # (m, groups) group chip counts
     batch: np.ndarray  # (m,) request batch B
     decode_batch: np.ndarray  # (m,) decode batch D
-    ttft_s: np.ndarray
-    tpot_s: np.ndarray
-    qps: np.ndarray
+    ttft_ps: np.ndarray
+    decode_ps: np.ndarray
+    cycle_batch: np.ndarray
+    cycle_ps: np.ndarray
     total_chips: np.ndarray
 
-    @property
-    def qps_per_chip(self) -> np.ndarray:
-        return self.qps / self.total_chips
+    def take(self, idx: np.ndarray) -> "ScheduleArrays":
+        return ScheduleArrays(self.placement_index, *(getattr(self, f)[idx] for f in (
+            "chips", "batch", "decode_batch", "ttft_ps", "decode_ps", "cycle_batch", "cycle_ps", "total_chips")))
 
 
-def _latency_rows(cost, units: np.ndarray, batches: np.ndarray) -> np.ndarray:
-    """cost.latency_s for each row's unit count over every batch -> (k, |batches|)."""
-    uniq, inv = np.unique(units, return_inverse=True)
-    table = np.stack([np.asarray(cost.latency_s(int(u), batches), dtype=np.float64) for u in uniq])
-    return table[inv.reshape(-1)]
+@dataclass(frozen=True)
+class _Decode:
+    """Decode rows at one chip count: batches D (ascending), whole-decode latency L (ps), whether each row meets
+    the SLO's TPOT bound and its share of the QPS floor, and the exact rank of D / L (0 = highest)."""
+
+    D: np.ndarray
+    L: np.ndarray
+    ok: np.ndarray
+    rank: np.ndarray
 
 
-def _chunk(space: Space, pi: int, A: np.ndarray, slo: Slo) -> ScheduleArrays:
-    placement = space.placements[pi]
-    B = np.asarray(space.batch_options, dtype=np.float64)
-    total = A.sum(axis=1)
-    servers = space.servers(total)
-    group_of = {s: gi for gi, g in enumerate(placement) for s in g}
-    inv_q = {gi: np.zeros((len(A), len(B))) for gi, g in enumerate(placement) if "decode" not in g}
-    ttft = np.zeros((len(A), len(B)))
-    for s in space.pre_decode:
-        units = servers if s == "retrieval" else A[:, group_of[s]]
-        lat = _latency_rows(space.costs[s], units, B)
-        ttft += lat
-        inv_q[group_of[s]] += lat / B[None, :]
-    q_pre = np.min(np.stack([1.0 / v for v in inv_q.values()]), axis=0)  # (k, |B|)
+class _Tables:
+    """What every chunk of a space under an SLO shares: batches, SLO limits, decode rows per chip count."""
 
-    n_dec = A[:, group_of["decode"]]
-    D = np.asarray(sorted(set().union(*(space.decode_batch_options(int(n)) for n in np.unique(n_dec)))),
-                   dtype=np.float64)
-    uniq, inv = np.unique(n_dec, return_inverse=True)
-    ok_u = np.stack([np.isin(D, space.decode_batch_options(int(n))) for n in uniq])
-    lat_u = np.full(ok_u.shape, np.inf)
-    for i, n in enumerate(uniq):  # only the batches decode can hold at n chips (S6)
-        lat_u[i, ok_u[i]] = space.costs["decode"].latency_s(int(n), D[ok_u[i]])
-    lat_dec, d_ok = lat_u[inv.reshape(-1)], ok_u[inv.reshape(-1)]
-    q_dec = D[None, :] / lat_dec
-    tpot = lat_dec / space.decode_tokens()
+    def __init__(self, space: Space, slo: Slo):
+        self.space, self.slo = space, slo
+        self.B = np.asarray(space.batch_options, dtype=np.int64)
+        self.ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
+        self.cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in self.B], dtype=np.int64)
+                          if slo.qps_min is not None else None)
+        self.dec_cap = decode_cap_ps(slo.tpot_max_s, space.decode_tokens()) if slo.tpot_max_s is not None else None
+        self._dec: dict[int, _Decode] = {}
 
-    valid = (D[None, None, :] >= B[None, :, None]) & d_ok[:, None, :]
-    if slo.ttft_max_s is not None:
-        valid &= (ttft <= slo.ttft_max_s)[:, :, None]
-    if slo.tpot_max_s is not None:
-        valid &= (tpot <= slo.tpot_max_s)[:, None, :]
-    qps = np.minimum(q_pre[:, :, None], q_dec[:, None, :])
-    if slo.qps_min is not None:
-        valid &= qps >= slo.qps_min
-    r, bi, di = np.nonzero(valid)
-    return ScheduleArrays(pi, A[r], B[bi].astype(np.int64), D[di].astype(np.int64), ttft[r, bi], tpot[r, di],
-                          qps[r, bi, di], total[r])
+    def decode(self, n: int) -> _Decode:
+        if n not in self._dec:
+            D = np.asarray(self.space.decode_batch_options(n), dtype=np.int64)
+            L = np.asarray(self.space.latency_ps("decode", n, D), dtype=np.int64).reshape(-1)
+            ok = np.ones(len(D), dtype=bool)
+            if self.dec_cap is not None:
+                ok &= L <= self.dec_cap
+            if self.slo.qps_min is not None:
+                ok &= np.array([l <= qps_cycle_cap_ps(int(d), self.slo.qps_min) for d, l in zip(D, L)], dtype=bool)
+            self._dec[n] = _Decode(D, L, ok, ratio_rank(D, L) if len(D) else np.zeros(0, dtype=np.int64))
+        return self._dec[n]
+
+    def pre(self, placement, A: np.ndarray):
+        """(TTFT, C_pre, ok) of shape (k, |B|): ok = within the TTFT bound and the QPS floor."""
+        sp = self.space
+        servers = sp.servers(A.sum(axis=1))
+        group_of = {s: gi for gi, g in enumerate(placement) for s in g}
+        cyc = {gi: np.zeros((len(A), len(self.B)), dtype=np.int64) for gi, g in enumerate(placement)
+               if "decode" not in g}
+        ttft = np.zeros((len(A), len(self.B)), dtype=np.int64)
+        for s in sp.pre_decode:
+            units = servers if s == "retrieval" else A[:, group_of[s]]
+            uniq, inv = np.unique(units, return_inverse=True)
+            lat = np.stack([np.asarray(sp.latency_ps(s, int(u), self.B)).reshape(-1) for u in uniq])[inv.reshape(-1)]
+            ttft += lat
+            cyc[group_of[s]] += lat
+        cpre = np.max(np.stack(list(cyc.values())), axis=0)
+        ok = np.ones(ttft.shape, dtype=bool)
+        if self.ttft_cap is not None:
+            ok &= ttft <= self.ttft_cap
+        if self.cycle_cap is not None:
+            ok &= cpre <= self.cycle_cap[None, :]
+        return ttft, cpre, ok
 
 
-def iter_schedules(space: Space, slo: Slo | None = None, chunk_points: int = 2_000_000,
-                   progress: Progress | None = None):
-    """Yield ``ScheduleArrays`` covering every schedule of the space that meets ``slo``."""
-    slo = slo or Slo()
-    n_b = len(space.batch_options)
+def _assignments(space: Space, placement, rows: int) -> Iterator[np.ndarray]:
+    """S3: the group chip counts of ``placement`` with a total in [min_chips, max_chips], in chunks of about
+    ``rows``; partial sums that cannot reach the range are pruned as the groups are added."""
+    opts = [np.asarray(space.group_chip_options(g) or (0,), dtype=np.int64) for g in placement]
+    lo_rest = np.cumsum([int(o.min()) for o in opts][::-1])[::-1].tolist() + [0]
+    hi_rest = np.cumsum([int(o.max()) for o in opts][::-1])[::-1].tolist() + [0]
+    for first in opts[0]:
+        grid = np.array([[first]], dtype=np.int64)
+        for gi in range(1, len(opts)):
+            grid = np.concatenate([np.repeat(grid, len(opts[gi]), axis=0),
+                                   np.tile(opts[gi], len(grid))[:, None]], axis=1)
+            s = grid.sum(axis=1)
+            grid = grid[(s + lo_rest[gi + 1] <= space.max_chips) & (s + hi_rest[gi + 1] >= space.min_chips)]
+        s = grid.sum(axis=1)
+        grid = grid[(s >= space.min_chips) & (s <= space.max_chips)]
+        for start in range(0, len(grid), max(1, rows)):
+            yield grid[start:start + rows]
+
+
+def _sum_counts(opts: list[tuple[int, ...]], top: int) -> np.ndarray:
+    """How many ways each total 0..top is reached with one option per group (floats: a size estimate)."""
+    counts = np.zeros(top + 1)
+    counts[0] = 1.0
+    for o in opts:
+        nxt = np.zeros(top + 1)
+        o = np.asarray([v for v in o if v <= top], dtype=np.int64)
+        runs = np.split(o, np.flatnonzero(np.diff(o) != 1) + 1) if len(o) else []
+        csum = np.concatenate(([0.0], np.cumsum(counts)))
+        for r in runs:  # a run a..b of consecutive options adds counts[t-b .. t-a] to total t
+            a, b = int(r[0]), int(r[-1])
+            t = np.arange(top + 1)
+            nxt += csum[np.clip(t - a + 1, 0, top + 1)] - csum[np.clip(t - b, 0, top + 1)]
+        counts = nxt
+    return counts
+
+
+def _pre_counts(space: Space, placement) -> np.ndarray:
+    """Cumulative counts of the pre-decode groups' chip sums 0..N_max (a prefix sum: csum[t + 1] - csum[s] is the
+    number of assignments with a sum in [s, t])."""
+    counts = _sum_counts([space.group_chip_options(g) or (0,) for g in placement[:-1]], space.max_chips)
+    return np.concatenate(([0.0], np.cumsum(counts)))
+
+
+def count_assignments(space: Space, placement) -> float:
+    """S3: how many chip assignments of ``placement`` have a total in [min_chips, max_chips] (no enumeration)."""
+    csum = _pre_counts(space, placement)
+    total = 0.0
+    for n in space.group_chip_options(placement[-1]):
+        lo, hi = max(space.min_chips - n, 0), space.max_chips - n
+        total += csum[hi + 1] - csum[lo] if hi >= lo else 0.0
+    return total
+
+
+def count_schedules(space: Space, stop_above: float = np.inf) -> float:
+    """The number of schedules (placement, chips, B, D >= B) of the space, counted without enumerating them
+    (stops early once it exceeds ``stop_above``)."""
+    total = 0.0
+    B = np.asarray(space.batch_options)
+    for placement in space.placements:
+        csum = _pre_counts(space, placement)
+        for n in space.group_chip_options(placement[-1]):
+            lo, hi = max(space.min_chips - n, 0), space.max_chips - n
+            ways = csum[hi + 1] - csum[lo] if hi >= lo else 0.0
+            if ways:
+                D = np.asarray(space.decode_batch_options(int(n)))
+                total += ways * float(np.sum(len(D) - np.searchsorted(D, B)))
+            if total > stop_above:
+                return total
+    return total
+
+
+def _guard(space: Space, max_schedules: float) -> None:
+    n = count_schedules(space, stop_above=max_schedules)
+    if n > max_schedules:
+        raise SpaceTooLargeError(f"the exhaustive search would enumerate {'over ' if n > max_schedules else ''}"
+                                 f"{n:.3g} schedules (its limit is {max_schedules:.3g}). To fix: use --solver cpsat, "
+                                 f"or narrow the space (search.chips: pow2, search.batches: pow2, a smaller "
+                                 f"search.max_batch_size or search.max_chips_per_stage)")
+
+
+def _chunks(space: Space, tables: _Tables, progress: Progress | None):
+    """(placement index, chip rows A, TTFT, C_pre, ok) per chunk of every placement."""
+    nB = len(tables.B)
     for pi, placement in enumerate(space.placements):
-        A = space.chip_assignments(placement)
         if progress:
-            progress(pi + 1, len(space.placements), " | ".join("+".join(g) for g in placement))
-        if len(A) == 0:
-            continue
-        n_d = max(len(space.decode_batch_options(int(n))) for n in np.unique(A[:, -1]))
-        rows = max(1, chunk_points // (n_b * n_d))
-        for start in range(0, len(A), rows):
-            yield _chunk(space, pi, A[start:start + rows], slo)
+            progress(f"[{pi + 1}/{len(space.placements)}] placement {' | '.join('+'.join(g) for g in placement)}")
+        n_d = max(len(space.decode_batch_options(int(n))) for n in space.group_chip_options(placement[-1]))
+        for A in _assignments(space, placement, max(1, _CHUNK // (nB * max(n_d, 1)))):
+            if len(A):
+                yield (pi, A, *tables.pre(placement, A))
 
 
-def _plan(space: Space, pi: int, chips: np.ndarray, b: int, d: int, total: int) -> Plan:
+def _stairs(tables: _Tables, n: int) -> list[np.ndarray]:
+    """Per request batch B: decode's staircase at n chips, the rows with D >= B (meeting the SLO's row filters)
+    undominated on (D / L higher, L lower), by D / L descending (so L descending too)."""
+    dt = tables.decode(n)
+    out = []
+    for B in tables.B:
+        idx = np.flatnonzero(dt.ok & (dt.D >= B))
+        idx = idx[np.lexsort((dt.D[idx], dt.L[idx], dt.rank[idx]))]
+        best = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(dt.L[idx])[:-1]))
+        out.append(idx[dt.L[idx] < best])
+    return out
+
+
+def _decode_choices(tables: _Tables, A: np.ndarray, cpre: np.ndarray, ok: np.ndarray):
+    """The decode rows a frontier may pick per (row, B), as flat arrays (row, B index, decode index, binds).
+
+    At fixed chips and TTFT a schedule's QPS/chip is min(B / C_pre, D / L) / N, so F2 only ever picks, on the
+    staircase, the least-L row that does not bind (D C_pre >= B L), and binding rows whose QPS/chip is within the
+    tie tolerance of the best there (a float band, 2e-9 wide: a superset)."""
+    B = tables.B
+    picks = []
+    n_dec = A[:, -1]
+    for n in np.unique(n_dec):
+        rows = np.flatnonzero(n_dec == n)
+        dt = tables.decode(int(n))
+        for b, stair in enumerate(_stairs(tables, int(n))):
+            r = rows[ok[rows, b]]
+            if len(stair) == 0 or len(r) == 0:
+                continue
+            c = cpre[r, b]
+            # j0 = how many staircase rows do not bind (their D / L >= B / C_pre), exactly
+            free = cmp_products(dt.D[stair][None, :], c[:, None], B[b], dt.L[stair][None, :]) >= 0
+            j0 = free.sum(axis=1)
+            q = dt.D[stair] / dt.L[stair]
+            top = np.where(j0 > 0, B[b] / c, q[0])  # the best throughput at this (row, B)
+            band = np.searchsorted(-q, -top * (1 - 2e-9), side="right")  # rows within the tie band
+            first = np.maximum(j0 - 1, 0)
+            for off in range(int((band - first).max(initial=0))):
+                j = first + off
+                sel = j < band
+                picks.append((r[sel], np.full(int(sel.sum()), b), stair[j[sel]], j[sel] >= j0[sel]))
+    if not picks:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, e, np.zeros(0, dtype=bool)
+    return tuple(np.concatenate(x) for x in zip(*picks))
+
+
+def _frontier_chunk(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -> ScheduleArrays:
+    r, bi, di, binds = _decode_choices(tables, A, cpre, ok)
+    D = np.zeros(len(r), dtype=np.int64)
+    L = np.zeros(len(r), dtype=np.int64)
+    for n in np.unique(A[r, -1]):
+        m = A[r, -1] == n
+        dt = tables.decode(int(n))
+        D[m], L[m] = dt.D[di[m]], dt.L[di[m]]
+    B = tables.B[bi]
+    return ScheduleArrays(pi, A[r], B, D, ttft[r, bi], L, np.where(binds, D, B), np.where(binds, L, cpre[r, bi]),
+                          A[r].sum(axis=1))
+
+
+def _front(arr: ScheduleArrays) -> ScheduleArrays:
+    """The schedules of a chunk that F2 may pick (``planner.frontier.candidates``)."""
+    return arr.take(candidates(arr.ttft_ps, arr.cycle_batch, mul(arr.cycle_ps, arr.total_chips), arr.decode_ps,
+                               arr.total_chips))
+
+
+def _concat(arrs: list[ScheduleArrays]) -> tuple[ScheduleArrays, np.ndarray]:
+    """All arrays as one (placement index per entry in the second value)."""
+    fields = ("chips", "batch", "decode_batch", "ttft_ps", "decode_ps", "cycle_batch", "cycle_ps", "total_chips")
+    width = max(a.chips.shape[1] for a in arrs)
+    pad = [np.pad(a.chips, ((0, 0), (0, width - a.chips.shape[1]))) for a in arrs]
+    cat = {f: np.concatenate([getattr(a, f) for a in arrs]) for f in fields[1:]}
+    return ScheduleArrays(-1, np.concatenate(pad), **cat), np.concatenate([np.full(len(a.batch), a.placement_index)
+                                                                            for a in arrs])
+
+
+def _plan(space: Space, pi: int, chips: np.ndarray, b: int, d: int) -> Plan:
     placement = space.placements[pi]
     chips_per_stage = {s: int(chips[gi]) for gi, g in enumerate(placement) for s in g if s in ACCELERATOR_STAGES}
     batch = {s: int(b) for s in space.pre_decode} | {"decode": int(d)}
+    total = int(sum(int(chips[gi]) for gi in range(len(placement))))
     return Plan(placement=placement, chips_per_stage=chips_per_stage, batch_per_stage=batch,
                 retrieval_servers=int(space.servers(total)) if space.has_retrieval else 0)
 
 
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)
+def _checked_point(space: Space, arr: ScheduleArrays, pis: np.ndarray, i: int) -> FrontierPoint:
+    plan = _plan(space, int(pis[i]), arr.chips[i], int(arr.batch[i]), int(arr.decode_batch[i]))
+    m = evaluate(space, plan)
+    if (m.ttft_ps, m.decode_ps, m.ratio) != (int(arr.ttft_ps[i]), int(arr.decode_ps[i]), _ratio(arr, i)):
+        raise VerificationError(f"exhaustive and evaluator disagree on {plan}: TTFT {arr.ttft_ps[i]} vs "
+                                f"{m.ttft_ps} ps, decode {arr.decode_ps[i]} vs {m.decode_ps} ps, QPS/chip "
+                                f"{_ratio(arr, i)} vs {m.ratio}")
+    return FrontierPoint(metrics=m, plan=plan, proven_optimal=True, gap=0.0)
 
 
-def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress | None = None) -> FrontierResult:
+def _ratio(arr: ScheduleArrays, i: int) -> Fraction:
+    return Fraction(int(arr.cycle_batch[i]), int(arr.cycle_ps[i]) * int(arr.total_chips[i]))
+
+
+def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress | None = None,
+                        max_schedules: float = MAX_SCHEDULES) -> FrontierResult:
     """The exact Pareto frontier of the space by complete enumeration; every point proven optimal."""
     slo = slo if slo is not None else space.instance.slo
+    _guard(space, max_schedules)
     t0 = time.perf_counter()
-    kept: list[ScheduleArrays] = []
-    evaluated = 0
-    for arr in iter_schedules(space, slo, progress=progress):
-        evaluated += len(arr.batch)
-        idx = pareto_indices(arr.ttft_s, arr.qps_per_chip, arr.tpot_s, arr.total_chips)
-        kept.append(ScheduleArrays(arr.placement_index, arr.chips[idx], arr.batch[idx], arr.decode_batch[idx],
-                                   arr.ttft_s[idx], arr.tpot_s[idx], arr.qps[idx], arr.total_chips[idx]))
-    cands = [(k, i) for k, arr in enumerate(kept) for i in range(len(arr.batch))]
-    if not cands:  # raises EmptySpaceError instead when the space holds no schedule even without the SLO
+    tables = _Tables(space, slo)
+    kept, seen = [], 0
+    for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
+        arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok)
+        seen += len(arr.batch)
+        if len(arr.batch):
+            kept.append(_front(arr))
+    if not kept:
         raise InfeasibleError(_infeasible_reason(space, slo))
-    cat = lambda f: np.concatenate([getattr(a, f) for a in kept])  # noqa: E731
-    qpc = cat("qps") / cat("total_chips")
-    best = pareto_indices(cat("ttft_s"), qpc, cat("tpot_s"), cat("total_chips"))
-    points = []
-    for j in best:
-        k, i = cands[j]
-        arr = kept[k]
-        plan = _plan(space, arr.placement_index, arr.chips[i], arr.batch[i], arr.decode_batch[i], arr.total_chips[i])
-        m = evaluate(space, plan)
-        if not (_close(m.ttft_s, arr.ttft_s[i]) and _close(m.qps, arr.qps[i]) and _close(m.tpot_s, arr.tpot_s[i])):
-            raise VerificationError(f"exhaustive and evaluator disagree on {plan}: ttft {arr.ttft_s[i]} vs {m.ttft_s},"
-                                    f" qps {arr.qps[i]} vs {m.qps}, tpot {arr.tpot_s[i]} vs {m.tpot_s}")
-        points.append(FrontierPoint(metrics=m, plan=plan, proven_optimal=True, gap=0.0))
+    arr, pis = _concat(kept)
+    best = pareto_indices(arr.ttft_ps, arr.cycle_batch, mul(arr.cycle_ps, arr.total_chips), arr.decode_ps,
+                          arr.total_chips)
+    points = tuple(_checked_point(space, arr, pis, int(i)) for i in best)  # F1-F3 over the chunks' candidates
     return FrontierResult(instance=space.instance.name, solver="exhaustive", solve_seconds=time.perf_counter() - t0,
-                          points=tuple(points), schedules_evaluated=evaluated)
+                          points=points, schedules_evaluated=int(count_schedules(space)), complete=True)
+
+
+def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | None = None,
+                   max_schedules: float = MAX_SCHEDULES) -> Iterator[ScheduleArrays]:
+    """Every schedule of the space (every D >= B) that meets ``slo``, in chunks."""
+    slo = slo or Slo()
+    _guard(space, max_schedules)
+    tables = _Tables(space, slo)
+    for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
+        for n in np.unique(A[:, -1]):
+            rows = np.flatnonzero(A[:, -1] == n)
+            dt = tables.decode(int(n))
+            valid = ok[rows][:, :, None] & dt.ok[None, None, :] & (dt.D[None, None, :] >= tables.B[None, :, None])
+            r, bi, di = np.nonzero(valid)
+            if len(r) == 0:
+                continue
+            rr = rows[r]
+            c = cpre[rr, bi]
+            binds = cmp_products(dt.D[di], c, tables.B[bi], dt.L[di]) < 0  # D / L < B / C_pre
+            yield ScheduleArrays(pi, A[rr], tables.B[bi], dt.D[di], ttft[rr, bi], dt.L[di],
+                                 np.where(binds, dt.D[di], tables.B[bi]), np.where(binds, dt.L[di], c),
+                                 A[rr].sum(axis=1))
+
+
+def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progress | None = None,
+                         max_schedules: float = MAX_SCHEDULES) -> CapacityResult:
+    """O4 by enumeration: the fewest chips meeting ``slo`` (qps_min required), then the least TTFT, then the
+    least TPOT; the reference of ``planner.capacity.min_chips``."""
+    slo = slo if slo is not None else space.instance.slo
+    if slo.qps_min is None:
+        raise InstanceError(f"{space.instance.name}: capacity planning needs a QPS target, and slo.qps_min is not "
+                            f"set. To fix: pass --qps-min (requests/s) or set slo.qps_min in the instance")
+    _guard(space, max_schedules)
+    t0 = time.perf_counter()
+    tables = _Tables(space, slo)
+    best = None
+    for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
+        for n in np.unique(A[:, -1]):
+            rows = np.flatnonzero(A[:, -1] == n)
+            dt = tables.decode(int(n))
+            valid = dt.ok[None, :] & (dt.D[None, :] >= tables.B[:, None])  # (|B|, |D|)
+            lmin = np.where(valid, dt.L[None, :], np.iinfo(np.int64).max)
+            j = np.argmin(lmin, axis=1)  # least L (then least D) per B
+            good = ok[rows] & valid.any(axis=1)[None, :]
+            r, bi = np.nonzero(good)
+            if len(r) == 0:
+                continue
+            key = np.lexsort((dt.L[j[bi]], ttft[rows[r], bi], A[rows[r]].sum(axis=1)))[0]
+            cand = (int(A[rows[r[key]]].sum()), int(ttft[rows[r[key]], bi[key]]), int(dt.L[j[bi[key]]]))
+            if best is None or cand < best[0]:
+                best = (cand, _plan(space, pi, A[rows[r[key]]], int(tables.B[bi[key]]), int(dt.D[j[bi[key]]])))
+    if best is None:
+        raise InfeasibleError(_infeasible_reason(space, slo))
+    m = evaluate(space, best[1])
+    if (m.chips, m.ttft_ps, m.decode_ps) != best[0]:
+        raise VerificationError(f"exhaustive min-chips and evaluator disagree on {best[1]}: {best[0]} vs "
+                                f"{(m.chips, m.ttft_ps, m.decode_ps)}")
+    return CapacityResult(instance=space.instance.name, solver="exhaustive", solve_seconds=time.perf_counter() - t0,
+                          qps_min=slo.qps_min, point=FrontierPoint(metrics=m, plan=best[1], proven_optimal=True,
+                                                                   gap=0.0))
 
 
 def empty_space_message(space: Space) -> str:
@@ -158,21 +399,26 @@ def empty_space_message(space: Space) -> str:
 
 
 def _infeasible_reason(space: Space, slo: Slo) -> str:
+    """Why no schedule meets ``slo``: the best TTFT, TPOT and QPS of the whole space, against the bounds."""
     bounds = ", ".join(f"{k} = {v}" for k, v in slo.model_dump().items() if v is not None)
-    best_ttft, best_tpot, best_qps = np.inf, np.inf, 0.0
-    for arr in iter_schedules(space, Slo()):
+    tables = _Tables(space, Slo())
+    best_ttft, best_dec, best_qps = None, None, 0.0
+    for pi, A, ttft, cpre, ok in _chunks(space, tables, None):
+        arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok)
         if len(arr.batch) == 0:
             continue
-        best_ttft = min(best_ttft, float(arr.ttft_s.min()))
-        best_tpot = min(best_tpot, float(arr.tpot_s.min()))
-        best_qps = max(best_qps, float(arr.qps.max()))
-    if best_qps == 0.0:
+        best_ttft = min(best_ttft or np.inf, float(arr.ttft_ps.min()))
+        best_qps = max(best_qps, float(np.max(arr.cycle_batch / arr.cycle_ps)) * 1e12)
+        for n in np.unique(A[:, -1]):
+            best_dec = min(best_dec or np.inf, float(tables.decode(int(n)).L.min()))
+    if best_ttft is None:
         raise EmptySpaceError(empty_space_message(space))
     facts = []
-    if slo.ttft_max_s is not None and best_ttft > slo.ttft_max_s:
-        facts.append(f"the fastest schedule's TTFT is {best_ttft:.6g} s > ttft_max_s {slo.ttft_max_s:g} s")
-    if slo.tpot_max_s is not None and best_tpot > slo.tpot_max_s:
-        facts.append(f"the fastest decode step is {best_tpot:.6g} s > tpot_max_s {slo.tpot_max_s:g} s")
+    if slo.ttft_max_s is not None and best_ttft / 1e12 > slo.ttft_max_s:
+        facts.append(f"the fastest schedule's TTFT is {best_ttft / 1e12:.6g} s > ttft_max_s {slo.ttft_max_s:g} s")
+    step = best_dec / 1e12 / space.decode_tokens()
+    if slo.tpot_max_s is not None and step > slo.tpot_max_s:
+        facts.append(f"the fastest decode step is {step:.6g} s > tpot_max_s {slo.tpot_max_s:g} s")
     if slo.qps_min is not None and best_qps < slo.qps_min:
         facts.append(f"the highest QPS of any schedule is {best_qps:.6g} < qps_min {slo.qps_min:g}")
     detail = "; ".join(facts) or "the bounds cannot hold together"

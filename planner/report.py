@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from models.analytical import RooflineCost
 from models.errors import ModelError
 from models.scan import ScanCost
+from planner.exact import ps_to_s
 from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
 from planner.space import Space, pow2_upto
 
@@ -46,9 +45,13 @@ def frontier_table(result: FrontierResult) -> str:
     stage_names = ", ".join(f"{v}={k}" for k, v in SHORT.items())
     title = (f"{result.instance}: {len(result.points)} Pareto points (TTFT lower, QPS/chip higher), solver "
              f"{result.solver}, {result.solve_seconds:.3g} s"
-             + (f", {result.schedules_evaluated} schedules evaluated" if result.schedules_evaluated else ""))
+             + (f", {result.schedules_evaluated} schedules evaluated" if result.schedules_evaluated else "")
+             + (f", {result.solves} CP-SAT solves" if result.solves else ""))
+    tail = [] if result.complete else [
+        f"INCOMPLETE: the time limit ended the sweep; plans with TTFT below {result.points[0].metrics.ttft_s:.6g} s "
+        f"were not explored (raise --time-limit-s to continue)"]
     return "\n".join([title, line(head), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
-                     + [f"stages: {stage_names}"])
+                     + tail + [f"stages: {stage_names}"])
 
 
 def _point_json(p: FrontierPoint) -> dict:
@@ -66,6 +69,10 @@ def _point_json(p: FrontierPoint) -> dict:
         "batch_per_stage": dict(p.plan.batch_per_stage),
         "bottleneck": list(p.metrics.bottleneck),
         "time_share": dict(p.metrics.time_share),
+        "ttft_ps": p.metrics.ttft_ps,
+        "decode_ps": p.metrics.decode_ps,
+        "bottleneck_batch": p.metrics.bottleneck_batch,
+        "bottleneck_cycle_ps": p.metrics.bottleneck_cycle_ps,
     }
 
 
@@ -76,6 +83,8 @@ def frontier_json(result: FrontierResult) -> dict:
         "solver": result.solver,
         "solve_seconds": result.solve_seconds,
         "schedules_evaluated": result.schedules_evaluated,
+        "solves": result.solves,
+        "complete": result.complete,
         "points": [_point_json(p) for p in result.points],
     }
 
@@ -88,10 +97,11 @@ def capacity_json(result: CapacityResult) -> dict:
 
 def capacity_text(result: CapacityResult) -> str:
     p = result.point
-    proof = "proven optimal" if p.proven_optimal else "NOT proven optimal (a solve hit its time limit)"
+    proof = ("proven optimal" if p.proven_optimal else
+             f"NOT proven optimal: the time limit ended the search; up to {p.gap:.1%} fewer chips may exist")
     return "\n".join([
         f"{result.instance}: fewest chips for QPS >= {result.qps_min:g}: {p.metrics.chips} ({proof}; "
-        f"{result.solves} CP-SAT solves, {result.solve_seconds:.2f} s)",
+        f"{result.solves or 0} CP-SAT solves, {result.solve_seconds:.2f} s)",
         f"placement {_placement(p.plan)}; chips {_per_stage(p.plan.chips_per_stage)}; "
         f"batches {_per_stage(p.plan.batch_per_stage)}",
         metrics_text(p.metrics)])
@@ -148,16 +158,18 @@ def stage_cost_table(space: Space, stage: str, units: list[int] | None = None,
         if batches:
             bs = batches
         elif stage == "decode":
-            bs = list(pow2_upto(cost.max_batch(n)))
+            try:
+                bs = list(pow2_upto(cost.max_batch(n)))
+            except ModelError as exc:
+                rows.append([str(n), "-", "-", "-", "-", "does not fit", str(exc).split(". To fix")[0][:80]])
+                continue
         else:
             bs = list(pow2_upto(space.instance.search.max_batch_size))
         for b in bs:
             try:
-                lat = float(np.asarray(cost.latency_s(n, b)))
-            except ModelError:
-                why = (f"largest batch {cost.max_batch(n)}" if isinstance(cost, RooflineCost) and cost.capacity(n)
-                       else f"needs >= {cost.min_units()} {unit}")
-                rows.append([str(n), str(b), "-", "-", "-", "does not fit", why])
+                lat = ps_to_s(int(space.latency_ps(stage, n, b)))
+            except ModelError as exc:
+                rows.append([str(n), str(b), "-", "-", "-", "does not fit", str(exc).split(". To fix")[0][:80]])
                 continue
             chips = n * space.chips_per_server if stage == "retrieval" else n
             bound, config = "profile", ""

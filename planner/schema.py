@@ -1,24 +1,25 @@
 """Strict schemas of ragplan instances, plans and results (pydantic v2, frozen, unknown keys rejected).
 
 An *instance* is a RAG pipeline (RAGSchema), a cost source, a search space and service-level objectives.
-Units live in field names (``_s`` seconds, ``_tokens``, ``chips``). ``load_instance`` reads YAML and turns
+Units live in field names (``_s`` seconds, ``_tokens``, ``chips``). ``planner.loader.load_instance`` reads YAML and turns
 every validation problem into one ``InstanceError`` line that names the field, the value and the fix.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from fractions import Fraction
 from typing import Annotated, Literal, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.roofline import Efficiency
 from models.scan import Database, ScanCost
-from planner.errors import InstanceError
 
 __all__ = [
     "ACCELERATOR_STAGES",
+    "CapacityResult",
+    "MAX_QUOTE",
+    "MAX_YAML_NODES",
     "AnalyticalCostSource",
     "DatabaseSpec",
     "Efficiencies",
@@ -43,7 +44,7 @@ __all__ = [
     "SearchSpace",
     "Slo",
     "Stage",
-    "load_instance",
+    "clip",
 ]
 
 StageKind = Literal["encode", "rewrite_prefill", "rewrite_decode", "retrieval", "rerank", "prefill", "decode"]
@@ -55,10 +56,28 @@ ACCELERATOR_STAGES: frozenset[str] = frozenset(STAGE_ORDER) - {"retrieval"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys rejected, frozen, and no silent coercion (``true`` is not 1, ``"8"`` is not 8); floats finite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+# Upper limits far beyond any real instance, so that an absurd number is one clear error, not an exhausted machine.
+Tokens = Annotated[int, Field(gt=0, le=10**8)]
+Chips = Annotated[int, Field(gt=0, le=10**6)]
+Batch = Annotated[int, Field(gt=0, le=2**16)]
+DecodeBatch = Annotated[int, Field(gt=0, le=2**20)]
+#: The most nodes an instance YAML may expand to (anchors and aliases counted as copies).
+MAX_YAML_NODES = 100_000
+#: User values quoted in messages are cut to this many characters.
+MAX_QUOTE = 80
+
+
+def clip(value: object, limit: int = MAX_QUOTE) -> str:
+    """``repr(value)`` cut to ``limit`` characters (messages never echo unbounded input)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class EncodeStage(_Strict):
@@ -66,21 +85,21 @@ class EncodeStage(_Strict):
 
     kind: Literal["encode"]
     model: str
-    chunk_tokens: PositiveInt = 128
-    chunks_per_request: PositiveInt = Field(description="N_vec: chunks encoded for one request")
+    chunk_tokens: Tokens = 128
+    chunks_per_request: Tokens = Field(description="N_vec: chunks encoded for one request")
 
 
 class RewritePrefillStage(_Strict):
     kind: Literal["rewrite_prefill"]
     model: str
-    prompt_tokens: PositiveInt
+    prompt_tokens: Tokens
 
 
 class RewriteDecodeStage(_Strict):
     kind: Literal["rewrite_decode"]
     model: str
-    prompt_tokens: PositiveInt
-    decode_tokens: PositiveInt
+    prompt_tokens: Tokens
+    decode_tokens: Tokens
 
 
 class RetrievalStage(_Strict):
@@ -92,21 +111,21 @@ class RetrievalStage(_Strict):
 class RerankStage(_Strict):
     kind: Literal["rerank"]
     model: str
-    passage_tokens: PositiveInt
-    top_k: PositiveInt = Field(description="passages scored per query")
+    passage_tokens: Tokens
+    top_k: Annotated[int, Field(gt=0, le=10**5)] = Field(description="passages scored per query")
 
 
 class PrefillStage(_Strict):
     kind: Literal["prefill"]
     model: str
-    prompt_tokens: PositiveInt
+    prompt_tokens: Tokens
 
 
 class DecodeStage(_Strict):
     kind: Literal["decode"]
     model: str
-    prompt_tokens: PositiveInt
-    decode_tokens: PositiveInt
+    prompt_tokens: Tokens
+    decode_tokens: Tokens
 
 
 Stage = Annotated[
@@ -120,7 +139,7 @@ class Pipeline(_Strict):
     """A RAGSchema pipeline: stages in RAGSchema order, each kind at most once."""
 
     stages: list[Stage]
-    retrievals_per_sequence: Annotated[int, Field(ge=1)] = 1
+    retrievals_per_sequence: Annotated[int, Field(ge=1, le=10**3)] = 1
 
     @model_validator(mode="after")
     def _check_order(self) -> "Pipeline":
@@ -178,11 +197,11 @@ class DatabaseSpec(_Strict):
     """A vector database for the analytical retrieval model (docs/model.md, V1-V4)."""
 
     kind: Literal["ivf_pq", "brute_force"] = Database.kind
-    vectors: Annotated[float, Field(gt=0)]
-    bytes_per_vector: Annotated[float, Field(gt=0)] = Field(description="PQ code (ivf_pq) or raw vector bytes")
+    vectors: Annotated[float, Field(gt=0, le=1e15)]
+    bytes_per_vector: Annotated[float, Field(gt=0, le=1e9)] = Field(description="PQ code (ivf_pq) or raw vector bytes")
     scan_fraction: Annotated[float, Field(gt=0, le=1)] = Database.scan_fraction
-    levels: Annotated[int, Field(ge=2)] = Database.levels
-    fanout: PositiveInt = Database.fanout
+    levels: Annotated[int, Field(ge=2, le=16)] = Database.levels
+    fanout: Annotated[int, Field(gt=0, le=10**9)] = Database.fanout
 
 
 class Efficiencies(_Strict):
@@ -202,9 +221,9 @@ class AnalyticalCostSource(_Strict):
     kind: Literal["analytical"]
     accelerator: str = Field(description="catalog name, e.g. XPU-C, H100 (models/catalog.py)")
     cpu_server: str = "epyc-milan-96c"
-    weight_bytes_per_param: Annotated[float, Field(gt=0)] = 1.0
-    activation_bytes: Annotated[float, Field(gt=0)] = 2.0
-    kv_cache_bytes_per_value: Annotated[float, Field(gt=0)] = 1.0
+    weight_bytes_per_param: Annotated[float, Field(gt=0, le=64)] = 1.0
+    activation_bytes: Annotated[float, Field(gt=0, le=64)] = 2.0
+    kv_cache_bytes_per_value: Annotated[float, Field(gt=0, le=64)] = 1.0
     compute_precision: Literal["bf16", "int8"] = "int8"
     efficiency: Efficiencies = Efficiencies()
     databases: dict[str, DatabaseSpec] = Field(default_factory=dict)
@@ -214,8 +233,8 @@ CostSource = Annotated[Union[ProfileCostSource, AnalyticalCostSource], Field(dis
 
 
 class IntRange(_Strict):
-    min: Annotated[int, Field(ge=0)]
-    max: Annotated[int, Field(ge=1)]
+    min: Annotated[int, Field(ge=0, le=10**12)]
+    max: Annotated[int, Field(ge=1, le=10**12)]
 
     @model_validator(mode="after")
     def _ordered(self) -> "IntRange":
@@ -230,13 +249,13 @@ class SearchSpace(_Strict):
     placement: Literal["all", "disaggregated", "collocated"] = "all"
     chips: Literal["pow2", "any"] = "pow2"
     batches: Literal["pow2", "any"] = "pow2"
-    chip_options: dict[StageKind, list[PositiveInt]] = Field(default_factory=dict)
+    chip_options: dict[StageKind, list[Chips]] = Field(default_factory=dict)
     total_chips: IntRange
-    max_chips_per_stage: PositiveInt
-    max_batch_size: PositiveInt = Field(1024, description="largest request batch of the pre-decode stages")
-    max_decode_batch_size: PositiveInt | None = Field(None, description="cap on decode batches (None: the cost "
+    max_chips_per_stage: Chips
+    max_batch_size: Batch = Field(1024, description="largest request batch of the pre-decode stages")
+    max_decode_batch_size: DecodeBatch | None = Field(None, description="cap on decode batches (None: the cost "
                                                       "model's memory limit)")
-    chips_per_server: PositiveInt = 4
+    chips_per_server: Annotated[int, Field(gt=0, le=1024)] = 4
     micro_batching: Literal[False] = False
 
     @field_validator("chip_options")
@@ -254,9 +273,9 @@ class SearchSpace(_Strict):
 class Slo(_Strict):
     """Service-level objectives and budgets; unset means unbounded."""
 
-    ttft_max_s: Annotated[float, Field(gt=0)] | None = None
-    tpot_max_s: Annotated[float, Field(gt=0)] | None = None
-    qps_min: Annotated[float, Field(gt=0)] | None = None
+    ttft_max_s: PositiveFloat | None = None
+    tpot_max_s: PositiveFloat | None = None
+    qps_min: PositiveFloat | None = None
 
 
 class Instance(_Strict):
@@ -287,13 +306,15 @@ class Plan(_Strict):
     """One schedule: placement groups, chips per accelerator stage, batch per stage, retrieval servers."""
 
     placement: tuple[tuple[str, ...], ...]
-    chips_per_stage: dict[str, int]
-    batch_per_stage: dict[str, int]
-    retrieval_servers: int = 0
+    chips_per_stage: dict[str, PositiveInt]
+    batch_per_stage: dict[str, PositiveInt]
+    retrieval_servers: Annotated[int, Field(ge=0)] = 0
 
 
 class Metrics(_Strict):
-    """What the evaluator computes for a plan."""
+    """What the evaluator computes for a plan: floats as reported (Q2), and the exact integers they come from
+    (Q1: TTFT and the whole decode in picoseconds; the bottleneck group serves ``bottleneck_batch`` requests every
+    ``bottleneck_cycle_ps``, so QPS/chip = bottleneck_batch / (bottleneck_cycle_ps x chips) exactly)."""
 
     ttft_s: float
     tpot_s: float
@@ -306,6 +327,19 @@ class Metrics(_Strict):
     group_qps: tuple[float, ...]
     bottleneck: tuple[str, ...]
     time_share: dict[str, float] = Field(default_factory=dict, description="E8: share of resource-time per stage")
+    ttft_ps: int
+    decode_ps: int
+    bottleneck_batch: int
+    bottleneck_cycle_ps: int
+
+    @property
+    def ratio(self) -> Fraction:
+        """QPS/chip exactly, in requests per picosecond-chip (Q4)."""
+        return Fraction(self.bottleneck_batch, self.bottleneck_cycle_ps * self.chips)
+
+    def rank(self) -> tuple:
+        """The exact order of F1/F2: TTFT ascending, QPS/chip descending, TPOT ascending, chips ascending."""
+        return self.ttft_ps, -self.ratio, self.decode_ps, self.chips
 
 
 class FrontierPoint(_Strict):
@@ -322,6 +356,8 @@ class FrontierResult(_Strict):
     points: tuple[FrontierPoint, ...]
     schedules_evaluated: int | None = None
     solves: int | None = None
+    complete: bool = Field(True, description="False when a time limit stopped the sweep before it reached the "
+                                             "frontier's lowest TTFT (points below the last one may exist)")
 
 
 class CapacityResult(_Strict):
@@ -333,46 +369,3 @@ class CapacityResult(_Strict):
     qps_min: float
     point: FrontierPoint
     solves: int | None = None
-
-
-def _format_validation(path: Path, err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith(("function-after", "tagged-union")))
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = f"unknown field {loc.rsplit('.', 1)[-1]!r}. To fix: remove it or correct its spelling"
-        elif "To fix" not in msg:
-            msg = f"{msg} (got {e.get('input')!r}). To fix: correct this value (see docs/instances.md)"
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return f"{path}: invalid instance: " + "; ".join(parts)
-
-
-def load_instance(path: str | Path) -> Instance:
-    """Read and validate an instance YAML; relative profile folders resolve against the file's folder."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InstanceError(f"cannot read instance {path}: {exc.strerror}. To fix: check the path") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        raise InstanceError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', exc)}. To fix: correct the "
-                            f"YAML syntax") from exc
-    if not isinstance(data, dict):
-        raise InstanceError(f"{path}: the instance must be a YAML mapping, got {type(data).__name__}. To fix: start "
-                            f"with keys name, pipeline, cost, search")
-    try:
-        inst = Instance.model_validate(data)
-    except ValidationError as exc:
-        raise InstanceError(_format_validation(path, exc)) from exc
-    cost = inst.cost
-    if not isinstance(cost, ProfileCostSource):
-        return inst
-    folder = Path(cost.profiles_dir)
-    if not folder.is_absolute():
-        folder = (path.parent / folder).resolve()
-    return inst.model_copy(update={"cost": cost.model_copy(update={"profiles_dir": str(folder)})})

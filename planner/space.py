@@ -9,7 +9,8 @@ instance (rules S1-S7 of ``docs/model.md``, section "Search space"):
 - S2 a collocated group uses one count for all its stages: the intersection of the members' options (and
   of the powers of two up to the per-stage max, with ``chips: pow2``).
 - S3 total chips = sum over groups holding an accelerator stage; it must lie in [min, max] where min is
-  raised to chips_per_server x the smallest profiled server count of retrieval.
+  raised to chips_per_server x the smallest profiled server count of retrieval, and max is lowered to the most
+  any placement can use (the sum of its groups' largest options): the effective budget N_max.
 - S4 retrieval servers = max(1, floor(total chips / chips_per_server)).
 - S5 pre-decode request batch B: powers of two up to ``max_batch_size`` (every pre-decode stage runs B).
 - S6 decode batch D: powers of two up to the largest batch of decode's table (analytical: its memory capacity)
@@ -30,6 +31,7 @@ from models.replicas import any_count_cost
 from planner.costs import stage_costs
 from planner.dag import Placement, build_dag, placements
 from planner.errors import EmptySpaceError, InstanceError
+from planner.exact import to_ps
 from planner.schema import ACCELERATOR_STAGES, Instance
 
 __all__ = ["Space", "batch_grid", "build_space", "pow2_upto"]
@@ -71,6 +73,11 @@ class Space:
 
     def decode_tokens(self) -> int:
         return self.instance.pipeline.stage("decode").decode_tokens
+
+    def latency_ps(self, stage: str, units: int, batch: np.ndarray | float) -> np.ndarray:
+        """Q1: the latency of one batch of ``stage`` on ``units`` chips (retrieval: servers), in whole picoseconds
+        (an int64 array, 0-d for a scalar batch); every solver and the evaluator use these integers."""
+        return to_ps(self.costs[stage].latency_s(int(units), batch))
 
     def group_chip_options(self, group: tuple[str, ...]) -> tuple[int, ...]:
         """S2: chip counts a group may use (empty tuple for a retrieval-only group)."""
@@ -133,8 +140,25 @@ def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[i
             opts = pow2_upto(sp.max_chips_per_stage)  # the artifact's rule for profiled encode/rerank
         else:
             opts = tuple(n for n in scaled.unit_counts() if n <= sp.max_chips_per_stage)
+        if not opts:
+            raise InstanceError(f"stage {stage}: its cost source serves {low} or more chips but "
+                                f"search.max_chips_per_stage is {sp.max_chips_per_stage}. To fix: raise "
+                                f"search.max_chips_per_stage to at least {low}")
         out[stage] = opts
     return out
+
+
+def _usable_chips(inst: Instance, options: dict[str, tuple[int, ...]], groups) -> int:
+    """S3: the most chips any placement can use: the sum of its groups' largest options (S2)."""
+    def top(g):
+        acc = [s for s in g if s in ACCELERATOR_STAGES]
+        if not acc:
+            return 0
+        common = set(options[acc[0]]).intersection(*(options[s] for s in acc[1:]))
+        if len(acc) > 1 and inst.search.chips == "pow2":
+            common &= set(pow2_upto(inst.search.max_chips_per_stage))
+        return max(common, default=-(10**18))  # a group with no common count makes its placement unusable
+    return max(sum(top(g) for g in p) for p in groups)
 
 
 def build_space(inst: Instance) -> Space:
@@ -144,7 +168,18 @@ def build_space(inst: Instance) -> Space:
     raw = stage_costs(inst)
     options = _chip_options(inst, raw)
     costs: dict[str, object] = {}
-    min_chips, max_chips = sp.total_chips.min, sp.total_chips.max
+    dag = build_dag(inst.pipeline)
+    allowed = tuple(placements(dag, sp.placement))
+    if not allowed:
+        raise EmptySpaceError(f"placement policy {sp.placement!r} allows no placement of stages "
+                              f"{list(inst.pipeline.stage_names)}. To fix: set search.placement: all")
+    usable = _usable_chips(inst, options, allowed)
+    min_chips, max_chips = sp.total_chips.min, min(sp.total_chips.max, max(usable, 0))
+    if max_chips < max(min_chips, 1):
+        raise EmptySpaceError(f"the most chips any placement can use is {max(usable, 0)} (the per-stage options, "
+                              f"at most search.max_chips_per_stage = {sp.max_chips_per_stage} per group), below "
+                              f"search.total_chips.min = {min_chips}. To fix: lower search.total_chips.min or raise "
+                              f"search.max_chips_per_stage")
     for stage, cost in raw.items():
         if stage == "retrieval":
             costs[stage] = cost.scaled_to(max(1, max_chips // sp.chips_per_server))
@@ -154,21 +189,18 @@ def build_space(inst: Instance) -> Space:
         if any_mode:
             costs[stage] = any_count_cost(cost, costs[stage], memory_bound=stage == "decode")
     if min_chips > max_chips:
+        fix = (f"raise search.total_chips.max to >= {min_chips}" if max_chips == sp.total_chips.max else
+               f"raise search.max_chips_per_stage (placements use at most {max_chips} chips)")
         raise EmptySpaceError(f"retrieval needs >= {min_chips} chips in total ({min_chips // sp.chips_per_server} "
-                              f"servers x {sp.chips_per_server} chips) but search.total_chips.max is {max_chips}. "
-                              f"To fix: raise search.total_chips.max to >= {min_chips}")
-    dag = build_dag(inst.pipeline)
-    space = Space(
+                              f"servers x {sp.chips_per_server} chips) but the space allows at most {max_chips}. "
+                              f"To fix: {fix}")
+    return Space(
         instance=inst,
         stages=inst.pipeline.stage_names,
         costs=costs,
-        placements=tuple(placements(dag, sp.placement)),
+        placements=allowed,
         stage_chip_options=options,
         min_chips=min_chips,
         max_chips=max_chips,
         batch_options=batch_grid(sp.max_batch_size, sp.batches),
     )
-    if not space.placements:
-        raise EmptySpaceError(f"placement policy {sp.placement!r} allows no placement of stages {list(space.stages)}. "
-                              f"To fix: set search.placement: all")
-    return space

@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from models import read_inference_csv, read_retrieval_csv
-from models.catalog import accelerator, cpu_server, transformer
 from models.analytical import StageWork
+from models.catalog import accelerator, cpu_server, transformer
 from models.roofline import Efficiency, Precision, pass_latency
 from models.scan import Database, ScanCost
 from planner.evaluate import stage_latencies
 from planner.exhaustive import exhaustive_frontier
-from planner.schema import FrontierPoint, load_instance
+from planner.loader import load_instance
+from planner.schema import FrontierPoint
 from planner.space import build_space
 
 __all__ = ["GENZ_MODELS", "findings", "genz_rows", "retrieval_rows", "validate"]
@@ -140,7 +141,7 @@ def findings(instances_dir: Path) -> list[dict]:
         b = _best(pts)
         lat = stage_latencies(space, b.plan)
         rows.append({"context": ctx, "encode_time_share": b.metrics.time_share["encode"],
-                     "retrieval_latency_share": lat["retrieval"] / (b.metrics.e2e_latency_s),
+                     "retrieval_latency_share": lat["retrieval"] / (b.metrics.ttft_ps + b.metrics.decode_ps),
                      "max_qps_per_chip": b.metrics.qps_per_chip, "ttft_s": b.metrics.ttft_s})
     shares = [r["encode_time_share"] for r in rows]
     ret = [r["retrieval_latency_share"] for r in rows]

@@ -1,12 +1,31 @@
-"""Shared fixtures: tiny synthetic profiles and instances written to a temporary folder."""
+"""Shared fixtures: tiny synthetic profiles and instances written to a temporary folder; hypothesis profiles.
+
+Hypothesis runs derandomized in every default run (profile ``ci``: the same examples every time, no example
+database, so a failure found once cannot make later runs fail), and every counterexample ever found is pinned
+with ``@example``. ``RAGPLAN_HYPOTHESIS=fuzz`` (with ``RAGPLAN_EXAMPLES=N``) searches at random instead; see
+docs/testing.md.
+"""
 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("fuzz", derandomize=False, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("RAGPLAN_HYPOTHESIS", "ci"))
+
+
+def examples(n: int) -> int:
+    """A property test's example count: ``n``, or RAGPLAN_EXAMPLES when set (the longer randomized runs)."""
+    return int(os.environ.get("RAGPLAN_EXAMPLES", n))
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTANCES = ROOT / "instances"

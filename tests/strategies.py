@@ -2,27 +2,29 @@
 
 from hypothesis import strategies as st
 
-finite = st.integers(1, 60).map(lambda k: k / 8)  # well separated: tolerance never decides
+small = st.integers(1, 60)
 
 
 @st.composite
-def point_clouds(draw, max_size=60):
-    """(ttft, qpc, tpot) arrays with deliberate ties (values drawn from small pools)."""
+def exact_clouds(draw, max_size=60):
+    """(ttft, ratio num, ratio den, decode, chips) integer lists with deliberate ties (values from small pools)."""
     n = draw(st.integers(0, max_size))
-    pool = draw(st.lists(finite, min_size=1, max_size=8))
-    pick = st.sampled_from(pool)
-    return ([draw(pick) for _ in range(n)], [draw(pick) for _ in range(n)], [draw(pick) for _ in range(n)])
+    pool = st.sampled_from(draw(st.lists(small, min_size=1, max_size=6)))
+    return tuple([draw(pool) for _ in range(n)] for _ in range(5))
 
 
 @st.composite
-def random_instances(draw):
+def random_instances(draw, budgets: bool = False):
     """A small random pipeline with random (monotone) profiles: (instance dict, profile rows).
 
     Profiles: 1- and 2-chip rows at batches 1, 2, 4 (decode up to 8); latency grows with batch and shrinks with
-    chips; times are whole microseconds, so solver rounding is exact."""
+    chips. Times are whole microseconds, or (``round`` false) carry sub-microsecond parts, so that picosecond
+    quantization and near-ties are exercised. With ``budgets``, total_chips.max may be 10^3 .. 10^9 (the per-stage
+    caps then bind)."""
     stages = []
     if draw(st.booleans()):
-        stages.append({"kind": "encode", "model": "enc", "chunk_tokens": 16, "chunks_per_request": draw(st.sampled_from([2, 3, 8]))})
+        stages.append({"kind": "encode", "model": "enc", "chunk_tokens": 16,
+                       "chunks_per_request": draw(st.sampled_from([2, 3, 8]))})
     if draw(st.booleans()):
         stages.append({"kind": "rewrite_prefill", "model": "rw", "prompt_tokens": 8})
         stages.append({"kind": "rewrite_decode", "model": "rw", "prompt_tokens": 8, "decode_tokens": 2})
@@ -32,6 +34,10 @@ def random_instances(draw):
         stages.append({"kind": "rerank", "model": "rr", "passage_tokens": 16, "top_k": draw(st.sampled_from([1, 2]))})
     stages.append({"kind": "prefill", "model": "llm", "prompt_tokens": 8})
     stages.append({"kind": "decode", "model": "llm", "prompt_tokens": 8, "decode_tokens": 4})
+    rounded = draw(st.booleans())
+
+    def ms(t_us):
+        return t_us / 1000 + (0 if rounded else draw(st.integers(0, 999)) / 1e9)
 
     def curve(max_b, dec_steps, seq, model, stage):
         rows = []
@@ -40,7 +46,7 @@ def random_instances(draw):
             t = base // chips + draw(st.integers(0, 20))
             b = 1
             while b <= max_b:
-                rows.append((model, stage, dec_steps, seq, "X", chips, b, t / 1000))
+                rows.append((model, stage, dec_steps, seq, "X", chips, b, ms(t)))
                 t += draw(st.integers(1, 300))
                 b *= 2
         return rows
@@ -50,10 +56,13 @@ def random_instances(draw):
     ret = []
     t = draw(st.integers(20, 300))
     for b in (1, 2, 4):
-        ret.append(("db", "cpu", 1, b, t / 1000))
+        ret.append(("db", "cpu", 1, b, ms(t)))
         t += draw(st.integers(0, 200))
     lo = draw(st.integers(1, 6))
-    search = {"total_chips": {"min": lo, "max": lo + draw(st.integers(0, 6))},
+    top = lo + draw(st.integers(0, 6))
+    if budgets and draw(st.booleans()):
+        top = draw(st.sampled_from([10**3, 10**6, 10**9]))
+    search = {"total_chips": {"min": lo, "max": top},
               "max_chips_per_stage": draw(st.sampled_from([2, 3, 4])),
               "max_batch_size": draw(st.sampled_from([2, 4, 8])),
               "chips_per_server": draw(st.sampled_from([1, 2])),

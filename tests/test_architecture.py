@@ -10,13 +10,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # Rank of each module; a module may import only modules of lower or equal rank ("models" is below planner).
 RANK = {
     "models": 0,
-    "planner.errors": 1, "planner.schema": 2, "planner.frontier": 2,
-    "planner.dag": 3, "planner.costs": 3, "planner.space": 4,
+    "planner.errors": 1, "planner.schema": 2, "planner.exact": 2, "planner.frontier": 2, "planner.plans": 2,
+    "planner.dag": 3, "planner.costs": 3, "planner.loader": 3, "planner.space": 4,
     "planner.evaluate": 5, "planner.exhaustive": 6, "planner.cpsat": 6,
     "planner.pareto": 7, "planner.capacity": 7, "planner.validate": 7,
     "planner.report": 8, "planner.cli": 9, "planner": 10,
 }
-NO_SOLVER = ("models", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.schema")
+NO_SOLVER = ("models", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.schema", "planner.exact",
+             "planner.frontier", "planner.plans", "planner.loader")
 
 
 def _module(path: Path) -> str:
@@ -52,7 +53,8 @@ def test_layers():
 
 def test_evaluator_side_never_imports_ortools():
     for path in list((ROOT / "models").rglob("*.py")) + [ROOT / "planner" / f"{m}.py" for m in
-                                                         ("evaluate", "exhaustive", "space", "schema", "costs")]:
+                                                         ("evaluate", "exhaustive", "space", "schema", "costs",
+                                                          "exact", "frontier", "plans", "loader")]:
         assert not any(i.startswith("ortools") for i in _imports(path)), path
 
 
@@ -61,6 +63,22 @@ def test_public_api_exists():
         assert mod.__all__ == sorted(mod.__all__)
         for name in mod.__all__:
             assert hasattr(mod, name), name
+
+
+def test_public_api_has_the_planners_and_their_results():
+    for name in ("cpsat_frontier", "min_chips", "exhaustive_frontier", "exhaustive_min_chips", "FrontierResult",
+                 "CapacityResult", "FrontierPoint", "Metrics", "Plan", "Slo", "TimeLimitError", "SpaceTooLargeError",
+                 "read_plan"):
+        assert name in planner.__all__, name
+    from planner import cpsat
+    assert cpsat.__all__ == sorted(cpsat.__all__)
+    assert all(hasattr(cpsat, n) for n in cpsat.__all__)
+
+
+def test_time_limit_error_is_an_expected_error():
+    assert issubclass(planner.TimeLimitError, planner.RagplanError)
+    assert issubclass(planner.SpaceTooLargeError, planner.RagplanError)
+    assert planner.RagplanError in planner.EXPECTED_ERRORS
 
 
 def test_modules_stay_small():

@@ -23,10 +23,11 @@ def test_pareto_table_json_plot(tmp_path, capsys):
     code, out, _ = _run(capsys, "pareto", CASE4, "--json", str(out_json), "--plot", str(out_png), "--quiet")
     assert code == 0 and "12 Pareto points" in out and "QPS/chip" in out
     data = json.loads(out_json.read_text())
-    assert data["instance"] == "rago-oss-case4" and data["solver"] == "cpsat"
-    assert isinstance(data["solve_seconds"], float) and len(data["points"]) == 12
+    assert data["instance"] == "rago-oss-case4" and data["solver"] == "cpsat" and data["complete"] is True
+    assert isinstance(data["solve_seconds"], float) and len(data["points"]) == 12 and data["solves"] > 0
     keys = {"ttft_s", "tpot_s", "qps", "qps_per_chip", "chips", "retrieval_servers", "proven_optimal", "placement",
-            "chips_per_stage", "batch_per_stage", "bottleneck"}
+            "chips_per_stage", "batch_per_stage", "bottleneck", "gap", "time_share", "ttft_ps", "decode_ps",
+            "bottleneck_batch", "bottleneck_cycle_ps"}
     assert keys <= set(data["points"][0])
     assert all(p["proven_optimal"] for p in data["points"])
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -85,7 +86,8 @@ def test_impossible_range_and_empty_space(tmp_path, capsys, profiles):
     d = tiny_instance_dict(profiles, total_chips={"min": 9, "max": 4})
     assert "min 9 > max 4" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "a.yaml", d)))
     d = tiny_instance_dict(profiles, total_chips={"min": 3, "max": 8})
-    assert "holds no schedule" in _one_line_exit_2(capsys, "pareto", str(write_yaml(tmp_path / "b.yaml", d)))
+    assert "the most chips any placement can use is 2" in _one_line_exit_2(capsys, "pareto",
+                                                                           str(write_yaml(tmp_path / "b.yaml", d)))
 
 
 def test_infeasible_slo(capsys):
@@ -112,5 +114,13 @@ def test_min_chips_text_json_and_errors(tmp_path, capsys):
     assert data["plan"]["proven_optimal"] and data["plan"]["ttft_s"] <= 0.2
     code, out, err = _run(capsys, "min-chips", CASE4)
     assert code == 2 and out == "" and err.count("\n") == 1 and "To fix: pass --qps-min" in err
-    code, _, err = _run(capsys, "min-chips", CASE4, "--qps-min", "5000")
+    code, _, err = _run(capsys, "min-chips", CASE4, "--qps-min", "5000", "--quiet")
     assert code == 2 and "qps_min 5000 cannot be reached within 96 chips" in err and "Traceback" not in err
+
+
+def test_progress_lines_from_the_first_second(capsys):
+    code, _, err = _run(capsys, "pareto", str(INSTANCES / "rago-oss" / "case1.yaml"), "--chips", "any", "--batches",
+                        "any")
+    lines = err.strip().splitlines()
+    assert code == 0 and lines and all(line.startswith("[") and " s] " in line for line in lines)
+    assert float(lines[0][1:].split(" s]")[0]) < 2.0  # the first line comes within the first seconds

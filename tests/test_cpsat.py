@@ -1,14 +1,34 @@
-"""CP-SAT tables, slice model and bounds (planner/cpsat, planner/pareto.slice_bounds)."""
+"""CP-SAT tables, slice model, exact thresholds and bounds (planner/cpsat)."""
+
+from fractions import Fraction
 
 import numpy as np
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from planner import build_space, evaluate, load_instance
-from planner.cpsat import CYCLE_RES_S, TIME_RES_S, RagSolver, build_matrices, build_model, slice_groups, slice_tables
-from planner.pareto import SliceSweep, slice_bounds
-from planner.schema import IntRange
+from planner import Plan, build_space, evaluate, load_instance
+from planner.cpsat import (
+    Ask,
+    Clock,
+    SliceModel,
+    SliceSweep,
+    SliceTables,
+    SolverSettings,
+    best_rows,
+    build_ask,
+    build_tables,
+    capped_rows,
+    fast_rows,
+    run_ask,
+    slice_bounds,
+    slice_groups,
+    slice_tables,
+)
+from planner.cpsat.model import cycle_unit
+from planner.cpsat.tables import chip_caps
+from planner.exhaustive import iter_schedules
 from planner.schema import Slo
-from tests.conftest import INSTANCES
+from tests.conftest import INSTANCES, examples
 
 
 def _space(case, **search):
@@ -16,65 +36,131 @@ def _space(case, **search):
     return build_space(inst.model_copy(update={"search": inst.search.model_copy(update=search)}))
 
 
-def test_rounding_is_conservative():
+def _sweep(space, slo=Slo()):
+    return SliceSweep(space, slo, SolverSettings(), Clock(None))
+
+
+def test_tables_are_the_evaluators_integers():
     space = _space("case4")
-    cm = build_matrices(space)
-    for bi in range(len(cm.batches)):
-        tb = slice_tables(space, cm, slice_groups(space), bi, full_decode=True)
+    st_ = build_tables(space, Slo())
+    for bi in (0, 3, 7):
+        tb = slice_tables(space, st_, slice_groups(space), bi)
         for g, rows in tb.groups.items():
-            for n, lat_u, cyc_u in rows[:20]:
-                true_lat = sum(float(cm.lat[s][int(np.searchsorted(cm.options[s], n)), bi]) for s in g
-                               if s != "retrieval")
-                assert lat_u * TIME_RES_S >= true_lat * (1 - 1e-12)  # rounded up
-                assert cyc_u * cm.cycle_res_s >= true_lat * (1 - 1e-12)  # rounded up: throughput rounded down
-        for j, lat_u, cyc_u in tb.retrieval:
-            true_lat = float(cm.lat["retrieval"][j, bi])
-            assert lat_u * TIME_RES_S >= true_lat * (1 - 1e-12) and cyc_u * cm.cycle_res_s >= true_lat * (1 - 1e-12)
-        for n, D, cyc_u, _ in tb.decode[:20]:
-            i = int(np.searchsorted(cm.dec_options, n))
-            k = int(np.searchsorted(cm.dec_batches[i], D))
-            assert cyc_u * cm.cycle_res_s >= cm.batches[bi] / cm.dec_q[i][k] * (1 - 1e-12)
+            for n, t in rows[:10]:
+                want = sum(int(space.latency_ps(s, int(n), int(tb.batch))) for s in g if s != "retrieval")
+                assert t == want
+        for j, t in tb.retrieval:
+            assert t == int(space.latency_ps("retrieval", st_.buckets[j].servers, int(tb.batch)))
 
 
-def test_decode_rows_keep_only_undominated():
-    space = _space("case1")
-    cm = build_matrices(space)
-    rows = slice_tables(space, cm, slice_groups(space), 0, full_decode=True).decode
+def test_decode_rows_pick_exactly():
+    book = build_tables(_space("case1", batches="any"), Slo()).decode
+    for B in (1, 7, 64, 300):
+        for n, D, L in best_rows(book, B):
+            i = int(np.flatnonzero(book.options == n)[0])
+            ok = book.D[i] >= B
+            best = max(zip(book.D[i][ok], book.L[i][ok]), key=lambda r: (Fraction(int(r[0]), int(r[1])), -r[1]))
+            assert (D, L) == best and D >= B
+        for n, D, L in fast_rows(book, B):
+            i = int(np.flatnonzero(book.options == n)[0])
+            assert L == book.L[i][book.D[i] >= B].min()
+
+
+@settings(max_examples=examples(200))
+@given(st.lists(st.tuples(st.integers(1, 5000), st.integers(1, 10**12)), min_size=1, max_size=20),
+       st.integers(1, 64), st.fractions(min_value=Fraction(1, 10**6), max_value=10**14), st.booleans())
+def test_chip_caps_are_exact(rows, batch, k, strict):
+    D = np.array([r[0] for r in rows], dtype=np.int64)
+    L = np.array([r[1] for r in rows], dtype=np.int64)
+    got = chip_caps(D, L, batch, k, strict, 1000)
+    for d, l, c in zip(D, L, got):
+        v = k * int(d) / (batch * int(l))
+        want = (-(-v.numerator // v.denominator) - 1) if strict else v.numerator // v.denominator
+        assert c == min(max(want, -1), 1000)
+
+
+def test_capped_rows_keep_the_fastest_row_per_cap():
+    space = _space("case1", batches="any")
+    book = build_tables(space, Slo()).decode
+    k = Fraction(3 * 10**9)
+    rows = capped_rows(book, 4, k, space.max_chips, space.min_chips)
     for n in np.unique(rows[:, 0]):
         sub = rows[rows[:, 0] == n]
-        for i in range(len(sub) - 1):
-            later = sub[i + 1:]
-            assert not np.any((later[:, 2] <= sub[i, 2]) & (later[:, 3] <= sub[i, 3]))
-    assert np.all(rows[:, 1] >= cm.batches[0])
+        assert np.all(np.diff(sub[:, 3]) != 0)
+        order = np.argsort(-sub[:, 3])
+        assert np.all(np.diff(sub[order, 2]) < 0)  # more chips allowed <=> slower: a strict staircase
 
 
-@pytest.mark.parametrize("case", ["case1", "case2", "case4"])
-def test_bound_is_valid_and_tight(case):
-    space = _space(case)
-    sweep = SliceSweep(space, Slo(), 1, 30, 0)
-    ub, _, _ = slice_bounds(space, sweep.cm)
-    for sl in sweep.slices:
-        res = sweep.ratio(sl, None)
-        if res is None:
-            continue
-        ratio = sweep.real(sl, res[0].values["P"])
-        assert ratio <= ub[sl.bi]
-        assert ub[sl.bi] <= ratio * 1.01  # exact up to rounding when TTFT is unbounded
-
-
-def test_cycle_unit_coarsens_with_the_chip_budget():
-    small = build_matrices(_space("case4"))
-    big = build_matrices(_space("case4", chip_options={}, max_chips_per_stage=8192,
-                                total_chips=IntRange(min=16, max=8192)))
-    assert CYCLE_RES_S <= small.cycle_res_s <= 1e-11 and big.cycle_res_s > small.cycle_res_s
-
-
-def test_policy_disaggregated_forbids_groups():
+def test_o1_is_the_slice_optimum_by_enumeration():
     space = _space("case4", placement="disaggregated")
-    cm = build_matrices(space)
-    rm = build_model(space, slice_tables(space, cm, slice_groups(space), 3, full_decode=True))
-    solver = RagSolver(space, rm, workers=1, time_limit_s=30)
-    out, gap = solver.max_ratio(None)
-    plan = solver.plan(out.values)
-    assert all(len(g) == 1 for g in plan.placement) and gap == 0.0
-    assert evaluate(space, plan).qps_per_chip >= cm.batches[3] / (out.values["P"] * cm.cycle_res_s) * (1 - 1e-12)
+    sweep = _sweep(space)
+    best = {}
+    for a in iter_schedules(space):
+        for i in range(len(a.batch)):
+            r = Fraction(int(a.cycle_batch[i]), int(a.cycle_ps[i]) * int(a.total_chips[i]))
+            b = int(a.batch[i])
+            best[b] = max(best.get(b, r), r)
+    for sl in sweep.slices:
+        res = sweep.o1(sl, None, None)
+        assert res is not None and res[2] and res[0].ratio == best[sl.batch]
+
+
+def test_bounds_are_valid_and_exact_when_tight():
+    space = _space("case1")
+    sweep = _sweep(space)
+    ub, _, _ = slice_bounds(space, sweep.tables)
+    for sl in sweep.slices:
+        res = sweep.o1(sl, None, None)
+        if res is not None:
+            assert res[0].ratio <= ub[sl.bi]
+            if sl.batch >= 64:  # retrieval-bound slices: U1 is the optimum itself
+                assert res[0].ratio == ub[sl.bi]
+
+
+def test_asks_never_edit_the_base_model():
+    space = _space("case4")
+    sweep = _sweep(space)
+    sl = sweep.slices[4]
+    base = sweep.base(sl)
+    before = str(base.model.proto)
+    rows = best_rows(sweep.tables.decode, sl.batch)
+    for ask in (Ask(rows, "P", None, product=True), Ask(rows, "TTFT", 10**11, Fraction(10**10)),
+                Ask(rows, "P", None, Fraction(10**9), strict=True, product=True)):
+        a, exact = build_ask(base, ask)
+        run_ask(a, SolverSettings(), Clock(None))
+        assert exact
+    assert str(base.model.proto) == before
+
+
+def test_disaggregated_policy_forbids_groups():
+    space = _space("case4", placement="disaggregated")
+    sweep = _sweep(space)
+    sl = sweep.slices[3]
+    cost, values, proven = sweep.o1(sl, None, None)
+    plan = sweep.plan(sl, values)
+    assert all(len(g) == 1 for g in plan.placement) and proven
+    assert evaluate(space, plan).ratio == cost.ratio
+
+
+def test_cycle_unit_coarsens_only_past_int64():
+    tables = SliceTables(4, {}, np.zeros((0, 2), dtype=np.int64), ())
+    rows = np.array([[1, 8, 10**12], [2, 16, 3 * 10**11]], dtype=np.int64)
+    for n_max, want in ((100, 1), (10**9, 1000)):
+        m = SliceModel(None, tables, [], 1, n_max, c_pre_hi=10**12)
+        tau, cd = cycle_unit(m, rows)
+        assert tau == want and cd == [-(-4 * 10**12 // (8 * tau)), -(-4 * 3 * 10**11 // (16 * tau))]
+        assert max(max(cd), -(-m.c_pre_hi // tau)) * n_max <= 2**62
+    small = _sweep(_space("case4"))
+    sl = small.slices[-1]
+    assert cycle_unit(small.base(sl), best_rows(small.tables.decode, sl.batch))[0] == 1
+
+
+def test_plan_of_a_solution_evaluates_to_its_cost():
+    space = _space("case2", batches="any")
+    sweep = _sweep(space)
+    for sl in sweep.slices[::97]:
+        res = sweep.o1(sl, None, None)
+        if res:
+            m = evaluate(space, sweep.plan(sl, res[1]))
+            assert (m.ttft_ps, m.decode_ps, m.chips, m.ratio) == (res[0].ttft, res[0].l, res[0].n, res[0].ratio)
+    assert isinstance(sweep.plan(sl, res[1]), Plan)

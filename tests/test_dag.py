@@ -1,7 +1,7 @@
 """DAG construction and the collocation groups / placements it allows (rules G1-G3)."""
 
 from planner.dag import allowed_groups, build_dag, placements, stage_chain
-from planner.schema import load_instance
+from planner.loader import load_instance
 from tests.conftest import INSTANCES
 
 

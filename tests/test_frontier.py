@@ -1,30 +1,57 @@
-"""Pareto filter F1-F2 against a brute-force definition."""
+"""Frontier rules F1-F3 (planner/frontier.py) against a brute-force statement of the definition."""
+
+from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from planner import pareto_indices
-from tests.strategies import point_clouds
+from planner.frontier import TIE_REL, candidates
+from tests.conftest import examples
+from tests.strategies import exact_clouds
 
 
-@settings(max_examples=300, deadline=None)
-@given(point_clouds())
-def test_matches_brute_force(cloud):
-    ttft, qpc, tpot = map(np.array, cloud)
-    got = pareto_indices(ttft, qpc, tpot)
-    n = len(ttft)
-    nondominated = [i for i in range(n) if not any(
-        ttft[j] <= ttft[i] and qpc[j] >= qpc[i] and (ttft[j] < ttft[i] or qpc[j] > qpc[i]) for j in range(n))]
-    # F2: one point per distinct (ttft, qpc) among the non-dominated, with the lowest TPOT.
-    want = {}
-    for i in nondominated:
-        key = (ttft[i], qpc[i])
-        if key not in want or tpot[i] < tpot[want[key]]:
-            want[key] = i
-    assert sorted((ttft[i], qpc[i], tpot[i]) for i in got) == sorted(
-        (ttft[i], qpc[i], tpot[i]) for i in want.values())
-    assert list(ttft[got]) == sorted(ttft[got]) and list(qpc[got]) == sorted(qpc[got])
+def _brute(ttft, num, den, dec, chips):
+    """F1-F3 literally: for e = inf, then the last TTFT - 1: the max ratio r*, the ties >= r* (1 - TIE_REL), the
+    least TTFT among them, then the least TPOT, then the fewest chips, then the highest ratio."""
+    ratio = [Fraction(a, b) for a, b in zip(num, den)]
+    out, e = [], None
+    while True:
+        feas = [i for i in range(len(ttft)) if e is None or ttft[i] <= e]
+        if not feas:
+            return out[::-1]
+        best = max(ratio[i] for i in feas)
+        tied = [i for i in feas if ratio[i] >= best * (1 - TIE_REL)]
+        t = min(ttft[i] for i in tied)
+        out.append(min((i for i in tied if ttft[i] == t), key=lambda i: (dec[i], chips[i], -ratio[i], i)))
+        e = t - 1
 
 
-def test_empty():
-    assert pareto_indices([], [], []).size == 0
+@settings(max_examples=examples(300))
+@given(exact_clouds())
+@example(([5, 5, 3], [2, 4, 1], [3, 6, 2], [7, 6, 9], [1, 2, 1]))  # equal ratios 2/3 = 4/6: TPOT decides
+def test_matches_the_definition(cloud):
+    ttft, num, den, dec, chips = cloud
+    got = pareto_indices(ttft, num, den, dec, chips)
+    assert list(got) == _brute(ttft, num, den, dec, chips)
+    assert set(got) <= set(candidates(ttft, num, den, dec, chips))
+    assert list(np.asarray(ttft)[got]) == sorted(np.asarray(ttft)[got])
+
+
+def test_near_ties_do_not_make_points():
+    # ratio 1 at TTFT 10 and 1 + 1e-12 at TTFT 20: one point (the faster one), the ratios tie (F2)
+    got = pareto_indices([10, 20], [10**12, 10**12 + 1], [10**12, 10**12], [1, 1])
+    assert list(got) == [0]
+    # 1 + 1e-6 is no tie: two points
+    assert list(pareto_indices([10, 20], [10**6, 10**6 + 1], [10**6, 10**6], [1, 1])) == [0, 1]
+
+
+def test_first_bound_and_empty():
+    assert list(pareto_indices([10, 20], [1, 2], [1, 1], [1, 1], ttft_cap_ps=15)) == [0]
+    assert pareto_indices([], [], [], []).size == 0
+
+
+def test_huge_integers_stay_exact():
+    big = 10**18
+    num = np.array([big + 1, big], dtype=object)
+    assert list(pareto_indices([1, 1], num, np.array([big, big], dtype=object), [5, 1])) == [1]  # tie: TPOT

@@ -1,47 +1,33 @@
-"""The CP-SAT model of one batch slice (``docs/model.md``, section "CP-SAT model", C1-C9).
+"""The CP-SAT model of one batch slice (``docs/model.md``, section "CP-SAT model", C1-C10).
 
-A slice fixes the request batch B, the only decision every pre-decode group shares; the sweep in
-``planner.pareto`` searches over slices. Notation (integer units of ``planner.cpsat.tables``): groups g in G
-(allowed pre-decode groups), y_g placement literals, n_g chips, a_g and c_g the TTFT and cycle shares of g's
-accelerator stages, w_j retrieval-bucket literals, a_r and c_r retrieval's shares, (n_d, D) decode chips and
-batch with cycle c_d and TPOT t_d, N total chips, C the cycle (time per B requests of the slowest group; QPS =
-B / C), P = N C, TTFT = sum_g a_g + a_r. Each ``add_<family>`` adds one family; none prints or mutates its
-inputs.
+A slice fixes the request batch B, the only decision every pre-decode group shares (``planner.cpsat.sweep``
+searches over slices). Notation, every time a whole number of picoseconds (Q1): groups g in G (allowed pre-decode
+groups), y_g placement literals, n_g chips, t_g the latency sum of g's accelerator stages, w_j retrieval-bucket
+literals, t_r retrieval's latency, C_pre >= every chosen group's cycle, TTFT = sum_g t_g + t_r; decode row
+(n_d, D, L) of the ask's rows; N total chips. A slice plan's exact cost is K = N max(C_pre, B L / D) (ps x chips
+per B requests): QPS/chip = B / K.
+
+``build_base`` adds the families every solve shares (C1-C3, C6, C7, C8's QPS floor) once; ``build_ask`` clones
+it (the base is never edited) and adds what one solve asks: decode rows (C4), the chip total (C5), TTFT <= e
+(C8), then the O1 product (C9) or a threshold on K (C10), and an objective. Each ``add_<family>`` adds one
+family; none prints or mutates its inputs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
+import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.cpsat.tables import SliceTables
+from planner.cpsat.tables import SliceTables, chip_caps
 from planner.space import Space
 
-__all__ = ["RagModel", "build_model", "slice_groups"]
+__all__ = ["INT_LIMIT", "Ask", "AskModel", "SliceModel", "build_ask", "build_base", "cycle_unit", "slice_groups"]
 
-
-@dataclass
-class RagModel:
-    model: cp_model.CpModel
-    tables: SliceTables
-    groups: list[tuple[str, ...]]
-    y: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
-    n: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
-    lat: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
-    cyc: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
-    w: list[cp_model.IntVar] = field(default_factory=list)
-    bucket: cp_model.IntVar | None = None
-    lat_r: cp_model.IntVar | int = 0
-    cyc_r: cp_model.IntVar | int = 0
-    n_dec: cp_model.IntVar | None = None
-    d_batch: cp_model.IntVar | None = None
-    cyc_dec: cp_model.IntVar | None = None
-    tpot: cp_model.IntVar | None = None
-    total: cp_model.IntVar | None = None
-    cycle: cp_model.IntVar | None = None
-    product: cp_model.IntVar | None = None
-    ttft: cp_model.IntVar | None = None
+#: Bound on every integer the solver multiplies or adds up (int64 headroom).
+INT_LIMIT = 2**62
 
 
 def slice_groups(space: Space) -> list[tuple[str, ...]]:
@@ -53,7 +39,29 @@ def _dom(values) -> cp_model.Domain:
     return cp_model.Domain.from_values(sorted({int(v) for v in values}))
 
 
-def add_placement(m: RagModel, space: Space) -> None:
+@dataclass
+class SliceModel:
+    """The base model of one slice and its variables (indices into every clone's proto)."""
+
+    model: cp_model.CpModel
+    tables: SliceTables
+    groups: list[tuple[str, ...]]
+    n_min: int
+    n_max: int
+    y: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
+    n: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
+    t: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
+    w: list[cp_model.IntVar] = field(default_factory=list)
+    bucket: cp_model.IntVar | None = None
+    t_r: cp_model.IntVar | int = 0
+    N: cp_model.IntVar | None = None
+    c_pre: cp_model.IntVar | None = None
+    ttft: cp_model.IntVar | None = None
+    c_pre_hi: int = 0
+    ttft_hi: int = 0
+
+
+def add_placement(m: SliceModel, space: Space) -> None:
     """C1 placement: every pre-decode stage lies in exactly one chosen group.
 
     sum_{g in G : s in g} y_g = 1 for all s in S_pre;  policy 'disaggregated': y_g = 0 for |g| > 1;
@@ -72,10 +80,10 @@ def add_placement(m: RagModel, space: Space) -> None:
         m.model.add_bool_or(multi)  # an empty clause (no multi-stage group) is infeasible, as it should be
 
 
-def add_buckets(m: RagModel, space: Space) -> None:
+def add_buckets(m: SliceModel, space: Space) -> None:
     """C2 retrieval servers: exactly one bucket j is used, N lies in its interval, and retrieval costs its row.
 
-    sum_j w_j = 1;  w_j => N_lo_j <= N <= N_hi_j;  bucket = sum_j j w_j;  (bucket, a_r, c_r) in Rows_r."""
+    sum_j w_j = 1;  w_j => N_lo_j <= N <= N_hi_j;  bucket = sum_j j w_j;  (bucket, t_r) in Rows_r."""
     bk = m.tables.buckets
     # w[j] = 1 if the total chips fall in retrieval bucket j
     m.w = [m.model.new_bool_var(f"w[{j}]") for j in range(len(bk))]
@@ -83,98 +91,193 @@ def add_buckets(m: RagModel, space: Space) -> None:
     m.bucket = m.model.new_int_var(0, len(bk) - 1, "bucket")
     m.model.add(m.bucket == sum(j * w for j, w in enumerate(m.w)))
     for j, b in enumerate(bk):
-        m.model.add(m.total >= b.n_lo).only_enforce_if(m.w[j])
-        m.model.add(m.total <= b.n_hi).only_enforce_if(m.w[j])
+        m.model.add(m.N >= b.n_lo).only_enforce_if(m.w[j])
+        m.model.add(m.N <= b.n_hi).only_enforce_if(m.w[j])
     rows = m.tables.retrieval
     if len(rows):
-        # lat_r, cyc_r: retrieval's TTFT share and cycle at the chosen bucket's server count
-        m.lat_r = m.model.new_int_var_from_domain(_dom(rows[:, 1]), "lat[retrieval]")
-        m.cyc_r = m.model.new_int_var_from_domain(_dom(rows[:, 2]), "cyc[retrieval]")
-        m.model.add_allowed_assignments([m.bucket, m.lat_r, m.cyc_r], rows.tolist())
+        # t_r: retrieval's latency at the chosen bucket's server count
+        m.t_r = m.model.new_int_var_from_domain(_dom(rows[:, 1]), "t[retrieval]")
+        m.model.add_allowed_assignments([m.bucket, m.t_r], rows.tolist())
 
 
-def add_group_tables(m: RagModel, space: Space) -> None:
+def add_group_tables(m: SliceModel, space: Space) -> None:
     """C3 group costs: a chosen group takes one row of its table; an unchosen group costs nothing.
 
-    (y_g, n_g, a_g, c_g) in {1} x Rows_g  U  {(0, 0, 0, 0)} for groups with an accelerator stage (a retrieval-only
-    group has n_g = a_g = c_g = 0). y_g is a column of the table rather than an enforcement literal: OR-Tools 9.15
-    wrongly proved an enforced table infeasible (see docs/model.md)."""
+    (y_g, n_g, t_g) in {1} x Rows_g  U  {(0, 0, 0)} for groups with an accelerator stage (a retrieval-only group
+    has n_g = t_g = 0). y_g is a column of the table rather than an enforcement literal: OR-Tools 9.15 wrongly
+    proved an enforced table infeasible (see docs/model.md)."""
     for g in m.groups:
         rows = m.tables.groups[g]
         if len(rows) == 0:
             continue
         name = "+".join(g)
-        # n[g] chips of group g (0 if unchosen); lat[g], cyc[g] its accelerator stages' TTFT share and cycle
+        # n[g] chips of group g (0 if unchosen); t[g] its accelerator stages' latency sum
         m.n[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 0]]), f"n[{name}]")
-        m.lat[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 1]]), f"lat[{name}]")
-        m.cyc[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 2]]), f"cyc[{name}]")
-        table = [[1, *r] for r in rows.tolist()] + [[0, 0, 0, 0]]
-        m.model.add_allowed_assignments([m.y[g], m.n[g], m.lat[g], m.cyc[g]], table)
+        m.t[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 1]]), f"t[{name}]")
+        m.model.add_allowed_assignments([m.y[g], m.n[g], m.t[g]], [[1, *r] for r in rows.tolist()] + [[0, 0, 0]])
 
 
-def add_decode(m: RagModel, space: Space) -> None:
-    """C4 decode: (n_d, D, c_d, t_d) in Rows_d (rows already satisfy D >= B and the TPOT bound)."""
-    rows = m.tables.decode
-    m.n_dec = m.model.new_int_var_from_domain(_dom(rows[:, 0]), "n[decode]")
-    m.d_batch = m.model.new_int_var_from_domain(_dom(rows[:, 1]), "D")
-    m.cyc_dec = m.model.new_int_var_from_domain(_dom(rows[:, 2]), "cyc[decode]")
-    m.tpot = m.model.new_int_var_from_domain(_dom(rows[:, 3]), "tpot")
-    m.model.add_allowed_assignments([m.n_dec, m.d_batch, m.cyc_dec, m.tpot], rows.tolist())
-
-
-def add_chip_total(m: RagModel, space: Space) -> None:
-    """C5 chips: N = sum_g n_g + n_d with N_min <= N <= N_max (per-stage maxima are in the options)."""
-    m.model.add(m.total == sum(m.n.values()) + m.n_dec)
-
-
-def add_cycle(m: RagModel, space: Space) -> None:
-    """C6 cycle: y_g => C >= c_g + [retrieval in g] c_r for every group, and C >= c_d (E3/E4: the slowest
-    group, time-multiplexing its stages, sets QPS = B / C)."""
+def add_cycle(m: SliceModel, space: Space) -> None:
+    """C6 cycle: y_g => C_pre >= t_g + [retrieval in g] t_r for every group (E3/E4: the slowest pre-decode group,
+    time-multiplexing its stages, serves B requests per C_pre)."""
     for g in m.groups:
-        own = m.cyc.get(g, 0) + (m.cyc_r if "retrieval" in g else 0)
-        m.model.add(m.cycle >= own).only_enforce_if(m.y[g])
-    m.model.add(m.cycle >= m.cyc_dec)
+        own = m.t.get(g, 0) + (m.t_r if "retrieval" in g else 0)
+        m.model.add(m.c_pre >= own).only_enforce_if(m.y[g])
 
 
-def add_ttft(m: RagModel, space: Space) -> None:
-    """C7 TTFT: TTFT = sum_g a_g + a_r (every pre-decode stage runs the batch B in turn, E6)."""
-    m.model.add(m.ttft == sum(m.lat.values()) + m.lat_r)
+def add_ttft(m: SliceModel, space: Space) -> None:
+    """C7 TTFT: TTFT = sum_g t_g + t_r (every pre-decode stage runs the batch B in turn, E6)."""
+    m.model.add(m.ttft == sum(m.t.values()) + m.t_r)
 
 
-def add_slo(m: RagModel, space: Space, cycle_max: int | None) -> None:
-    """C8 bounds: C <= floor(B / (qps_min x cycle unit)). TTFT <= e is the domain of TTFT, set per solve by the
-    sweep; the TPOT bound is applied to the decode rows when they are built."""
-    if cycle_max is not None:
-        m.model.add(m.cycle <= cycle_max)
+def add_qps_floor(m: SliceModel, space: Space, cycle_cap: int | None) -> None:
+    """C8 (QPS floor, pre-decode part): C_pre <= the largest cycle whose reported QPS B / C_pre meets qps_min (Q3).
+    Decode's part is a filter on its rows (``DecodeBook``), and so is the TPOT bound."""
+    if cycle_cap is not None:
+        m.model.add(m.c_pre <= cycle_cap)
 
 
-def add_product(m: RagModel, space: Space) -> None:
-    """C9 product: P = N x C, so QPS/chip = B / (P x cycle unit) and max QPS/chip is min P (O1)."""
-    m.model.add_multiplication_equality(m.product, [m.total, m.cycle])
-
-
-def build_model(space: Space, tables: SliceTables, cycle_max: int | None = None) -> RagModel | None:
-    """All families C1-C9 of one slice; None if the slice has no decode row (no D >= B)."""
-    if len(tables.decode) == 0:
-        return None
-    groups = slice_groups(space)
-    m = RagModel(cp_model.CpModel(), tables, groups)
-    m.total = m.model.new_int_var(space.min_chips, space.max_chips, "N")
-    c_hi = max([int(r[:, 2].max()) for r in tables.groups.values() if len(r)] + [0])
-    c_hi += int(tables.retrieval[:, 2].max()) if len(tables.retrieval) else 0
-    c_hi = max(c_hi, int(tables.decode[:, 2].max()))
-    m.cycle = m.model.new_int_var(1, c_hi, "C")
-    m.product = m.model.new_int_var(space.min_chips, space.max_chips * c_hi, "P")
-    t_hi = sum(int(r[:, 1].max()) for r in tables.groups.values() if len(r))
-    t_hi += int(tables.retrieval[:, 1].max()) if len(tables.retrieval) else 0
-    m.ttft = m.model.new_int_var(0, t_hi, "TTFT")
+def build_base(space: Space, tables: SliceTables, cycle_cap: int | None) -> SliceModel:
+    """C1-C3, C6, C7 and C8's QPS floor of one slice."""
+    m = SliceModel(cp_model.CpModel(), tables, slice_groups(space), space.min_chips, space.max_chips)
+    ret_hi = int(tables.retrieval[:, 1].max()) if len(tables.retrieval) else 0
+    grp_hi = [int(r[:, 1].max()) for r in tables.groups.values() if len(r)]
+    m.c_pre_hi = max(grp_hi + [0]) + ret_hi
+    m.ttft_hi = sum(grp_hi) + ret_hi
+    m.N = m.model.new_int_var(space.min_chips, space.max_chips, "N")
+    m.c_pre = m.model.new_int_var(0, m.c_pre_hi, "C_pre")
+    m.ttft = m.model.new_int_var(0, m.ttft_hi, "TTFT")
     add_placement(m, space)
     add_buckets(m, space)
     add_group_tables(m, space)
-    add_decode(m, space)
-    add_chip_total(m, space)
     add_cycle(m, space)
     add_ttft(m, space)
-    add_slo(m, space, cycle_max)
-    add_product(m, space)
+    add_qps_floor(m, space, cycle_cap)
     return m
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One solve of a slice: decode rows (n_d, D, L) or (n_d, D, L, N_cap), TTFT <= ``ttft_max``, the O1 product
+    (``product``) and/or a threshold K(plan) <= ``k_max`` (< with ``strict``; rows without N_cap get theirs from
+    it), then ``objective``: "P", "TTFT", "L", "N", "TPOT" (L, then N), "N_TTFT" (N, then TTFT) or None
+    (feasibility); ``n_max`` and ``l_max`` cap N and L."""
+
+    decode: np.ndarray
+    objective: str | None
+    ttft_max: int | None = None
+    k_max: Fraction | None = None
+    strict: bool = False
+    product: bool = False
+    n_max: int | None = None
+    l_max: int | None = None
+
+
+@dataclass
+class AskModel:
+    model: cp_model.CpModel
+    vars: dict[str, cp_model.IntVar]  # the variables a solution reports
+    tau: int = 1  # ps per unit of the O1 cycle C
+
+
+def add_decode(a: AskModel, m: SliceModel, rows: np.ndarray, cols: list[str]) -> None:
+    """C4 decode: (n_d, D, L[, N_cap][, c_d]) in the ask's rows (they already satisfy D >= B, the TPOT bound and
+    decode's share of the QPS floor); with caps, N <= N_cap (C10's decode part)."""
+    a.vars |= {c: a.model.new_int_var_from_domain(_dom(rows[:, i]), c) for i, c in enumerate(cols)}
+    a.model.add_allowed_assignments([a.vars[c] for c in cols], rows.tolist())
+    if "N_cap" in a.vars:
+        a.model.add(a.vars["N"] <= a.vars["N_cap"])
+
+
+def add_chip_total(a: AskModel, m: SliceModel) -> None:
+    """C5 chips: N = sum_g n_g + n_d with N_min <= N <= N_max (N_max: the space's effective budget, S3)."""
+    a.model.add(a.vars["N"] == sum(a.vars[f"n:{'+'.join(g)}"] for g in m.n) + a.vars["n_d"])
+
+
+def add_bounds(a: AskModel, m: SliceModel, ask: Ask) -> None:
+    """C8 TTFT <= e (Q3 of the SLO's bound, or the sweep's epsilon); and the asks' caps N <= n, L <= l."""
+    if ask.ttft_max is not None:
+        a.model.add(a.vars["TTFT"] <= ask.ttft_max)
+    if ask.n_max is not None:
+        a.model.add(a.vars["N"] <= ask.n_max)
+    if ask.l_max is not None:
+        a.model.add(a.vars["L"] <= ask.l_max)
+
+
+def cycle_unit(m: SliceModel, rows: np.ndarray) -> tuple[int, list[int]]:
+    """C9's cycle unit tau (ps) and each decode row's cycle c_d = ceil(B L / (D tau)): tau = 1 unless N_max x C
+    would pass INT_LIMIT (then the least power of ten that keeps it)."""
+    B = m.tables.batch
+    top = max([m.c_pre_hi] + [-(-B * int(l) // int(d)) for d, l in rows[:, 1:3].tolist()])
+    tau = 1
+    while -(-top // tau) * m.n_max > INT_LIMIT:
+        tau *= 10
+    return tau, [-(-B * int(l) // (int(d) * tau)) for d, l in rows[:, 1:3].tolist()]
+
+
+def add_product(a: AskModel, m: SliceModel, c_d_hi: int) -> None:
+    """C9 (O1's objective) P = N x C with C >= ceil(C_pre / tau) and C >= c_d (a column of the decode rows): the
+    cycle in units of tau ps. P >= K / tau orders plans; the certification (C10) makes the optimum exact."""
+    c_hi = max(-(-m.c_pre_hi // a.tau), c_d_hi)
+    c = a.model.new_int_var(1, c_hi, "C")
+    a.model.add(c * a.tau >= a.vars["C_pre"])
+    a.model.add(c >= a.vars["c_d"])
+    a.vars["P"] = a.model.new_int_var(m.n_min, m.n_max * c_hi, "P")
+    a.model.add_multiplication_equality(a.vars["P"], [a.vars["N"], c])
+
+
+def add_threshold(a: AskModel, m: SliceModel, ask: Ask) -> bool:
+    """C10 threshold K(plan) <= K (strict: <), exactly: N C_pre <= K' with K' = floor(K) (strict: ceil(K) - 1),
+    written C_pre <= floor(K' / N) (a division by the variable N, no product to overflow); decode's part
+    N <= N_cap = floor(K D / (B L)) is a column of the rows. False if K' is beyond INT_LIMIT (not exact)."""
+    k = ask.k_max
+    kp = (k.numerator // k.denominator) if not ask.strict else (-(-k.numerator // k.denominator) - 1)
+    if kp < 0:
+        a.model.add_bool_or([])  # no plan has a negative cost
+        return True
+    if kp >= m.c_pre_hi * m.n_max:
+        return True  # every pre-decode cycle meets it
+    if kp > INT_LIMIT:
+        return False
+    q = a.model.new_int_var(0, kp // max(m.n_min, 1), "K_over_N")
+    a.model.add_division_equality(q, kp, a.vars["N"])
+    a.model.add(a.vars["C_pre"] <= q)
+    return True
+
+
+def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
+    """A fresh model of the slice for one solve (the base cloned, the base untouched), and whether it is exact."""
+    model = m.model.clone()
+    get = model.get_int_var_from_proto_index
+    base = {"N": m.N, "TTFT": m.ttft, "C_pre": m.c_pre, "bucket": m.bucket}
+    base |= {f"y:{'+'.join(g)}": v for g, v in m.y.items()} | {f"n:{'+'.join(g)}": v for g, v in m.n.items()}
+    a = AskModel(model, {k: get(v.index) for k, v in base.items()})
+    rows, cols = ask.decode, ["n_d", "D", "L"]
+    if ask.k_max is not None and rows.shape[1] == 3:
+        caps = chip_caps(rows[:, 1], rows[:, 2], m.tables.batch, ask.k_max, ask.strict, m.n_max)
+        rows = np.column_stack([rows, caps])
+    if rows.shape[1] == 4:
+        cols.append("N_cap")
+    if ask.product:
+        a.tau, cd = cycle_unit(m, rows)
+        rows, cols = np.column_stack([rows, np.asarray(cd, dtype=np.int64)]), cols + ["c_d"]
+    add_decode(a, m, rows, cols)
+    add_chip_total(a, m)
+    add_bounds(a, m, ask)
+    if ask.product:
+        add_product(a, m, max(cd))
+    exact = add_threshold(a, m, ask) if ask.k_max is not None else True
+    v = a.vars
+    if ask.objective == "P":
+        model.minimize(v["P"])
+    elif ask.objective == "TTFT":
+        model.minimize(v["TTFT"])
+    elif ask.objective == "L":
+        model.minimize(v["L"])
+    elif ask.objective == "N":
+        model.minimize(v["N"])
+    elif ask.objective == "TPOT":  # lexicographic (L, N) in one objective; callers check it fits INT_LIMIT
+        model.minimize(v["L"] * (m.n_max + 1) + v["N"])
+    elif ask.objective == "N_TTFT":  # lexicographic (N, TTFT); callers check it fits INT_LIMIT
+        model.minimize(v["N"] * (m.ttft_hi + 1) + v["TTFT"])
+    return a, exact

@@ -1,72 +1,72 @@
-"""Cost matrices of a space and the integer tables of one batch slice (``docs/model.md``, "CP-SAT model").
+"""Integer tables of a space and of its batch slices (``docs/model.md``, section "CP-SAT model").
 
-``CostMatrices`` evaluates every stage once over all its chip options and request batches (decode: over its
-decode batches). ``slice_tables`` cuts, for one request batch B, the integer rows the slice model uses:
+Every number is a whole picosecond (Q1, ``Space.latency_ps``), the same integers the evaluator uses, so the tables
+are exact; nothing is rounded here.
 
-- group g (pre-decode), its accelerator members only: rows (n, a, c) per chip option n, with
-  a = ceil(sum_{s in g, s != retrieval} L_s(n, B) / TIME_RES_S) (TTFT share) and the same sum in cycle units
-  c = ceil(. / cycle_res_s), both rounded *up*; a retrieval-only group has no rows;
-- retrieval: rows (j, a, c) per retrieval bucket j (its latency at the bucket's server table);
-- decode: rows (n, D, c, t), D >= B: c = ceil(B L_dec / D / cycle_res_s), the time decode needs per B requests,
-  t = ceil(TPOT / TIME_RES_S). With ``full_decode`` every undominated D is kept (D dominated by a larger D'
-  with c' <= c, t' <= t); otherwise only the least-c D per n (what O1/O2 need; exact for them).
-- retrieval buckets: r = max(1, floor(N / c)) picks the P5 server table; bucket j is a maximal interval of N
-  using one table.
-
-Rounding is conservative: the solver never sees a plan faster or higher-throughput than the evaluator does.
+- ``build_tables``: every pre-decode stage over its chip options (retrieval: its buckets) and the request batches,
+  and the ``DecodeBook``: decode rows (D, L_dec) per decode chip count, after the SLO's row filters (TPOT bound,
+  decode's share of the QPS floor, Q3).
+- ``slice_tables``: for one request batch B, rows (n, t) per pre-decode group g, t = sum_{s in g, s != retrieval}
+  L_s(n, B) (the group's TTFT share and cycle alike), and rows (j, t_r) per retrieval bucket j.
+- decode rows for one slice: ``best_rows`` (per n_d, the highest D / L_dec with D >= B, then the least L_dec: all
+  a ratio threshold or O1 needs), ``fast_rows`` (per n_d the least L_dec: O4), ``capped_rows`` (per n_d the
+  least-L_dec row for every chip cap N <= floor(K D / (B L)) a threshold K allows: O3).
+- buckets: r = max(1, floor(N / c)) picks retrieval's table; bucket j is a maximal interval of N using one table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
-from planner.schema import ACCELERATOR_STAGES
+from planner.exact import decode_cap_ps, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
+from planner.schema import ACCELERATOR_STAGES, Slo
 from planner.space import Space
 
-__all__ = ["CYCLE_RES_S", "TIME_RES_S", "Bucket", "CostMatrices", "SliceTables", "build_matrices", "ceil_units",
-           "group_latency", "slice_tables"]
-
-#: One solver time unit of TTFT and TPOT, in seconds (latencies are rounded up to it).
-TIME_RES_S = 1e-9
-#: The finest cycle unit (the time a group needs per batch, which sets throughput), in seconds. A space uses
-#: the smallest power of ten >= CYCLE_RES_S that keeps (largest cycle) x N_max <= PRODUCT_MAX, so the product
-#: P = N x C stays far from int64 overflow.
-CYCLE_RES_S = 1e-12
-PRODUCT_MAX = 10**17
+__all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "best_rows", "build_tables", "capped_rows",
+           "chip_caps", "fast_rows", "group_latency", "slice_tables"]
 
 
 @dataclass(frozen=True)
 class Bucket:
     n_lo: int
     n_hi: int
-    servers: int  # the server count whose P5 table serves the bucket
+    servers: int  # the server count whose table serves the bucket
 
 
 @dataclass(frozen=True)
-class CostMatrices:
-    """Latencies (s) of every stage over its options: lat[s][i, b] at chip option i (retrieval: bucket i)."""
+class DecodeBook:
+    """Decode rows per decode chip option n_d (``options``): batches ``D[i]`` ascending, whole-decode latencies
+    ``L[i]`` (ps), both after the SLO's row filters; ``best_from[i][k]`` is the row >= k with the highest D / L
+    (exact), then the least L, then the least D; ``fast_from[i][k]`` the row >= k with the least L, then D."""
+
+    options: np.ndarray
+    D: list[np.ndarray]
+    L: list[np.ndarray]
+    best_from: list[np.ndarray]
+    fast_from: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class SpaceTables:
+    """Latencies (ps) of every pre-decode stage: lat[s][i, b] at chip option i (retrieval: bucket i), batch b."""
 
     batches: np.ndarray
     options: dict[str, np.ndarray]
     lat: dict[str, np.ndarray]
     buckets: tuple[Bucket, ...]
-    dec_options: np.ndarray
-    dec_batches: list[np.ndarray]  # per decode option: its decode batches D
-    dec_q: list[np.ndarray]  # D / L_dec (requests/s)
-    dec_t: list[np.ndarray]  # TPOT (s)
-    cycle_res_s: float  # seconds per solver cycle unit for this space
-    dec_ti: list[np.ndarray]  # dec_t in solver time units (rounded up)
-    dec_best: list[np.ndarray]  # dec_best[i][k]: the row >= k with the highest dec_q, then the lowest dec_ti
+    decode: DecodeBook
+    ttft_cap: int | None  # Q3 of slo.ttft_max_s
+    cycle_cap: np.ndarray | None  # Q3 of slo.qps_min per batch: the largest pre-decode cycle (ps)
 
 
 @dataclass(frozen=True)
 class SliceTables:
     batch: int
-    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows n, a, c of the accelerator members (none: 0 rows)
-    retrieval: np.ndarray  # int64 rows j, a, c per bucket (0 rows without retrieval)
-    decode: np.ndarray  # int64 rows n, D, c, t
+    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows (n, t) of the accelerator members (none: 0 rows)
+    retrieval: np.ndarray  # int64 rows (j, t_r) per bucket (0 rows without retrieval)
     buckets: tuple[Bucket, ...]
 
 
@@ -74,134 +74,157 @@ def _buckets(space: Space) -> tuple[Bucket, ...]:
     if not space.has_retrieval:
         return (Bucket(space.min_chips, space.max_chips, 0),)
     counts = np.array(space.costs["retrieval"].server_counts())
+    c = space.chips_per_server
     out: list[Bucket] = []
-    for n in range(space.min_chips, space.max_chips + 1):
-        fit = counts[counts <= space.servers(n)]
+    # r = max(1, N // c) changes at multiples of c, so walk those boundaries, not every N
+    n = space.min_chips
+    while n <= space.max_chips:
+        r = max(1, n // c)
+        fit = counts[counts <= r]
         used = int(fit.max()) if fit.size else -1
+        nxt = min(space.max_chips, (r + 1) * c - 1)  # the last N with the same r
         if out and out[-1].servers == used:
-            out[-1] = Bucket(out[-1].n_lo, n, used)
+            out[-1] = Bucket(out[-1].n_lo, nxt, used)
         else:
-            out.append(Bucket(n, n, used))
+            out.append(Bucket(n, nxt, used))
+        n = nxt + 1
     return tuple(b for b in out if b.servers > 0)
 
 
-def build_matrices(space: Space, tpot_max_s: float | None = None) -> CostMatrices:
-    """Evaluate every stage once (decode batches with TPOT above ``tpot_max_s`` are dropped)."""
-    B = np.asarray(space.batch_options, dtype=np.float64)
-    buckets = _buckets(space)
-    options, lat = {}, {}
-    for s in space.pre_decode:
-        if s == "retrieval":
-            options[s] = np.array([b.servers for b in buckets])
-        else:
-            options[s] = np.asarray(space.stage_chip_options[s])
-        lat[s] = np.stack([np.asarray(space.costs[s].latency_s(int(u), B), dtype=np.float64) for u in options[s]])
-    dec_opts = np.asarray(space.stage_chip_options["decode"])
-    dec_b, dec_q, dec_t = [], [], []
-    for n in dec_opts:
-        D = np.asarray(space.decode_batch_options(int(n)), dtype=np.float64)
-        ld = np.asarray(space.costs["decode"].latency_s(int(n), D), dtype=np.float64)
-        t = ld / space.decode_tokens()
-        keep = t <= tpot_max_s if tpot_max_s is not None else np.ones(len(D), dtype=bool)
-        dec_b.append(D[keep])
-        dec_q.append(D[keep] / ld[keep])
-        dec_t.append(t[keep])
-    cycle_max = sum(float(m.max()) for m in lat.values()) + max(
-        [float(B.max() / q.min()) for q in dec_q if len(q)], default=0.0)
-    res = CYCLE_RES_S
-    while cycle_max / res * space.max_chips > PRODUCT_MAX:
-        res *= 10
-    dec_ti = [ceil_units(t) for t in dec_t]
-    return CostMatrices(B, options, lat, buckets, dec_opts, dec_b, dec_q, dec_t, res, dec_ti,
-                        [_suffix_best(q, t) for q, t in zip(dec_q, dec_ti)])
-
-
-def _suffix_best(q: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """For every k, the index >= k of the highest q, then the lowest t (then the smallest index)."""
-    if len(q) == 0:
+def _suffix_best(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """For every k, the index >= k that is least by ``keys`` (lexicographic, first key primary)."""
+    n = len(keys[0])
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    rank = np.empty(len(q), dtype=np.int64)
-    rank[np.lexsort((np.arange(len(q)), t, -q))] = np.arange(len(q))
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort(tuple(reversed(keys)) if len(keys) > 1 else keys)] = np.arange(n)
     best_rank = np.minimum.accumulate(rank[::-1])[::-1]
     return np.argsort(rank)[best_rank]
 
 
-def ceil_units(seconds: np.ndarray, res_s: float = TIME_RES_S) -> np.ndarray:
-    """Seconds -> solver units of ``res_s`` seconds, rounded up."""
-    return np.ceil(np.asarray(seconds) / res_s - 1e-6).astype(np.int64)
+def _decode_book(space: Space, slo: Slo, progress) -> DecodeBook:
+    opts = np.asarray(space.stage_chip_options["decode"], dtype=np.int64)
+    cap = decode_cap_ps(slo.tpot_max_s, space.decode_tokens()) if slo.tpot_max_s is not None else None
+    Ds, Ls, best, fast = [], [], [], []
+    for i, n in enumerate(opts):
+        if progress:
+            progress(f"decode costs: chip option {i + 1}/{len(opts)}")
+        D = np.asarray(space.decode_batch_options(int(n)), dtype=np.int64)
+        L = np.asarray(space.latency_ps("decode", int(n), D), dtype=np.int64).reshape(-1)
+        keep = np.ones(len(D), dtype=bool)
+        if cap is not None:
+            keep &= L <= cap
+        if slo.qps_min is not None:
+            keep &= np.array([l <= qps_cycle_cap_ps(int(d), slo.qps_min) for d, l in zip(D, L)], dtype=bool)
+        D, L = D[keep], L[keep]
+        Ds.append(D)
+        Ls.append(L)
+        rank = ratio_rank(D, L) if len(D) else np.zeros(0, dtype=np.int64)
+        best.append(_suffix_best((rank, L, D)))
+        fast.append(_suffix_best((L, D)))
+    return DecodeBook(opts, Ds, Ls, best, fast)
 
 
-def _undominated(q: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Rows (sorted by D) with no later row having q' >= q and t' <= t (q >= 0)."""
-    if np.all(np.diff(t) >= 0):  # t non-decreasing in D (A3): only later rows of equal t can dominate
-        order = np.lexsort((-np.arange(len(t)), t))  # by t, then D descending
-        group = np.concatenate(([0], np.cumsum(np.diff(t[order]) != 0)))
-        adj = q[order] + group * (int(q.max()) + 1)
-        best_before = np.concatenate(([-1], np.maximum.accumulate(adj)[:-1]))
-        keep = np.zeros(len(t), dtype=bool)
-        keep[order] = adj > best_before
-        return keep
-    keep = np.ones(len(t), dtype=bool)
-    for i in range(len(t) - 1):
-        keep[i] = not np.any((q[i + 1:] >= q[i]) & (t[i + 1:] <= t[i]))
-    return keep
+def build_tables(space: Space, slo: Slo, progress=None) -> SpaceTables:
+    """Every pre-decode stage's latencies over its options and the request batches, and the decode book."""
+    B = np.asarray(space.batch_options, dtype=np.int64)
+    buckets = _buckets(space)
+    options, lat = {}, {}
+    for s in space.pre_decode:
+        options[s] = (np.array([b.servers for b in buckets], dtype=np.int64) if s == "retrieval"
+                      else np.asarray(space.stage_chip_options[s], dtype=np.int64))
+        rows = []
+        for i, u in enumerate(options[s]):
+            if progress:
+                progress(f"stage costs: {s}, option {i + 1}/{len(options[s])}")
+            rows.append(np.asarray(space.latency_ps(s, int(u), B), dtype=np.int64).reshape(-1))
+        lat[s] = np.stack(rows)
+    ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
+    cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
+                 if slo.qps_min is not None else None)
+    return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, progress), ttft_cap, cycle_cap)
 
 
-def group_latency(space: Space, cm: CostMatrices, group: tuple[str, ...], batches: np.ndarray | slice = slice(None),
+def group_latency(space: Space, st: SpaceTables, group: tuple[str, ...], batches: np.ndarray | slice = slice(None),
                   retrieval: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """A group's chip options n (0 for a retrieval-only group) and sum_{s in g} L_s of shape (n, j, b): j over
+    """A group's chip options n (0 for a retrieval-only group) and sum_{s in g} L_s (ps) of shape (n, j, b): j over
     the retrieval buckets (a single column if the group holds no retrieval, or if ``retrieval`` is false: then
     the sum leaves retrieval out), b over ``batches`` (indices)."""
     opts = space.group_chip_options(group)
     acc = any(s in ACCELERATOR_STAGES for s in group)
     n_vals = np.asarray(opts if acc else (0,), dtype=np.int64)
-    nb = len(cm.batches[batches])
+    nb = len(st.batches[batches])
     with_ret = retrieval and "retrieval" in group
-    lat = np.zeros((len(n_vals), len(cm.buckets) if with_ret else 1, nb))
+    lat = np.zeros((len(n_vals), len(st.buckets) if with_ret else 1, nb), dtype=np.int64)
     for s in group:
         if s == "retrieval":
-            if not with_ret:
-                continue
-            lat += cm.lat[s][:, batches][None, :, :]
+            if with_ret:
+                lat += st.lat[s][:, batches][None, :, :]
         else:
-            lat += cm.lat[s][np.searchsorted(cm.options[s], n_vals)][:, None, batches]
+            lat += st.lat[s][np.searchsorted(st.options[s], n_vals)][:, None, batches]
     return n_vals, lat
 
 
-def _group_rows(space: Space, cm: CostMatrices, group: tuple[str, ...], bi: int) -> np.ndarray:
-    if not any(s in ACCELERATOR_STAGES for s in group):
-        return np.zeros((0, 3), dtype=np.int64)
-    n_vals, lat = group_latency(space, cm, group, np.array([bi]), retrieval=False)
-    lat = lat[:, 0, 0]
-    return np.column_stack([n_vals, ceil_units(lat), ceil_units(lat, cm.cycle_res_s)]).astype(np.int64)
+def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], bi: int) -> SliceTables:
+    """The integer rows of the slice B = batches[bi]."""
+    gt = {}
+    for g in groups:
+        if any(s in ACCELERATOR_STAGES for s in g):
+            n_vals, lat = group_latency(space, st, g, np.array([bi]), retrieval=False)
+            gt[g] = np.column_stack([n_vals, lat[:, 0, 0]]).astype(np.int64)
+        else:
+            gt[g] = np.zeros((0, 2), dtype=np.int64)
+    ret = (np.column_stack([np.arange(len(st.buckets)), st.lat["retrieval"][:, bi]]).astype(np.int64)
+           if space.has_retrieval else np.zeros((0, 2), dtype=np.int64))
+    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets)
 
 
-def _retrieval_rows(space: Space, cm: CostMatrices, bi: int) -> np.ndarray:
-    if not space.has_retrieval:
-        return np.zeros((0, 3), dtype=np.int64)
-    lat = cm.lat["retrieval"][:, bi]
-    return np.column_stack([np.arange(len(lat)), ceil_units(lat), ceil_units(lat, cm.cycle_res_s)]).astype(np.int64)
-
-
-def _decode_rows(cm: CostMatrices, batch: float, full: bool) -> np.ndarray:
+def _pick_rows(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
     rows = []
-    for n, D, q, ti, best in zip(cm.dec_options, cm.dec_batches, cm.dec_q, cm.dec_ti, cm.dec_best):
-        k = int(np.searchsorted(D, batch))  # D is increasing: rows k.. have D >= B
+    for n, D, L, pick in zip(book.options, book.D, book.L, table):
+        k = int(np.searchsorted(D, batch))  # D ascending: rows k.. have D >= B
+        if k < len(D):
+            j = pick[k]
+            rows.append((int(n), int(D[j]), int(L[j])))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def best_rows(book: DecodeBook, batch: int) -> np.ndarray:
+    """Rows (n_d, D, L) with D >= B: per n_d the highest throughput D / L (then least L)."""
+    return _pick_rows(book, batch, book.best_from)
+
+
+def fast_rows(book: DecodeBook, batch: int) -> np.ndarray:
+    """Rows (n_d, D, L) with D >= B: per n_d the least L (then least D)."""
+    return _pick_rows(book, batch, book.fast_from)
+
+
+def chip_caps(D: np.ndarray, L: np.ndarray, batch: int, k_max: Fraction, strict: bool, top: int) -> np.ndarray:
+    """The most chips N each decode row (D, L) allows under the threshold N B L <= K D (strict: <), i.e.
+    floor(K D / (B L)) (strict: ceil(.) - 1), clipped to [-1, top]; exact (floats with an integer check)."""
+    x = float(k_max) * D.astype(np.float64) / (float(batch) * L.astype(np.float64))
+    out = np.floor(np.minimum(x, top + 1.0)).astype(np.int64)
+    near = np.flatnonzero((np.abs(x - np.round(x)) <= 1e-6 * np.maximum(1.0, x)) & (x <= top + 2.0))
+    for i in near:  # decide exactly where the float might be off by one (elsewhere ceil - 1 = floor)
+        v = k_max * int(D[i]) / (batch * int(L[i]))
+        out[i] = (-(-v.numerator // v.denominator) - 1) if strict else v.numerator // v.denominator
+    return np.clip(out, -1, top)
+
+
+def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor: int) -> np.ndarray:
+    """Rows (n_d, D, L, N_cap) with D >= B under the threshold K: per n_d, for each chip cap the least-L row
+    (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3 needs."""
+    rows = []
+    for n, D, L in zip(book.options, book.D, book.L):
+        k = int(np.searchsorted(D, batch))
         if k == len(D):
             continue
-        # full: every D >= B, then the undominated ones; else the highest throughput (least cycle), lowest TPOT
-        keep = np.arange(k, len(D)) if full else best[k:k + 1]
-        ci = ceil_units(batch / q[keep], cm.cycle_res_s)
-        if full:
-            undominated = _undominated(ci.max() - ci, ti[keep])  # higher is better, >= 0
-            keep, ci = keep[undominated], ci[undominated]
-        rows.append(np.column_stack([np.full(len(keep), n), D[keep].astype(np.int64), ci, ti[keep]]))
-    return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 4), dtype=np.int64)
-
-
-def slice_tables(space: Space, cm: CostMatrices, groups: list[tuple[str, ...]], bi: int,
-                 full_decode: bool) -> SliceTables:
-    """The integer rows of the slice B = batches[bi]."""
-    gt = {g: _group_rows(space, cm, g, bi) for g in groups}
-    return SliceTables(int(cm.batches[bi]), gt, _retrieval_rows(space, cm, bi),
-                       _decode_rows(cm, cm.batches[bi], full_decode), cm.buckets)
+        d, l = D[k:], L[k:]
+        cap = chip_caps(d, l, batch, k_max, False, top)
+        ok = cap >= max(n + 1, n_floor)
+        d, l, cap = d[ok], l[ok], cap[ok]
+        order = np.lexsort((d, l, -cap))  # by cap descending, then L, then D
+        best_l = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(l[order])[:-1]))
+        keep = order[l[order] < best_l]  # strictly faster than every row allowing more chips
+        rows.extend((int(n), int(d[i]), int(l[i]), int(cap[i])) for i in keep)
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 4)

@@ -1,0 +1,442 @@
+"""The slices of a space and the exact objectives on them (``docs/model.md``, "CP-SAT model", O1-O4, U1-U4).
+
+The request batch B is the only decision every pre-decode group shares, so the problem splits into slices, one
+small model per B (C1-C10, ``planner.cpsat.model``). A slice plan costs K = N max(C_pre, B L / D) picosecond-chips
+per B requests: QPS/chip = B / K, an exact rational. On a slice, under TTFT <= e:
+
+- O1 the largest QPS/chip r_B(e): min P = N C (C9, the cycle rounded up: a good plan fast), then a strict
+  certification "is there a plan with K < K(x)?" (C10, exact); a 'yes' is a better plan and the step repeats, a
+  'no' (INFEASIBLE) proves r_B(e) = B / K(x). Asked to beat a ratio r, the first solve also asks K < B / r: an
+  infeasible answer proves r_B(e) <= r in one solve.
+- O2 the least TTFT among plans with QPS/chip >= a tie floor r (K <= B / r, C10);
+- O3 the least TPOT, then the fewest chips, among those with TTFT <= t (decode rows capped per threshold);
+- O4 the fewest chips, then the least TTFT, under the SLO (QPS floor in C8); then the least TPOT.
+
+Bounds: U1 an upper bound on r_B for every e (per placement, group g needs n_g(Q) = min{n : q_g(n, B) >= Q} chips
+for a throughput Q); U2 r_B(e) never grows as e shrinks, so a slice optimum whose TTFT still fits e stands, and a
+proof that r_B(e) < r holds for every smaller e; U4 a lower bound on the chips of a slice's plans with QPS >= Q.
+Bounds are computed in floats from the picosecond tables and widened by 1e-9 relative (float error is 1e-15).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
+from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
+from planner.cpsat.tables import (
+    SpaceTables,
+    best_rows,
+    build_tables,
+    capped_rows,
+    fast_rows,
+    group_latency,
+    slice_tables,
+)
+from planner.errors import VerificationError
+from planner.frontier import tie_floor
+from planner.schema import ACCELERATOR_STAGES, Plan, Slo
+from planner.space import Space
+
+__all__ = ["Cost", "SliceSweep", "Step", "slice_bounds", "slice_chip_bounds"]
+
+
+def _group_q(space: Space, st: SpaceTables, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Chip options of a group and its least latency (ps) per option and slice (any bucket): its best throughput
+    is B / that."""
+    opts, lat = group_latency(space, st, group)
+    return opts, lat.min(axis=1)
+
+
+def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
+    """Best decode throughput per decode option and slice, max over D >= B of D / L, as (D, L) arrays (0, 1:
+    no row)."""
+    book = st.decode
+    num = np.zeros((len(book.options), len(st.batches)), dtype=np.int64)
+    den = np.ones((len(book.options), len(st.batches)), dtype=np.int64)
+    for i, (D, L, best) in enumerate(zip(book.D, book.L, book.best_from)):
+        k = np.searchsorted(D, st.batches)
+        ok = k < len(D)
+        j = best[np.minimum(k, len(D) - 1)[ok]] if len(D) else np.zeros(0, dtype=np.int64)
+        num[i, ok], den[i, ok] = D[j], L[j]
+    return num, den
+
+
+class _Curves:
+    """Per slice, each group's (and decode's) chip options with their best throughput as exact ratios num/den
+    (requests per ps): what U1 and U4 need."""
+
+    def __init__(self, space: Space, st: SpaceTables):
+        self.space, self.st = space, st
+        self.groups = {g: _group_q(space, st, g) for p in space.placements for g in p if "decode" not in g
+                       and any(s in ACCELERATOR_STAGES for s in g)}
+        self.dec_num, self.dec_den = _decode_q(st)
+
+    def of(self, placement, b: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        """(options, num, den) per group of the placement and decode at slice b; None if a group has no option."""
+        B = int(self.st.batches[b])
+        out = [(o, np.full(len(o), B, dtype=np.int64), lat[:, b]) for g, (o, lat) in self.groups.items()
+               if g in placement] + [(self.st.decode.options, self.dec_num[:, b], self.dec_den[:, b])]
+        return None if any(len(o) == 0 for o, _, _ in out) else out
+
+
+def _need(curves, levels: np.ndarray) -> np.ndarray:
+    """sum over curves of n(Q) = min{n : q(n) >= Q} at each level Q (floats, slack 1e-9: never above the exact
+    value; inf where no option reaches it)."""
+    need = np.zeros(len(levels))
+    for opts, num, den in curves:
+        order = np.argsort(opts)
+        run = np.maximum.accumulate((num / den)[order])
+        k = np.searchsorted(run, levels * (1 - 1e-9))
+        need += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
+    return need
+
+
+def _need_exact(curves, level: Fraction) -> int | None:
+    """n(Q) summed over curves, exactly (None: some curve never reaches Q). Floats decide options far from Q;
+    those within 1e-12 of it are compared as integers."""
+    lf, total = float(level), 0
+    for opts, num, den in curves:
+        order = np.argsort(opts)
+        q = (num / den)[order]
+        sure = np.flatnonzero(q >= lf * (1 + 1e-12))
+        first = sure[0] if len(sure) else len(q)
+        near = np.flatnonzero((q[:first] >= lf * (1 - 1e-12)))
+        hit = next((i for i in near if Fraction(int(num[order[i]]), int(den[order[i]])) >= level), first)
+        if hit == len(q):
+            return None
+        total += int(opts[order[hit]])
+    return total
+
+
+def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fraction], np.ndarray, np.ndarray]:
+    """U1 upper bound on QPS/chip (requests per ps-chip, exact where it is attained), TTFT lower bound (ps) and
+    upper bound on QPS within the budget (requests/ps) of every slice: a plan of the slice has
+    Q / N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (groups' and buckets' throughputs), retrieval
+    capping Q at its best bucket. Floats find the levels that may attain the maximum (within 1e-7); those are
+    recomputed exactly, the others count with a 1e-9 widening (float error is about 1e-15)."""
+    nb = len(st.batches)
+    ttft_lb = sum(st.lat[s].min(axis=0) for s in space.pre_decode)
+    curves = _Curves(space, st)
+    ubs, qps_ub = [], np.zeros(nb)
+    for b in range(nb):
+        if progress and b % 32 == 0:
+            progress(f"bounds: slice {b + 1}/{nb}")
+        B = int(st.batches[b])
+        ret = [Fraction(B, int(l)) for l in st.lat["retrieval"][:, b]] if space.has_retrieval else []
+        cap = max(ret) if ret else None
+        ub = Fraction(0)
+        for placement in space.placements:
+            cv = curves.of(placement, b)
+            if cv is None:
+                continue
+            nums = [num for _, num, _ in cv] + ([np.full(len(ret), B)] if ret else [])
+            dens = [den for _, _, den in cv] + ([st.lat["retrieval"][:, b]] if ret else [])
+            lv = np.unique(np.column_stack([np.concatenate(nums), np.concatenate(dens)]), axis=0)
+            lv = lv[lv[:, 0] > 0]
+            q = lv[:, 0] / lv[:, 1]
+            keep = q <= float(cap) * (1 + 1e-12) if cap is not None else np.ones(len(q), dtype=bool)
+            need = _need(cv, q)
+            ok = keep & (need <= space.max_chips)
+            if not ok.any():
+                continue
+            val = np.where(ok, q / np.maximum(need, space.min_chips), 0.0)
+            qps_ub[b] = max(qps_ub[b], float(q[ok].max()) * (1 + 1e-9))
+            top = float(val.max())
+            for i in np.flatnonzero(val >= top * (1 - 1e-7)):  # candidates for the maximum: exactly
+                level = Fraction(int(lv[i, 0]), int(lv[i, 1]))
+                if cap is not None and level > cap:
+                    continue
+                n = _need_exact(cv, level)
+                if n is not None and n <= space.max_chips:
+                    ub = max(ub, level / max(n, space.min_chips))
+            rest = val[val < top * (1 - 1e-7)]
+            if len(rest):
+                ub = max(ub, Fraction(float(rest.max()) * (1 + 1e-9)))
+        ubs.append(ub)
+    return ubs, np.asarray(ttft_lb, dtype=np.int64), qps_ub
+
+
+def slice_chip_bounds(space: Space, st: SpaceTables, qps: float) -> np.ndarray:
+    """U4 lower bound on the chips of every slice's plans with QPS >= qps (inf: none reaches qps)."""
+    nb = len(st.batches)
+    curves = _Curves(space, st)
+    lb = np.full(nb, np.inf)
+    level = np.array([qps / 1e12])
+    for b in range(nb):
+        for placement in space.placements:
+            cv = curves.of(placement, b)
+            if cv is not None:
+                lb[b] = min(lb[b], float(_need(cv, level)[0]))
+        if space.has_retrieval:
+            reach = [bk.n_lo for bk, lat in zip(st.buckets, st.lat["retrieval"][:, b])
+                     if st.batches[b] / lat >= level[0] * (1 - 1e-9)]
+            lb[b] = max(lb[b], min(reach, default=np.inf))
+    return np.maximum(lb, space.min_chips)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A slice plan's exact numbers (Q1): TTFT, pre-decode cycle and decode latency (ps), chips, D, K."""
+
+    batch: int
+    ttft: int
+    c_pre: int
+    n: int
+    d: int
+    l: int
+
+    @property
+    def k(self) -> Fraction:
+        return self.n * max(Fraction(self.c_pre), Fraction(self.batch * self.l, self.d))
+
+    @property
+    def ratio(self) -> Fraction:
+        return self.batch / self.k
+
+
+@dataclass(frozen=True)
+class Step:
+    """One answer of the sweep: the plan, its exact cost, whether every deciding solve was proven, the gap
+    (relative QPS/chip or chips still possible), and whether the time limit cut it short."""
+
+    plan: Plan | None
+    cost: Cost | None
+    proven: bool
+    gap: float
+    stopped: bool = False
+
+
+@dataclass
+class _Slice:
+    bi: int
+    batch: int
+    ub: Fraction  # r_B(e) <= ub (< ub if ub_strict) for the current e and every smaller one
+    ttft_lb: int
+    ub_strict: bool = False
+    base: SliceModel | None = None
+    best: tuple[Cost, dict, bool] | None = None  # O1 at the last e solved: (cost, values, proven) (U2)
+    dead: bool = False
+    hint: dict = field(default_factory=dict)
+
+
+class SliceSweep:
+    """The slices of a space under an SLO: tables, bounds, lazily built models and the objectives O1-O4."""
+
+    def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None):
+        self.space, self.slo, self.settings, self.clock, self.progress = space, slo, settings, clock, progress
+        self.tables = build_tables(space, slo, progress)
+        self.groups = slice_groups(space)
+        ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress)
+        self.slices = [_Slice(i, int(self.tables.batches[i]), ub[i], int(lb[i]), dead=ub[i] <= 0)
+                       for i in range(len(ub))]
+        self.solves, self.exact = 0, True
+
+    @staticmethod
+    def lower(sl: _Slice, value: Fraction, strict: bool) -> None:
+        """U2: record r_B(e) <= value (< value if strict), valid for every smaller e too."""
+        if value < sl.ub:
+            sl.ub, sl.ub_strict = value, strict
+        elif value == sl.ub:
+            sl.ub_strict |= strict
+
+    @staticmethod
+    def may_reach(sl: _Slice, r: Fraction) -> bool:
+        return sl.ub > r or (sl.ub == r and not sl.ub_strict)
+
+    # -- models and solutions ------------------------------------------------------------------------------------
+
+    def base(self, sl: _Slice) -> SliceModel | None:
+        """The slice's base model (built on first use); None (and the slice dead) if decode has no row D >= B."""
+        if sl.base is None and not sl.dead:
+            if len(best_rows(self.tables.decode, sl.batch)) == 0:
+                sl.dead = True
+                return None
+            cap = self.tables.cycle_cap
+            sl.base = build_base(self.space, slice_tables(self.space, self.tables, self.groups, sl.bi),
+                                 int(cap[sl.bi]) if cap is not None else None)
+        return sl.base
+
+    def _run(self, sl: _Slice, ask: Ask) -> Outcome | None:
+        a, exact = build_ask(sl.base, ask)
+        self.exact &= exact
+        self.solves += 1
+        out = run_ask(a, self.settings, self.clock, sl.hint)
+        if out is not None:
+            sl.hint = out.values
+        return out
+
+    def cost(self, sl: _Slice, v: dict) -> Cost:
+        """The exact cost of a solution, from the slice's integer tables (not from the solver's bounds)."""
+        tb = sl.base.tables
+        t_r = int(tb.retrieval[v["bucket"], 1]) if len(tb.retrieval) else 0
+        ttft, c_pre, n = 0, 0, v["n_d"]
+        for g in self.groups:
+            if not v[f"y:{'+'.join(g)}"]:
+                continue
+            rows = tb.groups[g]
+            t = int(rows[rows[:, 0] == v[f"n:{'+'.join(g)}"], 1][0]) if len(rows) else 0
+            n += v[f"n:{'+'.join(g)}"] if len(rows) else 0
+            ttft += t
+            c_pre = max(c_pre, t + (t_r if "retrieval" in g else 0))
+        ttft += t_r
+        if n != v["N"] or ttft != v["TTFT"]:
+            raise VerificationError(f"CP-SAT solution {v} disagrees with its tables: N {n}, TTFT {ttft}")
+        return Cost(sl.batch, ttft, c_pre, n, v["D"], v["L"])
+
+    def plan(self, sl: _Slice, v: dict) -> Plan:
+        """The ``Plan`` of a solution's values."""
+        chosen = sorted((g for g in self.groups if v[f"y:{'+'.join(g)}"]), key=lambda g: self.space.stages.index(g[0]))
+        chips = {s: v[f"n:{'+'.join(g)}"] for g in chosen for s in g if s in ACCELERATOR_STAGES}
+        batch = {s: sl.batch for s in self.space.pre_decode} | {"decode": v["D"]}
+        servers = int(self.space.servers(v["N"])) if self.space.has_retrieval else 0
+        return Plan(placement=tuple(chosen) + (("decode",),), chips_per_stage=chips | {"decode": v["n_d"]},
+                    batch_per_stage=batch, retrieval_servers=servers)
+
+    # -- objectives ----------------------------------------------------------------------------------------------
+
+    def o1(self, sl: _Slice, e: int | None, beat: Fraction | None):
+        """O1: (cost, values, proven) of the largest QPS/chip under TTFT <= e, or None if the slice has no plan
+        there (with ``beat``: none with QPS/chip > beat). The slice's bound tightens accordingly (U2)."""
+        if sl.best is not None and (e is None or sl.best[0].ttft <= e):
+            return sl.best if beat is None or sl.best[0].ratio > beat else None
+        if self.base(sl) is None:
+            return None
+        rows = best_rows(self.tables.decode, sl.batch)
+        out = self._run(sl, Ask(rows, "P", e, sl.batch / beat if beat else None, strict=True, product=True))
+        if out is None:
+            if beat is None:
+                sl.dead = True  # nothing under e, so nothing under any smaller e either
+            else:
+                self.lower(sl, beat, strict=False)
+            return None
+        cost, proven = self.cost(sl, out.values), True
+        while True:  # certify: a plan with K < K(x)?  'no' proves x optimal
+            try:
+                better = self._run(sl, Ask(rows, "P", e, cost.k, strict=True, product=True))
+            except OutOfTime:
+                proven = False
+                break
+            if better is None:
+                break
+            nxt = self.cost(sl, better.values)
+            if not nxt.k < cost.k:
+                raise VerificationError(f"CP-SAT certification returned K {nxt.k} >= {cost.k} on slice B={sl.batch}")
+            out, cost = better, nxt
+        sl.best = (cost, out.values, proven)
+        if proven:
+            self.lower(sl, cost.ratio, strict=False)
+        return sl.best
+
+    def o2(self, sl: _Slice, e: int | None, floor: Fraction) -> tuple[Cost, dict, bool] | None:
+        """O2: the least TTFT among plans with QPS/chip >= floor under TTFT <= e (None: no such plan)."""
+        if sl.best is not None and (e is None or sl.best[0].ttft <= e) and sl.best[0].ratio >= floor \
+                and sl.best[0].ttft == sl.ttft_lb:
+            return sl.best  # its TTFT is the slice's least: nothing to improve
+        if self.base(sl) is None:
+            return None
+        out = self._run(sl, Ask(best_rows(self.tables.decode, sl.batch), "TTFT", e, sl.batch / floor))
+        if out is None:
+            self.lower(sl, floor, strict=True)
+            return None
+        return self.cost(sl, out.values), out.values, out.optimal
+
+    def o3(self, sl: _Slice, ttft: int, floor: Fraction) -> tuple[Cost, dict, bool]:
+        """O3: the least TPOT, then the fewest chips, among plans with QPS/chip >= floor and TTFT <= ttft."""
+        k = sl.batch / floor
+        rows = capped_rows(self.tables.decode, sl.batch, k, self.space.max_chips, self.space.min_chips)
+        if len(rows) == 0:
+            raise RuntimeError(f"O3 on slice B={sl.batch} has no decode row right after O2 found a plan: a bug")
+        l_hi = int(rows[:, 2].max()) if len(rows) else 0
+        if (l_hi + 1) * (self.space.max_chips + 1) < INT_LIMIT:
+            out = self._run(sl, Ask(rows, "TPOT", ttft, k))
+            proven = out is not None and out.optimal
+        else:  # the lexicographic objective would pass int64: two solves
+            first = self._run(sl, Ask(rows, "L", ttft, k))
+            out = first and self._run(sl, Ask(rows, "N", ttft, k, l_max=first.values["L"]))  # N alone
+            proven = out is not None and first.optimal and out.optimal
+        if out is None:
+            raise RuntimeError(f"O3 infeasible on slice B={sl.batch} right after O2 found a plan: a solver bug")
+        return self.cost(sl, out.values), out.values, proven
+
+    def o4(self, sl: _Slice, e: int | None) -> tuple[Cost, dict, bool] | None:
+        """O4: the fewest chips, then the least TTFT, under the SLO (None: no plan)."""
+        if self.base(sl) is None:
+            return None
+        rows = fast_rows(self.tables.decode, sl.batch)
+        if len(rows) == 0:
+            return None
+        if (self.space.max_chips + 1) * (sl.base.ttft_hi + 1) < INT_LIMIT:
+            out = self._run(sl, Ask(rows, "N_TTFT", e))
+            return out and (self.cost(sl, out.values), out.values, out.optimal)
+        first = self._run(sl, Ask(rows, "N", e))
+        out = first and self._run(sl, Ask(rows, "TTFT", e, n_max=first.values["N"]))
+        return out and (self.cost(sl, out.values), out.values, first.optimal and out.optimal)
+
+    def o4_tpot(self, sl: _Slice, n: int, ttft: int) -> tuple[Cost, dict, bool]:
+        """O4's tie-break: the least TPOT among plans with N <= n and TTFT <= ttft."""
+        out = self._run(sl, Ask(fast_rows(self.tables.decode, sl.batch), "L", ttft, n_max=n))
+        if out is None:
+            raise RuntimeError(f"O4 TPOT infeasible on slice B={sl.batch} right after O4 found a plan: a solver bug")
+        return self.cost(sl, out.values), out.values, out.optimal
+
+    # -- one frontier point ----------------------------------------------------------------------------------------
+
+    def _say(self, what: str) -> None:
+        if self.progress:
+            self.progress(what)
+
+    def point(self, e: int | None, label: str = "") -> Step | None:
+        """The frontier point F1-F2 under TTFT <= e, or None if no plan has TTFT <= e."""
+        live = sorted((s for s in self.slices if not s.dead and (e is None or s.ttft_lb <= e)),
+                      key=lambda s: (-s.ub, s.ttft_lb, s.bi))
+        best, found, proven = None, [], True
+        try:
+            for i, sl in enumerate(live):  # F1: r*(e), slices by decreasing bound, stop when none can beat it
+                if best is not None and sl.ub <= best:
+                    break  # the rest can at most tie: F2 looks at them
+                self._say(f"{label}best QPS/chip: slice {i + 1}/{len(live)} (B={sl.batch})")
+                res = self.o1(sl, e, best)
+                if res is not None:
+                    found.append((sl, res))
+                    proven &= res[2]
+                    best = res[0].ratio if best is None else max(best, res[0].ratio)
+            if best is None:
+                return None
+            floor = tie_floor(best)
+            t_star, at = None, []
+            tied = sorted((s for s in live if not s.dead and self.may_reach(s, floor)), key=lambda s: (s.ttft_lb, s.bi))
+            for i, sl in enumerate(tied):  # F2: the least TTFT among ties, slices by TTFT lower bound
+                if t_star is not None and sl.ttft_lb > t_star:
+                    break
+                self._say(f"{label}least TTFT at QPS/chip {float(best) * 1e12:.6g}: slice {i + 1}/{len(tied)}")
+                res = self.o2(sl, e, floor)
+                if res is None:
+                    continue
+                proven &= res[2]
+                if t_star is None or res[0].ttft < t_star:
+                    t_star, at = res[0].ttft, [sl]
+                elif res[0].ttft == t_star:
+                    at.append(sl)
+            finals = []
+            for sl in at:  # F2: then the least TPOT, then the fewest chips
+                cost, values, ok = self.o3(sl, t_star, floor)
+                proven &= ok
+                finals.append((cost.l, cost.n, -cost.ratio, sl.bi, sl, cost, values))
+            *_, sl, cost, values = min(finals, key=lambda f: f[:4])
+            return Step(self.plan(sl, values), cost, proven and self.exact, 0.0 if proven and self.exact else
+                        self._gap(live, cost.ratio))
+        except OutOfTime:
+            if not found:
+                return Step(None, None, False, math.inf, stopped=True)
+            sl, (cost, values, _) = max(found, key=lambda f: (f[1][0].ratio, -f[1][0].ttft))
+            return Step(self.plan(sl, values), cost, False, self._gap(live, cost.ratio), stopped=True)
+
+    def _gap(self, live: list[_Slice], ratio: Fraction) -> float:
+        """Relative QPS/chip still possible: the largest slice bound over the point's ratio, minus 1."""
+        top = max([s.ub for s in live if not s.dead] + [ratio])
+        return float(top / ratio) - 1.0

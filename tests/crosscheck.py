@@ -1,0 +1,89 @@
+"""Cross-checks of the CP-SAT planner against exhaustive enumeration, shared by the property tests
+(``tests/test_crosscheck.py``, deterministic in CI) and the longer randomized command (``bench/crosscheck.py``).
+
+For one space: the frontier without SLO, with a TTFT bound and with a QPS floor set *exactly* at achievable values
+(a frontier point's reported TTFT, a schedule's reported QPS), and min-chips at achievable QPS floors, CP-SAT and
+enumeration must agree exactly: the same (TTFT, TPOT, chips) at every frontier point (QPS/chip within the tie
+tolerance of F2, the only freedom the definition leaves), every CP-SAT point proven, and both solvers failing the
+same way when nothing qualifies."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from planner import EmptySpaceError, InfeasibleError, build_space, exhaustive_frontier, load_instance
+from planner.capacity import min_chips
+from planner.exhaustive import exhaustive_min_chips
+from planner.frontier import tie_floor
+from planner.pareto import cpsat_frontier
+from planner.schema import Slo
+from planner.space import Space
+from tests.conftest import INFERENCE_HEADER, RETRIEVAL_HEADER, write_csv, write_yaml
+
+SOLVER = dict(workers=1, seed=0)
+
+
+def space_of(data) -> Space:
+    """The space of a ``random_instances`` draw (profiles and YAML written to a fresh folder)."""
+    inst, inf, ret = data
+    folder = Path(tempfile.mkdtemp(prefix="ragplan-prop-"))
+    for name in ("main_llm_perf.csv", "rewriter_perf.csv", "encoder_perf.csv", "reranker_perf.csv"):
+        write_csv(folder / name, INFERENCE_HEADER, inf)
+    write_csv(folder / "retrieval_perf.csv", RETRIEVAL_HEADER, ret)
+    return build_space(load_instance(write_yaml(folder / "i.yaml", inst)))
+
+
+def _outcome(fn, *args, **kw):
+    try:
+        return fn(*args, **kw)
+    except (EmptySpaceError, InfeasibleError) as exc:
+        return type(exc)
+
+
+def frontier_key(res) -> list[tuple[int, int, int]]:
+    return [(p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips) for p in res.points]
+
+
+def assert_same_frontier(ex, cp, what: str) -> None:
+    if isinstance(ex, type) or isinstance(cp, type):
+        assert ex == cp, (what, ex, cp)
+        return
+    assert frontier_key(ex) == frontier_key(cp), (what, frontier_key(ex), frontier_key(cp))
+    for a, b in zip(ex.points, cp.points):
+        ra, rb = a.metrics.ratio, b.metrics.ratio
+        assert ra >= tie_floor(rb) and rb >= tie_floor(ra), (what, float(ra), float(rb))
+    assert all(p.proven_optimal and p.gap == 0.0 for p in cp.points), what
+
+
+def assert_same_capacity(space: Space, slo: Slo, what: str) -> None:
+    ex = _outcome(exhaustive_min_chips, space, slo)
+    cp = _outcome(min_chips, space, slo=slo, **SOLVER)
+    if isinstance(ex, type) or isinstance(cp, type):
+        assert ex == cp, (what, ex, cp)
+        return
+    key = lambda r: (r.point.metrics.chips, r.point.metrics.ttft_ps, r.point.metrics.decode_ps)  # noqa: E731
+    assert key(ex) == key(cp), (what, key(ex), key(cp))
+    assert cp.point.proven_optimal, what
+
+
+def check_space(space: Space) -> int:
+    """Every cross-check on one space; returns how many comparisons ran."""
+    ex = _outcome(exhaustive_frontier, space, Slo())
+    assert_same_frontier(ex, _outcome(cpsat_frontier, space, slo=Slo(), **SOLVER), "frontier")
+    if isinstance(ex, type):
+        return 1
+    n = 1
+    pts = ex.points
+    picks = sorted({0, len(pts) // 2, len(pts) - 1})
+    for i in picks:  # bounds exactly at achievable values
+        m = pts[i].metrics
+        for slo in (Slo(ttft_max_s=m.ttft_s), Slo(qps_min=m.qps), Slo(tpot_max_s=m.tpot_s),
+                    Slo(ttft_max_s=m.ttft_s, qps_min=m.qps)):
+            assert_same_frontier(_outcome(exhaustive_frontier, space, slo),
+                                 _outcome(cpsat_frontier, space, slo=slo, **SOLVER), str(slo))
+            n += 1
+        assert_same_capacity(space, Slo(qps_min=m.qps), f"min-chips qps_min={m.qps!r}")
+        assert_same_capacity(space, Slo(qps_min=m.qps / 4, ttft_max_s=m.ttft_s), "min-chips quarter")
+        n += 2
+    return n

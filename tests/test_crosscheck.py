@@ -1,0 +1,19 @@
+"""CP-SAT = enumeration on random pipelines (tests/crosscheck.py), deterministic in CI; the longer randomized
+search is ``python bench/crosscheck.py`` (docs/testing.md)."""
+
+from hypothesis import given, settings
+
+from planner import EmptySpaceError
+from tests.conftest import examples
+from tests.crosscheck import check_space, space_of
+from tests.strategies import random_instances
+
+
+@settings(max_examples=examples(120))
+@given(random_instances(budgets=True))
+def test_cpsat_equals_enumeration_on_random_pipelines(data):
+    try:
+        space = space_of(data)
+    except EmptySpaceError:
+        return
+    check_space(space)
