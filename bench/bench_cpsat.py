@@ -3,7 +3,8 @@
 1. rago-oss case1/2/4 on the power-of-two space: CP-SAT frontier vs exhaustive (same points? time ratio).
 2. The same cases on the ``any`` space (every chip count 1..64 per stage, every batch 1..1024): time, points,
    all proven?, max QPS/chip and min TTFT against the power-of-two optimum.
-3. Solve time as the chip budget grows (case4 without its chip lists; per-stage max = total max = budget).
+3. Solve time as the chip budget grows (case4 without its chip lists, and paper case1-1b whose analytical retrieval
+   has a bucket per server count; per-stage max = total max = budget).
 
 Usage: python bench/bench_cpsat.py [--out bench/results/cpsat.json] [--skip-any] [--budgets 128 512 2048 8192]
 Times are wall-clock seconds on this machine; compare ratios measured in one run, not absolute times.
@@ -33,7 +34,8 @@ def _instance(case: str, **search):
 
 
 def _key(points):
-    return [(round(p.metrics.ttft_s, 12), round(p.metrics.qps_per_chip, 9)) for p in points]
+    """Exact: TTFT and whole decode (ps) and chips of every point (F2 fixes these; QPS/chip may differ < 1e-9)."""
+    return [(p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips) for p in points]
 
 
 def _timed(fn, *a, **kw):
@@ -73,11 +75,14 @@ def any_rows(pow2: list[dict], workers: int) -> list[dict]:
     return rows
 
 
-def budget_rows(budgets: list[int], workers: int) -> list[dict]:
+def budget_rows(budgets: list[int], workers: int, path: Path | None = None) -> list[dict]:
+    """Per-stage max = total max = budget, on rago-oss case4 (or the instance at ``path``)."""
     rows = []
     for budget in budgets:
-        inst = _instance("case4", chip_options={}, max_chips_per_stage=budget,
-                         total_chips=IntRange(min=16, max=budget))
+        base = load_instance(path) if path else _instance("case4")
+        inst = base.model_copy(update={"search": base.search.model_copy(update=dict(
+            chip_options={}, max_chips_per_stage=budget,
+            total_chips=IntRange(min=min(base.search.total_chips.min, budget), max=budget)))})
         space = build_space(inst)
         cp, t = _timed(cpsat_frontier, space, workers=workers)
         rows.append({"budget_chips": budget, "points": len(cp.points), "cpsat_s": t, "cpsat_solves": cp.solves,
@@ -103,6 +108,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "cpsat.json"))
     ap.add_argument("--skip-any", action="store_true")
     ap.add_argument("--budgets", type=int, nargs="*", default=[128, 512, 2048, 8192])
+    ap.add_argument("--paper-budgets", type=int, nargs="*", default=[512, 1024, 2048],
+                    help="budgets for paper case1-1b (analytical retrieval: a bucket per server count)")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     result = {"pow2": pow2_rows(args.workers)}
@@ -112,6 +119,9 @@ def main() -> None:
         _print("any spaces (chips 1..64 per stage, batches 1..1024): CP-SAT", result["any"])
     result["budgets"] = budget_rows(args.budgets, args.workers)
     _print("chip budget scaling (case4, power-of-two chips and batches)", result["budgets"])
+    result["paper_budgets"] = budget_rows(args.paper_budgets, args.workers,
+                                          ROOT / "instances" / "paper" / "case1-1b.yaml")
+    _print("chip budget scaling (paper case1-1b, power-of-two, analytical retrieval)", result["paper_budgets"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out}")

@@ -1,5 +1,5 @@
-"""Where CP-SAT time goes: solves and seconds per objective (O1 min N C, O2, O3, U3 feasibility), and the rest
-(cost matrices, tables, bounds, verification by the evaluator).
+"""Where CP-SAT time goes: solves and seconds per objective (O1's first solve, O1's certifications, O2, O3, O4) and
+the rest (tables, bounds, model building, verification by the evaluator).
 
 Usage: python bench/profile_objectives.py [POINTS] [INSTANCE]  (default: the whole frontier of rago-oss case4,
 `any` space)
@@ -14,67 +14,57 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from planner import build_space, load_instance
-from planner.cpsat import solve as solve_mod
-from planner.pareto import cpsat_frontier
-from planner.schema import Instance
-
 ROOT = Path(__file__).resolve().parents[1]
-OBJECTIVES = {"max_ratio": "O1 min P = N C", "min_ttft": "O2 min TTFT", "min_tpot": "O3 min TPOT",
-              "beats": "U3 feasibility"}
+sys.path.insert(0, str(ROOT))
+
+from planner import build_space, load_instance  # noqa: E402
+from planner.cpsat import sweep as sweep_mod  # noqa: E402
+from planner.pareto import cpsat_frontier  # noqa: E402
+
+
+def _kind(ask) -> str:
+    if ask.objective == "P":  # a point's first slice asks nothing; later ones must beat the best; certifications
+        return "O1 min P, no threshold" if ask.k_max is None else "O1 min P, strict threshold (beat or certify)"
+    return {"TTFT": "O2 min TTFT", "TPOT": "O3 min TPOT, chips", "L": "O3/O4 min TPOT", "N": "O3/O4 min chips",
+            "N_TTFT": "O4 min chips, TTFT"}.get(ask.objective, str(ask.objective))
 
 
 def main() -> None:
     points = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     path = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "instances" / "rago-oss" / "case4.yaml"
-    data = load_instance(path).model_dump()
-    data["search"] |= {"chips": "any", "batches": "any", "chip_options": {}}
-    space = build_space(Instance.model_validate(data))
+    inst = load_instance(path)
+    space = build_space(inst.model_copy(update={"search": inst.search.model_copy(
+        update={"chips": "any", "batches": "any", "chip_options": {}})}))
     stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
-    current = ["other"]
-    cls = solve_mod.RagSolver
-    originals = {name: getattr(cls, name) for name in OBJECTIVES} | {"_solve": cls._solve}
+    original = sweep_mod.SliceSweep._run
 
-    def tagged(name):
-        def run(self, *a, **k):
-            prev, current[0] = current[0], name
-            try:
-                return originals[name](self, *a, **k)
-            finally:
-                current[0] = prev
-        return run
-
-    def timed(self):
+    def timed(self, sl, ask):
         t = time.perf_counter()
-        out = originals["_solve"](self)
-        stats[current[0]][0] += 1
-        stats[current[0]][1] += time.perf_counter() - t
-        return out
+        try:
+            return original(self, sl, ask)
+        finally:
+            s = stats[_kind(ask)]
+            s[0] += 1
+            s[1] += time.perf_counter() - t
 
-    for name in OBJECTIVES:
-        setattr(cls, name, tagged(name))
-    cls._solve = timed
-    try:
-        t0 = time.perf_counter()
-        res = cpsat_frontier(space, max_points=points)
-        total = time.perf_counter() - t0
-    finally:
-        for name, fn in originals.items():
-            setattr(cls, name, fn)
-    rows = [{"objective": OBJECTIVES.get(k, k), "solves": int(n), "seconds": s, "share": s / total,
-             "ms_per_solve": 1e3 * s / n} for k, (n, s) in stats.items()]
-    rest = total - sum(s for _, s in stats.values())
-    rows.append({"objective": "rest (no solve)", "solves": 0, "seconds": rest, "share": rest / total,
-                 "ms_per_solve": 0.0})
-    print(f"{space.instance.name} (any space), {len(res.points)} points, {total:.1f} s, {res.solves} solves")
-    print(f"{'objective':16s} {'solves':>6s} {'seconds':>8s} {'share':>6s} {'ms/solve':>9s}")
+    sweep_mod.SliceSweep._run = timed
+    t0 = time.perf_counter()
+    res = cpsat_frontier(space, max_points=points)
+    total = time.perf_counter() - t0
+    sweep_mod.SliceSweep._run = original
+    solved = sum(v[1] for v in stats.values())
+    rows = [{"part": k, "solves": int(v[0]), "seconds": v[1], "share": v[1] / total, "ms_per_solve": 1e3 * v[1] / v[0]}
+            for k, v in sorted(stats.items())]
+    rows.append({"part": "rest (tables, bounds, evaluator checks)", "solves": 0, "seconds": total - solved,
+                 "share": (total - solved) / total, "ms_per_solve": 0.0})
+    print(f"{space.instance.name} any/any: {len(res.points)} points, {res.solves} solves, {total:.2f} s")
     for r in rows:
-        print(f"{r['objective']:16s} {r['solves']:6d} {r['seconds']:8.2f} {r['share']:6.1%} {r['ms_per_solve']:9.1f}")
+        print(f"  {r['part']:45s} {r['solves']:6d} solves {r['seconds']:8.2f} s {r['share']:6.1%} "
+              f"{r['ms_per_solve']:6.1f} ms/solve")
     out = ROOT / "bench" / "results" / "profile_objectives.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"instance": space.instance.name, "points": len(res.points), "seconds": total,
-                               "solves": res.solves, "objectives": rows}, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+                               "rows": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

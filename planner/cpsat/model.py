@@ -2,8 +2,8 @@
 
 A slice fixes the request batch B, the only decision every pre-decode group shares (``planner.cpsat.sweep``
 searches over slices). Notation, every time a whole number of picoseconds (Q1): groups g in G (allowed pre-decode
-groups), y_g placement literals, n_g chips, t_g the latency sum of g's accelerator stages, w_j retrieval-bucket
-literals, t_r retrieval's latency, C_pre >= every chosen group's cycle, TTFT = sum_g t_g + t_r; decode row
+groups), y_g placement literals, n_g chips, t_g the latency sum of g's accelerator stages, r retrieval servers and
+j their bucket, t_r retrieval's latency, C_pre >= every chosen group's cycle, TTFT = sum_g t_g + t_r; decode row
 (n_d, D, L) of the ask's rows; N total chips. A slice plan's exact cost is K = N max(C_pre, B L / D) (ps x chips
 per B requests): QPS/chip = B / K.
 
@@ -51,7 +51,6 @@ class SliceModel:
     y: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
     n: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
     t: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
-    w: list[cp_model.IntVar] = field(default_factory=list)
     bucket: cp_model.IntVar | None = None
     t_r: cp_model.IntVar | int = 0
     N: cp_model.IntVar | None = None
@@ -81,23 +80,42 @@ def add_placement(m: SliceModel, space: Space) -> None:
 
 
 def add_buckets(m: SliceModel, space: Space) -> None:
-    """C2 retrieval servers: exactly one bucket j is used, N lies in its interval, and retrieval costs its row.
+    """C2 retrieval servers r = max(1, floor(N / c)) (S4) pick bucket j, whose row gives retrieval's latency t_r.
+    Two exact encodings; the one with fewer rows is used:
 
-    sum_j w_j = 1;  w_j => N_lo_j <= N <= N_hi_j;  bucket = sum_j j w_j;  (bucket, t_r) in Rows_r."""
-    bk = m.tables.buckets
-    # w[j] = 1 if the total chips fall in retrieval bucket j
-    m.w = [m.model.new_bool_var(f"w[{j}]") for j in range(len(bk))]
-    m.model.add_exactly_one(m.w)
-    m.bucket = m.model.new_int_var(0, len(bk) - 1, "bucket")
-    m.model.add(m.bucket == sum(j * w for j, w in enumerate(m.w)))
-    for j, b in enumerate(bk):
-        m.model.add(m.N >= b.n_lo).only_enforce_if(m.w[j])
-        m.model.add(m.N <= b.n_hi).only_enforce_if(m.w[j])
-    rows = m.tables.retrieval
-    if len(rows):
-        # t_r: retrieval's latency at the chosen bucket's server count
-        m.t_r = m.model.new_int_var_from_domain(_dom(rows[:, 1]), "t[retrieval]")
+    - per bucket (few buckets, e.g. profiled server tables): literals w_j, sum_j w_j = 1, w_j => N_lo_j <= N <= N_hi_j,
+      bucket = sum_j j w_j, (bucket, t_r) in Rows_r;
+    - per server count (a bucket per r, e.g. the analytical scan): q = floor(N / c), r = max(1, q),
+      (r, bucket, t_r) in one row per r that a total in [N_min, N_max] gives."""
+    bk, rows = m.tables.buckets, m.tables.retrieval
+    c = space.chips_per_server
+    m.bucket = m.model.new_int_var(0, max(len(bk) - 1, 0), "bucket")
+    if len(rows) == 0:
+        m.model.add(m.bucket == 0)
+        return
+    # t_r: retrieval's latency at the chosen bucket's server count
+    m.t_r = m.model.new_int_var_from_domain(_dom(rows[:, 1]), "t[retrieval]")
+    r_lo, r_hi = max(1, space.min_chips // c), max(1, space.max_chips // c)
+    if 4 * len(bk) <= r_hi - r_lo + 1:
+        # w[j] = 1 if the total chips fall in retrieval bucket j
+        w = [m.model.new_bool_var(f"w[{j}]") for j in range(len(bk))]
+        m.model.add_exactly_one(w)
+        m.model.add(m.bucket == sum(j * v for j, v in enumerate(w)))
+        for j, b in enumerate(bk):
+            m.model.add(m.N >= b.n_lo).only_enforce_if(w[j])
+            m.model.add(m.N <= b.n_hi).only_enforce_if(w[j])
         m.model.add_allowed_assignments([m.bucket, m.t_r], rows.tolist())
+        return
+    q = m.model.new_int_var(space.min_chips // c, space.max_chips // c, "N_over_c")
+    m.model.add_division_equality(q, m.N, c)
+    r = m.model.new_int_var(r_lo, r_hi, "r")  # retrieval servers for the total N (S4)
+    m.model.add_max_equality(r, [q, 1])
+    table = []
+    for v in range(r_lo, r_hi + 1):
+        n = max(v * c, space.min_chips)
+        j = next(j for j, b in enumerate(bk) if b.n_lo <= n <= b.n_hi)
+        table.append([v, j, int(rows[j, 1])])
+    m.model.add_allowed_assignments([r, m.bucket, m.t_r], table)
 
 
 def add_group_tables(m: SliceModel, space: Space) -> None:

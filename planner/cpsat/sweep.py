@@ -391,7 +391,7 @@ class SliceSweep:
             self.progress(what)
 
     def point(self, e: int | None, label: str = "") -> Step | None:
-        """The frontier point F1-F2 under TTFT <= e, or None if no plan has TTFT <= e."""
+        """The frontier point (F1-F2) under TTFT <= e, or None if no plan has TTFT <= e."""
         live = sorted((s for s in self.slices if not s.dead and (e is None or s.ttft_lb <= e)),
                       key=lambda s: (-s.ub, s.ttft_lb, s.bi))
         best, found, proven = None, [], True
