@@ -148,16 +148,18 @@ def _json(payload: dict):
     return lambda path: path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
-def _cmd_pareto(args: argparse.Namespace) -> int:
-    out_json, out_plot = _output(args.json, "--json"), _output(args.plot, "--plot", PLOT_SUFFIXES)
-    inst = _with_overrides(load_instance(args.instance), args)
-    space = build_space(inst)
+def _planned(args: argparse.Namespace, exhaustive, cpsat):
+    """Build the (overridden) space and run the chosen solver on it."""
+    space = build_space(_with_overrides(load_instance(args.instance), args))
     progress = _Progress(not args.quiet)
     if args.solver == "exhaustive":
-        result = exhaustive_frontier(space, progress=progress)
-    else:
-        result = cpsat_frontier(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed,
-                                progress=progress)
+        return exhaustive(space, progress=progress)
+    return cpsat(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed, progress=progress)
+
+
+def _cmd_pareto(args: argparse.Namespace) -> int:
+    out_json, out_plot = _output(args.json, "--json"), _output(args.plot, "--plot", PLOT_SUFFIXES)
+    result = _planned(args, exhaustive_frontier, cpsat_frontier)
     lines = _write(out_json, _json(frontier_json(result))) + _write(out_plot, lambda p: plot_frontier(result, p))
     print("\n".join([frontier_table(result)] + lines))
     return 0
@@ -165,13 +167,7 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
 
 def _cmd_min_chips(args: argparse.Namespace) -> int:
     out_json = _output(args.json, "--json")
-    space = build_space(_with_overrides(load_instance(args.instance), args))
-    progress = _Progress(not args.quiet)
-    if args.solver == "exhaustive":
-        result = exhaustive_min_chips(space, progress=progress)
-    else:
-        result = min_chips(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed,
-                           progress=progress)
+    result = _planned(args, exhaustive_min_chips, min_chips)
     lines = _write(out_json, _json(capacity_json(result)))
     print("\n".join([capacity_text(result)] + lines))
     return 0

@@ -11,7 +11,7 @@ found are returned, the last one unproven with its gap, and the result says the 
 
 from __future__ import annotations
 
-from planner.cpsat import Clock, SliceSweep, SolverSettings, Step, slice_bounds
+from planner.cpsat import Clock, OutOfTime, SliceSweep, SolverSettings, Step
 from planner.errors import EmptySpaceError, InfeasibleError, TimeLimitError, VerificationError
 from planner.evaluate import check_plan, evaluate, slo_violations
 from planner.exact import ps_to_s
@@ -40,9 +40,10 @@ def verify_solution(space: Space, step: Step, slo: Slo) -> Metrics:
     return m
 
 
-def diagnose_infeasible(space: Space, slo: Slo, sweep: SliceSweep) -> str:
-    """Why no plan meets the SLO: the stage or limit that binds, with numbers (from the cost tables)."""
-    st = sweep.tables
+def diagnose_infeasible(space: Space, slo: Slo, free: SliceSweep) -> str:
+    """Why no plan meets the SLO: the stage or limit that binds, with numbers (from the cost tables of ``free``, the
+    sweep of the same space without an SLO)."""
+    st = free.tables
     facts = []
     fastest = {s: ps_to_s(int(st.lat[s][:, 0].min())) for s in space.pre_decode}  # smallest batch, best option
     if slo.ttft_max_s is not None:
@@ -52,32 +53,36 @@ def diagnose_infeasible(space: Space, slo: Slo, sweep: SliceSweep) -> str:
         elif sum(fastest.values()) > slo.ttft_max_s:
             facts.append(f"the pre-decode stages' fastest options sum to {sum(fastest.values()):.4g} s > ttft_max_s "
                          f"{slo.ttft_max_s:g} s ({', '.join(f'{s} {t:.3g} s' for s, t in fastest.items())})")
-    if slo.tpot_max_s is not None and not any(len(L) for L in st.decode.L):
-        every = SliceSweep(space, Slo(), sweep.settings, sweep.clock).tables.decode
-        step = min(ps_to_s(int(L.min())) for L in every.L if len(L)) / space.decode_tokens()
-        facts.append(f"the fastest decode step is {step:.4g} s > tpot_max_s {slo.tpot_max_s:g} s")
+    if slo.tpot_max_s is not None:
+        step = min(ps_to_s(int(L.min())) for L in st.decode.L if len(L)) / space.decode_tokens()
+        if step > slo.tpot_max_s:
+            facts.append(f"the fastest decode step is {step:.4g} s > tpot_max_s {slo.tpot_max_s:g} s")
+    fix = "relax those bounds"
     if slo.qps_min is not None and not facts:
-        top = float(slice_bounds(space, SliceSweep(space, Slo(), sweep.settings, sweep.clock).tables)[2].max()) * 1e12
+        top = float(max(free.qps_ub)) * 1e12
         binds = "search.total_chips.max" if space.max_chips == space.instance.search.total_chips.max else \
             "search.max_chips_per_stage"
         facts.append(f"qps_min {slo.qps_min:g} cannot be reached within {space.max_chips} chips under the other "
                      f"bounds" + (f" (no plan of the space exceeds {top:.4g} QPS, bound U1; {binds} limits the "
                                   f"chips)" if top < slo.qps_min else ""))
         fix = f"lower qps_min or raise {binds}"
-    else:
-        fix = "relax those bounds"
     bounds = ", ".join(f"{k} = {v}" for k, v in slo.model_dump().items() if v is not None)
     return f"no plan meets {bounds}: {'; '.join(facts) or 'the bounds bind jointly'}. To fix: {fix}"
 
 
 def no_plan_error(space: Space, slo: Slo, sweep: SliceSweep, stopped: bool) -> Exception:
     """The error of a run that found no plan: out of time, an empty space, or an SLO nothing meets."""
+    out_of_time = TimeLimitError(f"no plan found within the time limit ({sweep.clock.elapsed():.3g} s, "
+                                 f"{sweep.solves} CP-SAT solves). To fix: raise --time-limit-s")
     if stopped:
-        return TimeLimitError(f"no plan found within the time limit ({sweep.clock.elapsed():.3g} s, {sweep.solves} "
-                              f"CP-SAT solves). To fix: raise --time-limit-s")
-    if slo == Slo() or SliceSweep(space, Slo(), sweep.settings, sweep.clock).point(None) is None:
-        return EmptySpaceError(empty_space_message(space))
-    return InfeasibleError(diagnose_infeasible(space, slo, sweep))
+        return out_of_time
+    free = sweep if slo == Slo() else SliceSweep(space, Slo(), sweep.settings, sweep.clock)
+    try:
+        if free is sweep or free.point(None) is None:
+            return EmptySpaceError(empty_space_message(space))
+    except OutOfTime:
+        return out_of_time
+    return InfeasibleError(diagnose_infeasible(space, slo, free))
 
 
 def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, time_limit_s: float | None = None,

@@ -7,7 +7,8 @@ instance (rules S1-S7 of ``docs/model.md``, section "Search space"):
   per-stage max for encode/rerank and the (replica-scaled) profiled counts for the other stages; always
   capped at ``max_chips_per_stage``. Tables are replica-scaled up to the largest option.
 - S2 a collocated group uses one count for all its stages: the intersection of the members' options (and
-  of the powers of two up to the per-stage max, with ``chips: pow2``).
+  of the powers of two up to the per-stage max, with ``chips: pow2``); a placement with a group whose members share
+  no count is not in the space.
 - S3 total chips = sum over groups holding an accelerator stage; it must lie in [min, max] where min is
   raised to chips_per_server x the smallest profiled server count of retrieval, and max is lowered to the most
   any placement can use (the sum of its groups' largest options): the effective budget N_max.
@@ -21,7 +22,7 @@ instance (rules S1-S7 of ``docs/model.md``, section "Search space"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 
 import numpy as np
@@ -148,19 +149,6 @@ def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[i
     return out
 
 
-def _usable_chips(inst: Instance, options: dict[str, tuple[int, ...]], groups) -> int:
-    """S3: the most chips any placement can use: the sum of its groups' largest options (S2)."""
-    def top(g):
-        acc = [s for s in g if s in ACCELERATOR_STAGES]
-        if not acc:
-            return 0
-        common = set(options[acc[0]]).intersection(*(options[s] for s in acc[1:]))
-        if len(acc) > 1 and inst.search.chips == "pow2":
-            common &= set(pow2_upto(inst.search.max_chips_per_stage))
-        return max(common, default=-(10**18))  # a group with no common count makes its placement unusable
-    return max(sum(top(g) for g in p) for p in groups)
-
-
 def build_space(inst: Instance) -> Space:
     """Derive the search space (S1-S7) of an instance and scale its cost tables to it."""
     sp = inst.search
@@ -169,15 +157,22 @@ def build_space(inst: Instance) -> Space:
     options = _chip_options(inst, raw)
     costs: dict[str, object] = {}
     dag = build_dag(inst.pipeline)
-    allowed = tuple(placements(dag, sp.placement))
+    draft = Space(inst, inst.pipeline.stage_names, {}, tuple(placements(dag, sp.placement)), options, 0, 0,
+                  batch_grid(sp.max_batch_size, sp.batches))
+
+    def usable(g) -> bool:  # S2: an accelerator group needs a chip count common to its members
+        return bool(draft.group_chip_options(g)) or not any(s in ACCELERATOR_STAGES for s in g)
+
+    allowed = tuple(p for p in draft.placements if all(usable(g) for g in p))
     if not allowed:
         raise EmptySpaceError(f"placement policy {sp.placement!r} allows no placement of stages "
-                              f"{list(inst.pipeline.stage_names)}. To fix: set search.placement: all")
-    usable = _usable_chips(inst, options, allowed)
-    min_chips, max_chips = sp.total_chips.min, min(sp.total_chips.max, max(usable, 0))
+                              f"{list(inst.pipeline.stage_names)} whose collocated stages share a chip option. "
+                              f"To fix: set search.placement: all, or give collocated stages common chip_options")
+    most = max(sum(max(draft.group_chip_options(g) or (0,)) for g in p) for p in allowed)  # S3
+    min_chips, max_chips = sp.total_chips.min, min(sp.total_chips.max, most)
     if max_chips < max(min_chips, 1):
-        raise EmptySpaceError(f"the most chips any placement can use is {max(usable, 0)} (the per-stage options, "
-                              f"at most search.max_chips_per_stage = {sp.max_chips_per_stage} per group), below "
+        raise EmptySpaceError(f"the most chips any placement can use is {most} (the per-stage options, at most "
+                              f"search.max_chips_per_stage = {sp.max_chips_per_stage} per group), below "
                               f"search.total_chips.min = {min_chips}. To fix: lower search.total_chips.min or raise "
                               f"search.max_chips_per_stage")
     for stage, cost in raw.items():
@@ -194,13 +189,4 @@ def build_space(inst: Instance) -> Space:
         raise EmptySpaceError(f"retrieval needs >= {min_chips} chips in total ({min_chips // sp.chips_per_server} "
                               f"servers x {sp.chips_per_server} chips) but the space allows at most {max_chips}. "
                               f"To fix: {fix}")
-    return Space(
-        instance=inst,
-        stages=inst.pipeline.stage_names,
-        costs=costs,
-        placements=allowed,
-        stage_chip_options=options,
-        min_chips=min_chips,
-        max_chips=max_chips,
-        batch_options=batch_grid(sp.max_batch_size, sp.batches),
-    )
+    return replace(draft, costs=costs, placements=allowed, min_chips=min_chips, max_chips=max_chips)

@@ -20,7 +20,7 @@ def random_instances(draw, budgets: bool = False):
     Profiles: 1- and 2-chip rows at batches 1, 2, 4 (decode up to 8); latency grows with batch and shrinks with
     chips. Times are whole microseconds, or (``round`` false) carry sub-microsecond parts, so that picosecond
     quantization and near-ties are exercised. With ``budgets``, total_chips.max may be 10^3 .. 10^9 (the per-stage
-    caps then bind)."""
+    caps then bind). Some draws list chip options per stage."""
     stages = []
     if draw(st.booleans()):
         stages.append({"kind": "encode", "model": "enc", "chunk_tokens": 16,
@@ -69,6 +69,11 @@ def random_instances(draw, budgets: bool = False):
               "chips": draw(st.sampled_from(["pow2", "any"])),
               "batches": draw(st.sampled_from(["pow2", "any"])),
               "placement": draw(st.sampled_from(["all", "all", "disaggregated", "collocated"]))}
+    if draw(st.booleans()):  # instance chip lists: collocated stages may then share no count (S2)
+        pool = [1, 2, 4] if search["chips"] == "pow2" else [1, 2, 3, 4]
+        search["chip_options"] = {s["kind"]: draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3,
+                                                            unique=True))
+                                  for s in stages if s["kind"] != "retrieval" and draw(st.booleans())}
     inst = {"name": "random", "pipeline": {"stages": stages},
             "cost": {"kind": "profiles", "profiles_dir": ".", "hardware": "X",
                      "files": {"retrieval": ["retrieval_perf.csv"]}},

@@ -3,7 +3,7 @@ search is ``python bench/crosscheck.py`` (docs/testing.md)."""
 
 from hypothesis import given, settings
 
-from planner import EmptySpaceError
+from planner import EmptySpaceError, InstanceError
 from tests.conftest import examples
 from tests.crosscheck import check_space, space_of
 from tests.strategies import random_instances
@@ -14,6 +14,6 @@ from tests.strategies import random_instances
 def test_cpsat_equals_enumeration_on_random_pipelines(data):
     try:
         space = space_of(data)
-    except EmptySpaceError:
+    except (EmptySpaceError, InstanceError):  # a draw may list no usable chip count
         return
     check_space(space)
