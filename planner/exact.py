@@ -25,7 +25,7 @@ import numpy as np
 
 from models.errors import ModelError
 
-__all__ = ["MAX_PS", "PS_PER_S", "cmp_products", "decode_cap_ps", "mul", "order_desc", "ps_to_s", "qps_cycle_cap_ps", "rate", "ratio_rank",
+__all__ = ["MAX_PS", "PS_PER_S", "cmp_products", "decode_cap_ps", "decode_rows_meet", "mul", "order_desc", "ps_to_s", "qps_cycle_cap_ps", "rate", "ratio_rank",
            "tpot_s", "to_ps", "ttft_cap_ps"]
 
 #: Picoseconds per second: the quantum of every latency (Q1).
@@ -85,6 +85,18 @@ def qps_cycle_cap_ps(batch: int, qps_min: float) -> int:
     while rate(batch, k + 1) >= qps_min:
         k += 1
     return k
+
+
+def decode_rows_meet(D: np.ndarray, L: np.ndarray, tokens: int, tpot_max_s: float | None,
+                     qps_min: float | None) -> np.ndarray:
+    """Q3 on decode rows (batch D, whole decode L ps): which meet the TPOT bound and decode's share of the QPS
+    floor (D / L reported >= qps_min)."""
+    ok = np.ones(len(D), dtype=bool)
+    if tpot_max_s is not None:
+        ok &= L <= decode_cap_ps(tpot_max_s, tokens)
+    if qps_min is not None:
+        ok &= np.array([int(l) <= qps_cycle_cap_ps(int(d), qps_min) for d, l in zip(D, L)], dtype=bool)
+    return ok
 
 
 def _reduce(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

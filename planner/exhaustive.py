@@ -26,7 +26,7 @@ import numpy as np
 
 from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, SpaceTooLargeError, VerificationError
 from planner.evaluate import evaluate
-from planner.exact import cmp_products, decode_cap_ps, mul, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
+from planner.exact import cmp_products, decode_rows_meet, mul, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
 from planner.frontier import candidates, pareto_indices
 from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, FrontierResult, Plan, Slo
 from planner.space import Space
@@ -80,18 +80,13 @@ class _Tables:
         self.ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
         self.cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in self.B], dtype=np.int64)
                           if slo.qps_min is not None else None)
-        self.dec_cap = decode_cap_ps(slo.tpot_max_s, space.decode_tokens()) if slo.tpot_max_s is not None else None
         self._dec: dict[int, _Decode] = {}
 
     def decode(self, n: int) -> _Decode:
         if n not in self._dec:
             D = np.asarray(self.space.decode_batch_options(n), dtype=np.int64)
             L = np.asarray(self.space.latency_ps("decode", n, D), dtype=np.int64).reshape(-1)
-            ok = np.ones(len(D), dtype=bool)
-            if self.dec_cap is not None:
-                ok &= L <= self.dec_cap
-            if self.slo.qps_min is not None:
-                ok &= np.array([l <= qps_cycle_cap_ps(int(d), self.slo.qps_min) for d, l in zip(D, L)], dtype=bool)
+            ok = decode_rows_meet(D, L, self.space.decode_tokens(), self.slo.tpot_max_s, self.slo.qps_min)
             self._dec[n] = _Decode(D, L, ok, ratio_rank(D, L) if len(D) else np.zeros(0, dtype=np.int64))
         return self._dec[n]
 

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from planner.exact import decode_cap_ps, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
+from planner.exact import decode_rows_meet, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
 from planner.schema import ACCELERATOR_STAGES, Slo
 from planner.space import Space
 
@@ -104,18 +104,13 @@ def _suffix_best(keys: tuple[np.ndarray, ...]) -> np.ndarray:
 
 def _decode_book(space: Space, slo: Slo, progress) -> DecodeBook:
     opts = np.asarray(space.stage_chip_options["decode"], dtype=np.int64)
-    cap = decode_cap_ps(slo.tpot_max_s, space.decode_tokens()) if slo.tpot_max_s is not None else None
     Ds, Ls, best, fast = [], [], [], []
     for i, n in enumerate(opts):
         if progress:
             progress(f"decode costs: chip option {i + 1}/{len(opts)}")
         D = np.asarray(space.decode_batch_options(int(n)), dtype=np.int64)
         L = np.asarray(space.latency_ps("decode", int(n), D), dtype=np.int64).reshape(-1)
-        keep = np.ones(len(D), dtype=bool)
-        if cap is not None:
-            keep &= L <= cap
-        if slo.qps_min is not None:
-            keep &= np.array([l <= qps_cycle_cap_ps(int(d), slo.qps_min) for d, l in zip(D, L)], dtype=bool)
+        keep = decode_rows_meet(D, L, space.decode_tokens(), slo.tpot_max_s, slo.qps_min)
         D, L = D[keep], L[keep]
         Ds.append(D)
         Ls.append(L)
