@@ -27,11 +27,12 @@ SOLVER = dict(workers=1, seed=0)
 def space_of(data) -> Space:
     """The space of a ``random_instances`` draw (profiles and YAML written to a fresh folder)."""
     inst, inf, ret = data
-    folder = Path(tempfile.mkdtemp(prefix="ragplan-prop-"))
-    for name in ("main_llm_perf.csv", "rewriter_perf.csv", "encoder_perf.csv", "reranker_perf.csv"):
-        write_csv(folder / name, INFERENCE_HEADER, inf)
-    write_csv(folder / "retrieval_perf.csv", RETRIEVAL_HEADER, ret)
-    return build_space(load_instance(write_yaml(folder / "i.yaml", inst)))
+    with tempfile.TemporaryDirectory(prefix="ragplan-prop-") as tmp:  # profiles are read while the space is built
+        folder = Path(tmp)
+        for name in ("main_llm_perf.csv", "rewriter_perf.csv", "encoder_perf.csv", "reranker_perf.csv"):
+            write_csv(folder / name, INFERENCE_HEADER, inf)
+        write_csv(folder / "retrieval_perf.csv", RETRIEVAL_HEADER, ret)
+        return build_space(load_instance(write_yaml(folder / "i.yaml", inst)))
 
 
 def _outcome(fn, *args, **kw):
