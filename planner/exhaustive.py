@@ -28,7 +28,7 @@ from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, Spac
 from planner.evaluate import evaluate
 from planner.exact import cmp_products, decode_rows_meet, mul, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
 from planner.frontier import candidates, pareto_indices
-from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, FrontierResult, Plan, Slo
+from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, FrontierResult, Plan, Slo, distinct
 from planner.space import Space
 
 __all__ = ["MAX_SCHEDULES", "ScheduleArrays", "count_assignments", "count_schedules", "empty_space_message", "exhaustive_frontier",
@@ -410,11 +410,14 @@ def _infeasible_reason(space: Space, slo: Slo) -> str:
         raise EmptySpaceError(empty_space_message(space))
     facts = []
     if slo.ttft_max_s is not None and best_ttft / 1e12 > slo.ttft_max_s:
-        facts.append(f"the fastest schedule's TTFT is {best_ttft / 1e12:.6g} s > ttft_max_s {slo.ttft_max_s:g} s")
+        a, b = distinct(best_ttft / 1e12, slo.ttft_max_s, 6)
+        facts.append(f"the fastest schedule's TTFT is {a} s > ttft_max_s {b} s")
     step = best_dec / 1e12 / space.decode_tokens()
     if slo.tpot_max_s is not None and step > slo.tpot_max_s:
-        facts.append(f"the fastest decode step is {step:.6g} s > tpot_max_s {slo.tpot_max_s:g} s")
+        a, b = distinct(step, slo.tpot_max_s, 6)
+        facts.append(f"the fastest decode step is {a} s > tpot_max_s {b} s")
     if slo.qps_min is not None and best_qps < slo.qps_min:
-        facts.append(f"the highest QPS of any schedule is {best_qps:.6g} < qps_min {slo.qps_min:g}")
+        a, b = distinct(best_qps, slo.qps_min, 6)
+        facts.append(f"the highest QPS of any schedule is {a} < qps_min {b}")
     detail = "; ".join(facts) or "the bounds cannot hold together"
     return f"no schedule meets {bounds}: {detail}. To fix: relax those bounds or allow more chips"

@@ -16,7 +16,7 @@ from planner.errors import EmptySpaceError, InfeasibleError, TimeLimitError, Ver
 from planner.evaluate import check_plan, evaluate, slo_violations
 from planner.exact import ps_to_s
 from planner.exhaustive import empty_space_message
-from planner.schema import FrontierPoint, FrontierResult, Metrics, Plan, Slo
+from planner.schema import FrontierPoint, FrontierResult, Metrics, Plan, Slo, distinct
 from planner.space import Space
 
 __all__ = ["cpsat_frontier", "diagnose_infeasible", "verify_solution"]
@@ -48,15 +48,18 @@ def diagnose_infeasible(space: Space, slo: Slo, free: SliceSweep) -> str:
     fastest = {s: ps_to_s(int(st.lat[s][:, 0].min())) for s in space.pre_decode}  # smallest batch, best option
     if slo.ttft_max_s is not None:
         over = [f"{s} {t:.4g} s" for s, t in fastest.items() if t > slo.ttft_max_s]
+        total = sum(fastest.values())
         if over:
             facts.append(f"the fastest option of {', '.join(over)} already exceeds ttft_max_s {slo.ttft_max_s:g} s")
-        elif sum(fastest.values()) > slo.ttft_max_s:
-            facts.append(f"the pre-decode stages' fastest options sum to {sum(fastest.values()):.4g} s > ttft_max_s "
-                         f"{slo.ttft_max_s:g} s ({', '.join(f'{s} {t:.3g} s' for s, t in fastest.items())})")
+        elif total > slo.ttft_max_s:
+            a, b = distinct(total, slo.ttft_max_s)
+            facts.append(f"the pre-decode stages' fastest options sum to {a} s > ttft_max_s {b} s "
+                         f"({', '.join(f'{s} {t:.3g} s' for s, t in fastest.items())})")
     if slo.tpot_max_s is not None:
         step = min(ps_to_s(int(L.min())) for L in st.decode.L if len(L)) / space.decode_tokens()
         if step > slo.tpot_max_s:
-            facts.append(f"the fastest decode step is {step:.4g} s > tpot_max_s {slo.tpot_max_s:g} s")
+            a, b = distinct(step, slo.tpot_max_s)
+            facts.append(f"the fastest decode step is {a} s > tpot_max_s {b} s")
     fix = "relax those bounds"
     if slo.qps_min is not None and not facts:
         top = float(max(free.qps_ub)) * 1e12

@@ -45,6 +45,7 @@ __all__ = [
     "Slo",
     "Stage",
     "clip",
+    "distinct",
 ]
 
 StageKind = Literal["encode", "rewrite_prefill", "rewrite_decode", "retrieval", "rerank", "prefill", "decode"]
@@ -72,6 +73,13 @@ DecodeBatch = Annotated[int, Field(gt=0, le=2**20)]
 MAX_YAML_NODES = 100_000
 #: User values quoted in messages are cut to this many characters.
 MAX_QUOTE = 80
+
+
+def distinct(a: float, b: float, digits: int = 4) -> tuple[str, str]:
+    """Two numbers for a message comparing them, with as many significant digits as they need to read apart."""
+    while digits < 17 and f"{a:.{digits}g}" == f"{b:.{digits}g}" and a != b:
+        digits += 1
+    return f"{a:.{digits}g}", f"{b:.{digits}g}"
 
 
 def clip(value: object, limit: int = MAX_QUOTE) -> str:

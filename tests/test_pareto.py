@@ -182,3 +182,11 @@ def test_capacity_reproducer_quarter_of_top_qps(tmp_path):
         cp, ex = min_chips(space, slo=slo, **SOLVER), exhaustive_min_chips(space, slo)
         key = lambda r: (r.point.metrics.chips, r.point.metrics.ttft_ps, r.point.metrics.decode_ps)  # noqa: E731
         assert key(cp) == key(ex) and cp.point.proven_optimal
+
+
+def test_messages_show_numbers_that_differ():
+    """Near a bound both sides are printed with the digits that tell them apart (not '0.058 s > 0.058 s')."""
+    space = _space("case1")
+    for fn, kw in ((cpsat_frontier, SOLVER), (exhaustive_frontier, {})):
+        with pytest.raises(InfeasibleError, match=r"0\.057996493148 s > ttft_max_s 0\.057996493147 s\. To fix"):
+            fn(space, slo=Slo(ttft_max_s=0.05799649314650962), **kw)
