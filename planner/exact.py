@@ -12,7 +12,7 @@
   QPS >= qps_min, each compared as floats): a bound copied from ragplan's own output admits that plan. The
   ``*_cap`` functions turn a bound into the exact integer limit that decides the same way.
 - Q4 QPS/chip is ``Fraction(batch, cycle_ps x chips)`` (requests per picosecond-chip; x 10^12 for per second),
-  compared exactly; ``order_desc`` sorts such ratios given as integer arrays, exactly.
+  compared exactly; ``ratio_rank`` ranks such ratios given as integer arrays, exactly.
 
 Nothing here imports a solver.
 """
@@ -25,8 +25,8 @@ import numpy as np
 
 from models.errors import ModelError
 
-__all__ = ["MAX_PS", "PS_PER_S", "cmp_products", "decode_cap_ps", "decode_rows_meet", "mul", "order_desc", "ps_to_s", "qps_cycle_cap_ps", "rate", "ratio_rank",
-           "tpot_s", "to_ps", "ttft_cap_ps"]
+__all__ = ["MAX_PS", "PS_PER_S", "cmp_products", "decode_cap_ps", "decode_rows_meet", "mul", "ps_to_s",
+           "qps_cycle_cap_ps", "rate", "ratio_rank", "to_ps", "tpot_s", "ttft_cap_ps"]
 
 #: Picoseconds per second: the quantum of every latency (Q1).
 PS_PER_S = 10**12
@@ -153,9 +153,3 @@ def ratio_rank(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     rank = np.empty(q.size, dtype=np.int64)
     rank[order] = np.concatenate(([0], np.cumsum(~same)))
     return rank
-
-
-def order_desc(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Q4: indices sorting the ratios num/den in exactly descending order, ties by index."""
-    rank = ratio_rank(num, den)
-    return np.lexsort((np.arange(rank.size), rank))

@@ -23,7 +23,6 @@ instance (rules S1-S7 of ``docs/model.md``, section "Search space"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from itertools import product
 
 import numpy as np
 
@@ -104,15 +103,6 @@ class Space:
             cap = self.instance.search.max_decode_batch_size
             self._decode_cache[chips] = batch_grid(min(top, cap) if cap else top, self.instance.search.batches)
         return self._decode_cache[chips]
-
-    def chip_assignments(self, placement: Placement) -> np.ndarray:
-        """S3: every combination of group chip counts within [min_chips, max_chips], shape (k, groups).
-
-        A retrieval-only group has count 0."""
-        opts = [self.group_chip_options(g) or (0,) for g in placement]
-        grid = np.array(list(product(*opts)), dtype=np.int64).reshape(-1, len(placement))
-        total = grid.sum(axis=1)
-        return grid[(total >= self.min_chips) & (total <= self.max_chips)]
 
 
 def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[int, ...]]:
