@@ -54,12 +54,13 @@ def min_chips(space: Space, *, slo: Slo | None = None, workers: int = 1, time_li
             elif key == (best[0].n, best[0].ttft):
                 ties.append(sl)
         left = None
-        finals = []
-        for sl in ties:  # then the least TPOT
-            cost, values, ok = sweep.o4_tpot(sl, best[0].n, best[0].ttft)
-            proven &= ok
-            finals.append((cost.l, sl.bi, sl, cost, values))
-        *_, sl, cost, values = min(finals, key=lambda f: f[:2]) if finals else (None, None, None, None, None)
+        if best is not None:  # then the least TPOT among the slices that tie
+            finals = []
+            for sl in ties:
+                cost, values, ok = sweep.o4_tpot(sl, best[0].n, best[0].ttft)
+                proven &= ok
+                finals.append((cost.l, sl.bi, sl, cost, values))
+            *_, sl, cost, values = min(finals, key=lambda f: f[:2])
     except OutOfTime:
         stopped = True
         sl = ties[0] if ties else None

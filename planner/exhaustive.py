@@ -184,13 +184,15 @@ def count_schedules(space: Space, stop_above: float = np.inf) -> float:
     return total
 
 
-def _guard(space: Space, max_schedules: float) -> None:
+def _guard(space: Space, max_schedules: float) -> float:
+    """The space's schedule count; SpaceTooLargeError past ``max_schedules``."""
     n = count_schedules(space, stop_above=max_schedules)
     if n > max_schedules:
-        raise SpaceTooLargeError(f"the exhaustive search would enumerate {'over ' if n > max_schedules else ''}"
-                                 f"{n:.3g} schedules (its limit is {max_schedules:.3g}). To fix: use --solver cpsat, "
-                                 f"or narrow the space (search.chips: pow2, search.batches: pow2, a smaller "
-                                 f"search.max_batch_size or search.max_chips_per_stage)")
+        raise SpaceTooLargeError(f"the exhaustive search would enumerate over {n:.3g} schedules (its limit is "
+                                 f"{max_schedules:.3g}). To fix: use --solver cpsat, or narrow the space "
+                                 f"(search.chips: pow2, search.batches: pow2, a smaller search.max_batch_size or "
+                                 f"search.max_chips_per_stage)")
+    return n
 
 
 def _chunks(space: Space, tables: _Tables, progress: Progress | None):
@@ -308,13 +310,12 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
                         max_schedules: float = MAX_SCHEDULES) -> FrontierResult:
     """The exact Pareto frontier of the space by complete enumeration; every point proven optimal."""
     slo = slo if slo is not None else space.instance.slo
-    _guard(space, max_schedules)
+    total = _guard(space, max_schedules)
     t0 = time.perf_counter()
     tables = _Tables(space, slo)
-    kept, seen = [], 0
+    kept = []
     for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
         arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok)
-        seen += len(arr.batch)
         if len(arr.batch):
             kept.append(_front(arr))
     if not kept:
@@ -324,7 +325,7 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
                           arr.total_chips)
     points = tuple(_checked_point(space, arr, pis, int(i)) for i in best)  # F1-F3 over the chunks' candidates
     return FrontierResult(instance=space.instance.name, solver="exhaustive", solve_seconds=time.perf_counter() - t0,
-                          points=points, schedules_evaluated=int(count_schedules(space)), complete=True)
+                          points=points, schedules_evaluated=int(total), complete=True)
 
 
 def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | None = None,
