@@ -127,7 +127,8 @@ def cmp_products(a, b, c, d) -> np.ndarray:
 
 
 def ratio_rank(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Q4: dense ranks of the ratios num/den (positive integer arrays, int64 or Python integers): 0 for the largest, equal ratios equal ranks.
+    """Q4: dense ranks of the ratios num/den (positive integer arrays, int64 or Python integers): 0 for the largest,
+    equal ratios equal ranks.
 
     Ratios are reduced by their gcd (equal rationals become equal pairs, hence equal floats); a float sort decides
     every pair whose values differ by more than 1e-12 relative, and runs of nearer, unequal values are re-sorted

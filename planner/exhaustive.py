@@ -31,8 +31,8 @@ from planner.frontier import candidates, pareto_indices
 from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, FrontierResult, Plan, Slo, distinct
 from planner.space import Space
 
-__all__ = ["MAX_SCHEDULES", "ScheduleArrays", "count_assignments", "count_schedules", "empty_space_message", "exhaustive_frontier",
-           "exhaustive_min_chips", "iter_schedules"]
+__all__ = ["MAX_SCHEDULES", "ScheduleArrays", "count_assignments", "count_schedules", "empty_space_message",
+           "exhaustive_frontier", "exhaustive_min_chips", "iter_schedules"]
 
 Progress = Callable[[str], None]
 #: The largest space the exhaustive search enumerates (schedules); beyond it, it refuses with the count.

@@ -1,8 +1,8 @@
 """Strict schemas of ragplan instances, plans and results (pydantic v2, frozen, unknown keys rejected).
 
 An *instance* is a RAG pipeline (RAGSchema), a cost source, a search space and service-level objectives.
-Units live in field names (``_s`` seconds, ``_tokens``, ``chips``). ``planner.loader.load_instance`` reads YAML and turns
-every validation problem into one ``InstanceError`` line that names the field, the value and the fix.
+Units live in field names (``_s`` seconds, ``_tokens``, ``chips``). ``planner.loader.load_instance`` reads YAML and
+turns every validation problem into one ``InstanceError`` line that names the field, the value and the fix.
 """
 
 from __future__ import annotations
