@@ -30,8 +30,9 @@ __all__ = ["MAX_PS", "PS_PER_S", "cmp_products", "decode_cap_ps", "decode_rows_m
 
 #: Picoseconds per second: the quantum of every latency (Q1).
 PS_PER_S = 10**12
-#: Latencies are refused beyond this (2^62 ps, about 53 days), so sums of a few stay inside int64.
-MAX_PS = 2**62
+#: Latencies are refused beyond this (2^58 ps, about 3.3 days per batch), so a TTFT or cycle summing up to 31
+#: stages (a pipeline has at most 7) stays inside int64 (the evaluator's sums, the exhaustive search's arrays, CP-SAT's domains).
+MAX_PS = 2**58
 
 
 def to_ps(seconds: np.ndarray | float) -> np.ndarray:
