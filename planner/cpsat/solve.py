@@ -61,11 +61,10 @@ class SolverSettings:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A solution of one ask: whether it is proven optimal, its values, and the objective's bound."""
+    """A solution of one ask: whether it is proven optimal, and its values."""
 
     optimal: bool
     values: dict
-    bound: float
 
 
 def run_ask(a: AskModel, settings: SolverSettings, clock: Clock, hint: dict | None = None) -> Outcome | None:
@@ -86,5 +85,4 @@ def run_ask(a: AskModel, settings: SolverSettings, clock: Clock, hint: dict | No
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise OutOfTime()
     values = {k: int(solver.value(v)) for k, v in a.vars.items()}
-    bound = solver.best_objective_bound if a.model.has_objective() else 0.0
-    return Outcome(status == cp_model.OPTIMAL, values, bound)
+    return Outcome(status == cp_model.OPTIMAL, values)

@@ -228,7 +228,7 @@ class SliceSweep:
     """The slices of a space under an SLO: tables, bounds, lazily built models and the objectives O1-O4."""
 
     def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None):
-        self.space, self.slo, self.settings, self.clock, self.progress = space, slo, settings, clock, progress
+        self.space, self.settings, self.clock, self.progress = space, settings, clock, progress
         self.tables = build_tables(space, slo, progress)
         self.groups = slice_groups(space)
         ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress)
