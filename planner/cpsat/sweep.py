@@ -351,7 +351,7 @@ class SliceSweep:
         rows = capped_rows(self.tables.decode, sl.batch, k, self.space.max_chips, self.space.min_chips)
         if len(rows) == 0:
             raise RuntimeError(f"O3 on slice B={sl.batch} has no decode row right after O2 found a plan: a bug")
-        l_hi = int(rows[:, 2].max()) if len(rows) else 0
+        l_hi = int(rows[:, 2].max())
         if (l_hi + 1) * (self.space.max_chips + 1) < INT_LIMIT:
             out = self._run(sl, Ask(rows, "TPOT", ttft, k))
             proven = out is not None and out.optimal
