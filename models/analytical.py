@@ -46,11 +46,12 @@ class RooflineCost:
     precision: Precision = Precision()
     efficiency: Efficiency = Efficiency()
     max_units: int = 0
+    basis: str = "datasheet peaks (idealised, not calibrated)"
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def description(self) -> str:
-        return f"roofline: {self.model.name} {self.work.label} on {self.hw.name}"
+        return f"roofline: {self.model.name} {self.work.label} on {self.hw.name}, {self.basis}"
 
     @property
     def is_decode(self) -> bool:
@@ -113,7 +114,7 @@ class RooflineCost:
         return tuple(1 << i for i in range(self.max_units.bit_length()) if (1 << i) >= low)
 
     def scaled_to(self, max_units: int) -> "RooflineCost":
-        return RooflineCost(self.model, self.hw, self.work, self.precision, self.efficiency, max_units)
+        return RooflineCost(self.model, self.hw, self.work, self.precision, self.efficiency, max_units, self.basis)
 
     def breakdown(self, units: int, batch: int) -> dict[str, object]:
         """The best sharding of one (chips, batch) option and which resource bounds it."""
@@ -127,7 +128,8 @@ class RooflineCost:
             return {"sharding": None, "latency_s": float("inf"), "bound": "memory capacity"}
         sh, p = best
         shares = {"compute": float(p.compute_s[0]), "memory bandwidth": float(p.memory_s[0]),
-                  "interconnect": float(p.comm_s[0])}
+                  "interconnect": float(p.comm_s[0]), "layer overhead": float(np.asarray(p.overhead_s).flat[0])}
         return {"sharding": f"tp{sh.tp} pp{sh.pp} dp{sh.replicas(units)}", "latency_s": float(p.total[0]) * steps,
                 "compute_s": shares["compute"] * steps, "memory_s": shares["memory bandwidth"] * steps,
-                "comm_s": shares["interconnect"] * steps, "bound": max(shares, key=shares.get)}
+                "comm_s": shares["interconnect"] * steps, "overhead_s": shares["layer overhead"] * steps,
+                "bound": max(shares, key=shares.get)}

@@ -36,6 +36,7 @@ class Accelerator(_Spec):
     hbm_bytes_per_s: Pos
     interconnect_bytes_per_s: Pos = Field(description="inter-chip bandwidth of one chip, one direction")
     chips_per_host: PosInt
+    vendor: str = Field(description="family a calibration carries over to (models.calibration, C4)")
     source: str
 
 
@@ -108,30 +109,30 @@ ACCELERATORS: dict[str, Accelerator] = _by_name([
     # XPU-A/B/C: RAGO paper (Jiang et al., ISCA 2025, arXiv:2503.14649) Table 2; int8 rates follow the TPU each
     # XPU resembles (v5e 394 TOPS, v4 275 TOPS, v5p 918 TOPS; cloud.google.com/tpu/docs/system-architecture-tpu-vm).
     Accelerator(name="XPU-A", peak_tflops={"bf16": 197, "int8": 394}, hbm_bytes=16 * GB, hbm_bytes_per_s=819 * GB,
-                interconnect_bytes_per_s=200 * GB, chips_per_host=4, source="RAGO Table 2 (~TPU v5e)"),
+                interconnect_bytes_per_s=200 * GB, chips_per_host=4, vendor="rago-xpu", source="RAGO Table 2 (~TPU v5e)"),
     Accelerator(name="XPU-B", peak_tflops={"bf16": 275, "int8": 275}, hbm_bytes=32 * GB, hbm_bytes_per_s=1200 * GB,
-                interconnect_bytes_per_s=300 * GB, chips_per_host=4, source="RAGO Table 2 (~TPU v4)"),
+                interconnect_bytes_per_s=300 * GB, chips_per_host=4, vendor="rago-xpu", source="RAGO Table 2 (~TPU v4)"),
     Accelerator(name="XPU-C", peak_tflops={"bf16": 459, "int8": 918}, hbm_bytes=96 * GB, hbm_bytes_per_s=2765 * GB,
-                interconnect_bytes_per_s=600 * GB, chips_per_host=4, source="RAGO Table 2 (~TPU v5p)"),
+                interconnect_bytes_per_s=600 * GB, chips_per_host=4, vendor="rago-xpu", source="RAGO Table 2 (~TPU v5p)"),
     # NVIDIA H100 SXM5 datasheet: 989 TFLOPS bf16 / 1979 TOPS int8 dense, 80 GB HBM3, 3.35 TB/s, NVLink 900 GB/s
     # bidirectional (450 GB/s per direction), 8 GPUs per HGX host.
     Accelerator(name="H100", peak_tflops={"bf16": 989, "int8": 1979}, hbm_bytes=80 * GB, hbm_bytes_per_s=3350 * GB,
-                interconnect_bytes_per_s=450 * GB, chips_per_host=8, source="NVIDIA H100 SXM datasheet"),
+                interconnect_bytes_per_s=450 * GB, chips_per_host=8, vendor="nvidia", source="NVIDIA H100 SXM datasheet"),
     # NVIDIA H200 SXM datasheet: same compute as H100, 141 GB HBM3e, 4.8 TB/s, NVLink 900 GB/s bidirectional.
     Accelerator(name="H200", peak_tflops={"bf16": 989, "int8": 1979}, hbm_bytes=141 * GB, hbm_bytes_per_s=4800 * GB,
-                interconnect_bytes_per_s=450 * GB, chips_per_host=8, source="NVIDIA H200 SXM datasheet"),
+                interconnect_bytes_per_s=450 * GB, chips_per_host=8, vendor="nvidia", source="NVIDIA H200 SXM datasheet"),
     # NVIDIA DGX B200 datasheet (8 GPUs: 72 PFLOPS FP8 training, 1,440 GB HBM3e, 64 TB/s): per GPU 2.25 PFLOPS
     # bf16 and 4.5 POPS int8/fp8 dense, 180 GB, 8 TB/s; NVLink 5 1.8 TB/s bidirectional (900 GB/s per direction).
     Accelerator(name="B200", peak_tflops={"bf16": 2250, "int8": 4500}, hbm_bytes=180 * GB, hbm_bytes_per_s=8000 * GB,
-                interconnect_bytes_per_s=900 * GB, chips_per_host=8, source="NVIDIA DGX B200 datasheet"),
+                interconnect_bytes_per_s=900 * GB, chips_per_host=8, vendor="nvidia", source="NVIDIA DGX B200 datasheet"),
     # Google Cloud TPU v5e: 197 TFLOPS bf16, 394 TOPS int8, 16 GB HBM2, 819 GB/s, ICI 1,600 Gbps; 8 chips per
     # ct5lp-hightpu-8t host (cloud.google.com/tpu/docs/v5e).
     Accelerator(name="TPU-v5e", peak_tflops={"bf16": 197, "int8": 394}, hbm_bytes=16 * GB, hbm_bytes_per_s=819 * GB,
-                interconnect_bytes_per_s=200 * GB, chips_per_host=8, source="cloud.google.com/tpu/docs/v5e"),
+                interconnect_bytes_per_s=200 * GB, chips_per_host=8, vendor="google", source="cloud.google.com/tpu/docs/v5e"),
     # Google Cloud TPU v5p: 459 TFLOPS bf16, 918 TOPS int8, 95 GB HBM2e, 2,765 GB/s, ICI 4,800 Gbps; 4 chips per
     # host (cloud.google.com/tpu/docs/v5p).
     Accelerator(name="TPU-v5p", peak_tflops={"bf16": 459, "int8": 918}, hbm_bytes=95 * GB, hbm_bytes_per_s=2765 * GB,
-                interconnect_bytes_per_s=600 * GB, chips_per_host=4, source="cloud.google.com/tpu/docs/v5p"),
+                interconnect_bytes_per_s=600 * GB, chips_per_host=4, vendor="google", source="cloud.google.com/tpu/docs/v5p"),
 ])
 
 CPU_SERVERS: dict[str, CpuServer] = _by_name([
@@ -142,25 +143,31 @@ CPU_SERVERS: dict[str, CpuServer] = _by_name([
 ])
 
 MODELS: dict[str, TransformerModel] = _by_name([
-    # Llama 3 family: Meta's model cards and config.json on huggingface.co/meta-llama (Llama-3.2-1B,
+    # Llama 3 family: Meta's model cards and config.json on huggingface.co/meta-llama (Llama-3.2-1B, Llama-3.2-3B,
     # Meta-Llama-3-8B, Meta-Llama-3-70B, Llama-3.1-405B).
     TransformerModel(name="llama3-1b", layers=16, hidden=2048, heads=32, kv_heads=8, ffn=8192, vocab=128256,
                      tied_embeddings=True, source="huggingface.co/meta-llama/Llama-3.2-1B config.json"),
+    TransformerModel(name="llama3-3b", layers=28, hidden=3072, heads=24, kv_heads=8, ffn=8192, vocab=128256,
+                     tied_embeddings=True, source="huggingface.co/meta-llama/Llama-3.2-3B config.json"),
     TransformerModel(name="llama3-8b", layers=32, hidden=4096, heads=32, kv_heads=8, ffn=14336, vocab=128256,
                      source="huggingface.co/meta-llama/Meta-Llama-3-8B config.json"),
     TransformerModel(name="llama3-70b", layers=80, hidden=8192, heads=64, kv_heads=8, ffn=28672, vocab=128256,
                      source="huggingface.co/meta-llama/Meta-Llama-3-70B config.json"),
     TransformerModel(name="llama3-405b", layers=126, hidden=16384, heads=128, kv_heads=8, ffn=53248, vocab=128256,
                      source="huggingface.co/meta-llama/Llama-3.1-405B config.json"),
-    # Llama 2: Touvron et al. 2023 Table 1 and config.json on huggingface.co/meta-llama (Llama-2-7b, Llama-2-70b).
+    # Llama 2: Touvron et al. 2023 Table 1 and config.json on huggingface.co/meta-llama (Llama-2-7b, -13b, -70b).
     TransformerModel(name="llama2-7b", layers=32, hidden=4096, heads=32, kv_heads=32, ffn=11008, vocab=32000,
                      source="huggingface.co/meta-llama/Llama-2-7b-hf config.json"),
+    TransformerModel(name="llama2-13b", layers=40, hidden=5120, heads=40, kv_heads=40, ffn=13824, vocab=32000,
+                     source="huggingface.co/meta-llama/Llama-2-13b-hf config.json"),
     TransformerModel(name="llama2-70b", layers=80, hidden=8192, heads=64, kv_heads=8, ffn=28672, vocab=32000,
                      source="huggingface.co/meta-llama/Llama-2-70b-hf config.json"),
     # 120M sentence encoder (the RAGO encoder/reranker): BERT-base shape (Devlin et al. 2019), as used by
     # sentence-transformers (SBERT); encoder-only, plain GELU FFN, no LM head.
     TransformerModel(name="encoder-120m", layers=12, hidden=768, heads=12, kv_heads=12, ffn=3072, vocab=30522,
                      gated_ffn=False, decoder=False, source="BERT-base (Devlin et al. 2019) / SBERT"),
+    TransformerModel(name="encoder-335m", layers=24, hidden=1024, heads=16, kv_heads=16, ffn=4096, vocab=30522,
+                     gated_ffn=False, decoder=False, source="BERT-large (Devlin et al. 2019)"),
 ])
 
 

@@ -28,6 +28,10 @@ of s query tokens each, attending to c context tokens (T = x s tokens), on a sha
   ceil(share / v) sequences; a decode batch must fit (no waves).
 - R8 the latency of (n chips, batch) is the minimum over shardings (t divides H, p a power of two <= L,
   t p <= n) of R4-R7: the planner configures the best sharding per (n, batch).
+- R10 fixed per-layer overhead: every layer a chip runs in one pass adds tau_dec (decoder layer) or tau_enc
+  (encoder layer) seconds, whatever the batch: kernel launches, pipeline fill and small unfused kernels that no
+  roofline sees. Datasheet efficiencies have tau = 0; a calibration (``models.calibration``, C1-C4) fits
+  eta_c, eta_m, tau_dec and tau_enc to measured rows.
 """
 
 from __future__ import annotations
@@ -61,6 +65,12 @@ class Efficiency:
     link: float = 1.0
     link_latency_s: float = 2e-6
     hbm_usable: float = 0.9
+    decoder_layer_overhead_s: float = 0.0
+    encoder_layer_overhead_s: float = 0.0
+
+    def layer_overhead_s(self, model: TransformerModel) -> float:
+        """R10: the fixed time one layer of ``model`` adds to a pass."""
+        return self.decoder_layer_overhead_s if model.decoder else self.encoder_layer_overhead_s
 
 
 @dataclass(frozen=True)
@@ -101,16 +111,18 @@ class _Parts:
     compute_s: np.ndarray  # time of compute-bound operators
     memory_s: np.ndarray  # time of memory-bound operators
     comm_s: np.ndarray
+    overhead_s: np.ndarray | float = 0.0  # R10 fixed per-layer time
 
     @property
     def total(self) -> np.ndarray:
-        return self.compute_s + self.memory_s + self.comm_s
+        return self.compute_s + self.memory_s + self.comm_s + self.overhead_s
 
     def __add__(self, o: "_Parts") -> "_Parts":
-        return _Parts(self.compute_s + o.compute_s, self.memory_s + o.memory_s, self.comm_s + o.comm_s)
+        return _Parts(self.compute_s + o.compute_s, self.memory_s + o.memory_s, self.comm_s + o.comm_s,
+                      self.overhead_s + o.overhead_s)
 
     def scale(self, k: np.ndarray | float) -> "_Parts":
-        return _Parts(self.compute_s * k, self.memory_s * k, self.comm_s * k)
+        return _Parts(self.compute_s * k, self.memory_s * k, self.comm_s * k, self.overhead_s * k)
 
 
 def _ops(pairs: list[tuple[np.ndarray, np.ndarray]], hw: Accelerator, prec: Precision, eff: Efficiency) -> _Parts:
@@ -147,7 +159,7 @@ def _layer(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Effic
         link = hw.interconnect_bytes_per_s * eff.link
         ar = 2 * (t - 1) / t * T * h * a / link + 2 * (t - 1) * eff.link_latency_s
         parts = parts + _Parts(0 * T, 0 * T, 2 * ar)
-    return parts
+    return parts + _Parts(0 * T, 0 * T, 0 * T, 0 * T + eff.layer_overhead_s(model))
 
 
 def _lm_head(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, t: int,

@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from models.calibration import check, fit, load_calibration
+from models.measured import read_measured_csv
+from planner.calibrate import check_text, fit_text
 from planner.capacity import min_chips
 from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
@@ -94,8 +97,21 @@ def _with_accelerator(inst: Instance, name: str | None) -> Instance:
     return inst.model_copy(update={"cost": inst.cost.model_copy(update={"accelerator": name})})
 
 
+def _with_calibration(inst: Instance, value: str | None) -> Instance:
+    """``--calibration``: default, none or a calibration JSON (relative to the working folder)."""
+    if not value:
+        return inst
+    if inst.cost.kind != "analytical":
+        raise InstanceError(f"--calibration {clip(value)} needs an analytical cost source; {inst.name} uses "
+                            f"{inst.cost.kind} (measured profiles need no calibration). To fix: drop --calibration")
+    if value not in ("default", "none"):
+        load_calibration(value)  # a bad file fails here, with its own message
+        value = str(Path(value).resolve())
+    return inst.model_copy(update={"cost": inst.cost.model_copy(update={"calibration": value})})
+
+
 def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
-    inst = _with_accelerator(inst, args.accelerator)
+    inst = _with_calibration(_with_accelerator(inst, args.accelerator), args.calibration)
     search = {k: v for k, v in (("chips", args.chips), ("batches", args.batches), ("placement", args.placement))
               if v is not None}
     if args.chips == "any":
@@ -174,7 +190,7 @@ def _cmd_min_chips(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    space = build_space(load_instance(args.instance))
+    space = build_space(_with_calibration(load_instance(args.instance), args.calibration))
     plan = read_plan(args.plan, args.point)
     m = evaluate(space, plan)
     why = check_plan(space, plan)
@@ -201,7 +217,7 @@ def _short(values) -> str:
 
 
 def _cmd_costs(args: argparse.Namespace) -> int:
-    inst = _with_accelerator(load_instance(args.instance), args.accelerator)
+    inst = _with_calibration(_with_accelerator(load_instance(args.instance), args.accelerator), args.calibration)
     space = build_space(inst)
     if args.stage not in space.stages:
         raise InstanceError(f"stage {clip(args.stage)} is not in {inst.name} (stages {list(space.stages)}). To fix: "
@@ -218,6 +234,48 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibration_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--calibration", metavar="CAL.json", help="override cost.calibration (analytical cost sources): "
+                   "a file from 'ragplan calibrate fit', 'none' (datasheet peaks) or 'default' (the calibration "
+                   "shipped for the accelerator's family)")
+
+
+def _cmd_calibrate_fit(args: argparse.Namespace) -> int:
+    out = _output(args.out, "--out")
+    rows = read_measured_csv(args.rows)
+    cal = fit(rows, args.name or Path(args.rows).stem, str(args.rows))
+    lines = _write(out, lambda p: p.write_text(cal.model_dump_json(indent=2) + "\n"))
+    print("\n".join([fit_text(cal, rows)] + lines))
+    return 0
+
+
+def _cmd_calibrate_check(args: argparse.Namespace) -> int:
+    out = _output(args.json, "--json")
+    rows = read_measured_csv(args.rows)
+    cal = load_calibration(args.calibration) if args.calibration else None
+    report = check(rows, cal)
+    lines = _write(out, _json(report))
+    print("\n".join([check_text(report)] + lines))
+    return 0
+
+
+def _calibrate_parser(sub) -> None:
+    cal = sub.add_parser("calibrate", help="fit the roofline to measured latencies, check it, measure a GPU, "
+                                           "calibrate retrieval on faiss")
+    csub = cal.add_subparsers(dest="calibrate_command", required=True, parser_class=_Parser)
+    f = csub.add_parser("fit", help="fit compute/memory efficiency and per-layer overheads to measured rows")
+    f.add_argument("rows", help="measured rows CSV (docs/model.md, 'Measured rows')")
+    f.add_argument("--out", metavar="CAL.json", help="write the calibration")
+    f.add_argument("--name", help="the calibration's name (default: the CSV's file name)")
+    f.set_defaults(func=_cmd_calibrate_fit)
+    c = csub.add_parser("check", help="the roofline's error on measured rows, datasheet or calibrated")
+    c.add_argument("rows", help="measured rows CSV")
+    c.add_argument("--calibration", metavar="CAL.json", help="a calibration to apply (default: datasheet peaks)")
+    c.add_argument("--json", metavar="OUT", help="write the report (median_abs_error, max_error_ratio, "
+                                                 "rows_compared, groups, rows)")
+    c.set_defaults(func=_cmd_calibrate_check)
+
+
 def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
     p.add_argument("--solver", choices=["exhaustive", "cpsat"], default="cpsat",
                    help="cpsat (default): proven-optimal slice sweep, any space size; exhaustive: enumerate every "
@@ -226,6 +284,7 @@ def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
     p.add_argument("--batches", choices=["pow2", "any"], help="override search.batches")
     p.add_argument("--placement", choices=["all", "disaggregated", "collocated"], help="override search.placement")
     p.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources), e.g. XPU-A")
+    _calibration_option(p)
     p.add_argument("--ttft-max-s", type=_SECONDS, help="override slo.ttft_max_s")
     p.add_argument("--tpot-max-s", type=_SECONDS, help="override slo.tpot_max_s")
     p.add_argument("--qps-min", type=_RATE, help=qps_help)
@@ -255,6 +314,7 @@ def _parser() -> argparse.ArgumentParser:
                                          "min-chips JSON of ragplan's own")
     ev.add_argument("instance")
     ev.add_argument("plan")
+    _calibration_option(ev)
     ev.add_argument("--point", default=None, help="in a frontier JSON: a point's index (0-based), "
                                                   "max-qps-per-chip or min-ttft (default: the only point, if one)")
     ev.set_defaults(func=_cmd_evaluate)
@@ -269,6 +329,7 @@ def _parser() -> argparse.ArgumentParser:
     cst.add_argument("--batches", type=_number(int, 0, "a whole batch size"), nargs="+",
                      help="batch sizes; default: powers of two to the limit")
     cst.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources)")
+    _calibration_option(cst)
     cst.set_defaults(func=_cmd_costs)
     val = sub.add_parser("validate", help="analytical models vs GenZ and RAGO profiles, and the paper's findings")
     val.add_argument("--json", metavar="OUT", help="write the full report as JSON")
@@ -277,6 +338,7 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--instances", type=Path, help="paper instance folder (default: instances/paper)")
     val.add_argument("--no-findings", action="store_true", help="skip the planning runs behind the findings")
     val.set_defaults(func=_cmd_validate)
+    _calibrate_parser(sub)
     return p
 
 

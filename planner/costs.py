@@ -13,12 +13,14 @@ import numpy as np
 from models import (EncodeCost, ProfileError, RerankCost, RetrievalCost, TableCost, inference_table,
                     read_inference_csv, read_retrieval_csv, retrieval_table)
 from models.analytical import RooflineCost, StageWork
+from models.calibration import Calibration, load_calibration, shipped_calibration
 from models.catalog import accelerator, cpu_server, transformer
 from models.roofline import Efficiency, Precision
 from models.scan import Database, ScanCost
-from planner.schema import AnalyticalCostSource, Instance, ProfileCostSource
+from planner.errors import InstanceError
+from planner.schema import CALIBRATED_EFFICIENCIES, AnalyticalCostSource, Instance, ProfileCostSource, clip
 
-__all__ = ["stage_costs"]
+__all__ = ["calibration_of", "stage_costs"]
 
 
 def _concat(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -83,12 +85,32 @@ def _stage_work(st) -> StageWork:
     raise ValueError(f"no roofline work for stage kind {k}")  # pragma: no cover - retrieval is handled apart
 
 
+def calibration_of(src: AnalyticalCostSource) -> Calibration | None:
+    """The calibration an analytical source plans with (C4): ``default`` is the one shipped for the accelerator's
+    family (None where none ships: datasheet peaks), ``none`` is None, else the named file."""
+    if src.calibration == "none":
+        return None
+    if src.calibration == "default":
+        return shipped_calibration(accelerator(src.accelerator).vendor)
+    return load_calibration(src.calibration)
+
+
 def _analytical_costs(inst: Instance, src: AnalyticalCostSource) -> dict[str, object]:
     hw = accelerator(src.accelerator)
     eff = src.efficiency
     prec = Precision(src.weight_bytes_per_param, src.activation_bytes, src.kv_cache_bytes_per_value,
                      src.compute_precision)
     roof_eff = Efficiency(**eff.model_dump(exclude={"host_memory_usable"}))
+    cal = calibration_of(src)
+    basis = ("the RAGO paper's idealised XPU: datasheet peaks, not calibrated" if hw.vendor == "rago-xpu" else
+             "datasheet peaks (idealised, not calibrated)")
+    if cal is not None:
+        typed = sorted(eff.model_fields_set & CALIBRATED_EFFICIENCIES)
+        if typed:
+            raise InstanceError(f"{inst.name}: efficiency {typed} typed in, and calibration {clip(src.calibration)} "
+                                f"({cal.name}) sets them too. To fix: set cost.calibration: none (or --calibration "
+                                f"none) to plan with your values, or drop them to use the calibration")
+        roof_eff, basis = cal.efficiency(roof_eff), cal.summary
     out: dict[str, object] = {}
     for st in inst.pipeline.stages:
         if st.kind == "retrieval":
@@ -96,7 +118,7 @@ def _analytical_costs(inst: Instance, src: AnalyticalCostSource) -> dict[str, ob
             out[st.kind] = ScanCost(Database(st.database, **db.model_dump()), cpu_server(src.cpu_server),
                                     st.queries_per_retrieval, eff.host_memory_usable)
         else:
-            out[st.kind] = RooflineCost(transformer(st.model), hw, _stage_work(st), prec, roof_eff)
+            out[st.kind] = RooflineCost(transformer(st.model), hw, _stage_work(st), prec, roof_eff, basis=basis)
     return out
 
 

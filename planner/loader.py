@@ -49,7 +49,8 @@ def _expanded_nodes(node, memo: dict, limit: int) -> int:
 
 
 def load_instance(path: str | Path) -> Instance:
-    """Read and validate an instance YAML; relative profile folders resolve against the file's folder."""
+    """Read and validate an instance YAML; relative profile folders and calibration files resolve against the
+    file's folder."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -84,9 +85,12 @@ def load_instance(path: str | Path) -> Instance:
     except ValidationError as exc:
         raise InstanceError(_format_validation(path, exc)) from exc
     cost = inst.cost
-    if not isinstance(cost, ProfileCostSource):
+    if isinstance(cost, ProfileCostSource):
+        folder = Path(cost.profiles_dir)
+        if not folder.is_absolute():
+            folder = (path.parent / folder).resolve()
+        return inst.model_copy(update={"cost": cost.model_copy(update={"profiles_dir": str(folder)})})
+    if cost.calibration in ("default", "none") or Path(cost.calibration).is_absolute():
         return inst
-    folder = Path(cost.profiles_dir)
-    if not folder.is_absolute():
-        folder = (path.parent / folder).resolve()
-    return inst.model_copy(update={"cost": cost.model_copy(update={"profiles_dir": str(folder)})})
+    where = str((path.parent / cost.calibration).resolve())
+    return inst.model_copy(update={"cost": cost.model_copy(update={"calibration": where})})

@@ -17,6 +17,7 @@ from models.scan import Database, ScanCost
 
 __all__ = [
     "ACCELERATOR_STAGES",
+    "CALIBRATED_EFFICIENCIES",
     "CapacityResult",
     "MAX_QUOTE",
     "MAX_YAML_NODES",
@@ -52,6 +53,9 @@ StageKind = Literal["encode", "rewrite_prefill", "rewrite_decode", "retrieval", 
 #: RAGSchema order of the stages; a pipeline lists a subsequence of it.
 STAGE_ORDER: tuple[str, ...] = ("encode", "rewrite_prefill", "rewrite_decode", "retrieval", "rerank", "prefill",
                                 "decode")
+#: Efficiency fields a calibration sets (models.calibration, C1).
+CALIBRATED_EFFICIENCIES: frozenset[str] = frozenset({"compute", "memory", "decoder_layer_overhead_s",
+                                                     "encoder_layer_overhead_s"})
 #: Stages that run on accelerators (retrieval runs on CPU servers).
 ACCELERATOR_STAGES: frozenset[str] = frozenset(STAGE_ORDER) - {"retrieval"}
 
@@ -220,6 +224,8 @@ class Efficiencies(_Strict):
     link: Annotated[float, Field(gt=0, le=1)] = Efficiency.link
     link_latency_s: Annotated[float, Field(ge=0)] = Efficiency.link_latency_s
     hbm_usable: Annotated[float, Field(gt=0, le=1)] = Efficiency.hbm_usable
+    decoder_layer_overhead_s: Annotated[float, Field(ge=0, le=0.1)] = Efficiency.decoder_layer_overhead_s
+    encoder_layer_overhead_s: Annotated[float, Field(ge=0, le=0.1)] = Efficiency.encoder_layer_overhead_s
     host_memory_usable: Annotated[float, Field(gt=0, le=1)] = ScanCost.memory_usable
 
 
@@ -234,7 +240,13 @@ class AnalyticalCostSource(_Strict):
     kv_cache_bytes_per_value: Annotated[float, Field(gt=0, le=64)] = 1.0
     compute_precision: Literal["bf16", "int8"] = "int8"
     efficiency: Efficiencies = Efficiencies()
+    calibration: str = Field(default="default", min_length=1, max_length=4096,
+                             description="default: the calibration ragplan ships for the accelerator's family (the "
+                                         "NVIDIA ones: fitted on measured H100 rows), datasheet peaks for others; "
+                                         "none: datasheet peaks; else a calibration JSON (relative to the instance "
+                                         "file) from 'ragplan calibrate fit'")
     databases: dict[str, DatabaseSpec] = Field(default_factory=dict)
+
 
 
 CostSource = Annotated[Union[ProfileCostSource, AnalyticalCostSource], Field(discriminator="kind")]

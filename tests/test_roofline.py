@@ -13,7 +13,7 @@ from models.roofline import Efficiency, Pass, Precision, memory_capacity, pass_l
 # A 1-layer encoder on a chip doing 1e6 operations/s and moving 1e6 bytes/s: each operator costs max(F, M) us.
 TINY = TransformerModel(name="tiny", layers=1, hidden=8, heads=2, kv_heads=2, ffn=16, vocab=10, gated_ffn=False,
                         decoder=False, source="test")
-CHIP = Accelerator(name="unit", peak_tflops={"int8": 1e-6}, hbm_bytes=10_000, hbm_bytes_per_s=1e6,
+CHIP = Accelerator(name="unit", vendor="test", peak_tflops={"int8": 1e-6}, hbm_bytes=10_000, hbm_bytes_per_s=1e6,
                    interconnect_bytes_per_s=1e6, chips_per_host=4, source="test")
 EFF = Efficiency(link_latency_s=0.0)
 PREC = Precision(weight_bytes=1, activation_bytes=2, kv_bytes=1)
