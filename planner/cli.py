@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from models.calibration import check, fit, load_calibration
-from models.measured import read_measured_csv
+from models.harness import MeasureSpec, measure
+from models.measured import read_measured_csv, write_measured_csv
 from planner.calibrate import check_text, fit_text
 from planner.capacity import min_chips
 from planner.errors import EXPECTED_ERRORS, InstanceError
@@ -259,6 +260,17 @@ def _cmd_calibrate_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate_measure(args: argparse.Namespace) -> int:
+    out = _output(args.out, "--out")
+    spec = MeasureSpec(model=args.model, phases=tuple(args.phase), batches=tuple(args.batches),
+                       new_tokens=args.new_tokens, context_tokens=args.context_tokens, layers=args.layers,
+                       precision=args.precision, device=args.device, warmup=args.warmup, repeats=args.repeats)
+    rows = measure(spec, args.accelerator, progress=_Progress(not args.quiet, every_s=0.0))
+    lines = _write(out, lambda p: write_measured_csv(rows, p))
+    print("\n".join([check_text(check(rows, None))] + lines))
+    return 0
+
+
 def _calibrate_parser(sub) -> None:
     cal = sub.add_parser("calibrate", help="fit the roofline to measured latencies, check it, measure a GPU, "
                                            "calibrate retrieval on faiss")
@@ -274,6 +286,23 @@ def _calibrate_parser(sub) -> None:
     c.add_argument("--json", metavar="OUT", help="write the report (median_abs_error, max_error_ratio, "
                                                  "rows_compared, groups, rows)")
     c.set_defaults(func=_cmd_calibrate_check)
+    m = csub.add_parser("measure", help="time prefill and decode passes of a model on the local GPU (needs the "
+                                        "[measure] extra: torch)")
+    m.add_argument("--model", required=True, help="catalog model, e.g. llama3-8b (models/catalog.py)")
+    m.add_argument("--out", required=True, metavar="ROWS.csv", help="write the measured rows")
+    m.add_argument("--phase", nargs="+", choices=["prefill", "decode"], default=["prefill", "decode"])
+    m.add_argument("--batches", type=_COUNT, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
+    m.add_argument("--new-tokens", type=_COUNT, help="prefill tokens per sequence (default 512; encoders 128)")
+    m.add_argument("--context-tokens", type=_COUNT, default=640, help="decode: cached tokens per sequence")
+    m.add_argument("--layers", type=_COUNT, help="run this many layers and scale to the model's (a model too "
+                                                 "large for the GPU)")
+    m.add_argument("--precision", choices=["bf16", "fp16"], default="bf16")
+    m.add_argument("--device", default="auto", help="auto (CUDA if present), cuda, cuda:1, cpu")
+    m.add_argument("--accelerator", help="catalog name of the device (default: detected from the CUDA device)")
+    m.add_argument("--warmup", type=_COUNT, default=3)
+    m.add_argument("--repeats", type=_COUNT, default=20)
+    m.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    m.set_defaults(func=_cmd_calibrate_measure)
 
 
 def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
