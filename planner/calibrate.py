@@ -12,7 +12,7 @@ from models.calibration import Calibration
 from models.measured import MeasuredRow, predict_s
 from models.roofline import Efficiency
 
-__all__ = ["check_text", "fit_text"]
+__all__ = ["check_text", "fit_text", "retrieval_text"]
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -60,4 +60,26 @@ def check_text(report: dict) -> str:
                             "error", "note"], body)
     lines.append(f"median |error| {report['median_abs_error']:.1%}, largest ratio {report['max_error_ratio']:.2f}x "
                  f"over {report['rows_compared']} rows")
+    return "\n".join(lines)
+
+
+def retrieval_text(report: dict) -> str:
+    """``models.retrieval_calibration``'s report: fitted V5-V6 parameters, recall per scan fraction (V7), and the
+    model's error per (scan fraction, batch) at the most threads."""
+    f, spec = report["fitted"], report["spec"]
+    k = spec["k"]
+    lines = [f"{report['engine']} on {report['cores']} cores: {spec['vectors']} x {spec['dim']}-d vectors, "
+             f"{spec['code_bytes']} B PQ codes, {spec['nlist']} lists (rules V5-V7, docs/model.md)",
+             f"  t_call {f['call_overhead_s'] * 1e6:.3g} us per search call, t_0 {f['query_overhead_s'] * 1e6:.3g} us "
+             f"per query, r_core {f['scan_bytes_per_s_per_core'] / 1e9:.3g} GB/s per core "
+             f"(scan_bytes_per_s_per_core), eta_p {f['parallel_efficiency']:.3g} (threads {report['threads']})", ""]
+    lines += _table(["scan fraction", "nprobe", "", f"recall@{k}", "bytes/query"],
+                    [[f"{r['scan_fraction']:.4g}", str(r["nprobe"]), "", f"{r[f'recall_at_{k}']:.3f}",
+                      f"{r['scan_bytes_per_query']:.4g}"] for r in report["recall"]])
+    top = max(report["threads"])
+    body = [[f"{r['scan_fraction']:.4g}", str(r["threads"]), "", str(r["batch"]), f"{r['measured_s'] * 1e3:.4g}",
+             f"{r['predicted_s'] * 1e3:.4g}", f"{r['error']:+.1%}"] for r in report["rows"] if r["threads"] == top]
+    lines += [""] + _table(["scan fraction", "threads", "", "batch", "measured ms", "modelled ms", "error"], body)
+    lines.append(f"median |error| {report['median_abs_error']:.1%} over {report['rows_compared']} timed rows "
+                 f"(every thread count), largest ratio {report['max_error_ratio']:.2f}x")
     return "\n".join(lines)

@@ -19,7 +19,8 @@ from pathlib import Path
 from models.calibration import check, fit, load_calibration
 from models.harness import MeasureSpec, measure
 from models.measured import read_measured_csv, write_measured_csv
-from planner.calibrate import check_text, fit_text
+from models.retrieval_calibration import RetrievalSpec, calibrate_retrieval
+from planner.calibrate import check_text, fit_text, retrieval_text
 from planner.capacity import min_chips
 from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
@@ -271,6 +272,21 @@ def _cmd_calibrate_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate_retrieval(args: argparse.Namespace) -> int:
+    out = _output(args.json, "--json")
+    base = RetrievalSpec(vectors=20_000, dim=16, code_bytes=8, nlist=256, clusters=64, batches=(1, 16, 64),
+                         fractions=(0.004, 0.03, 0.1), min_time_s=0.01) if args.small else RetrievalSpec()
+    given = {k: v for k, v in (("vectors", args.vectors), ("dim", args.dim), ("code_bytes", args.code_bytes),
+                               ("nlist", args.nlist), ("k", args.k), ("seed", args.seed)) if v is not None}
+    given |= {k: tuple(v) for k, v in (("batches", args.batches), ("fractions", args.fractions),
+                                        ("threads", args.threads)) if v}
+    report = calibrate_retrieval(RetrievalSpec(**{**base.__dict__, **given}),
+                                 progress=_Progress(not args.quiet, every_s=0.0))
+    lines = _write(out, _json(report))
+    print("\n".join([retrieval_text(report)] + lines))
+    return 0
+
+
 def _calibrate_parser(sub) -> None:
     cal = sub.add_parser("calibrate", help="fit the roofline to measured latencies, check it, measure a GPU, "
                                            "calibrate retrieval on faiss")
@@ -303,6 +319,22 @@ def _calibrate_parser(sub) -> None:
     m.add_argument("--repeats", type=_COUNT, default=20)
     m.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     m.set_defaults(func=_cmd_calibrate_measure)
+    r = csub.add_parser("retrieval", help="time faiss IVF-PQ on this machine, fit the scan model (V5-V6) and "
+                                          "measure recall per scan fraction (V7); needs the [retrieval] extra")
+    r.add_argument("--json", metavar="OUT", help="write the fit, the recall curve and every timed row")
+    r.add_argument("--small", action="store_true", help="a 20k-vector index timed in seconds (CI, a smoke test)")
+    r.add_argument("--vectors", type=_COUNT, help="database vectors (default 1,000,000)")
+    r.add_argument("--dim", type=_COUNT, help="vector dimension (default 64)")
+    r.add_argument("--code-bytes", type=_COUNT, help="PQ code bytes per vector (default 32)")
+    r.add_argument("--nlist", type=_COUNT, help="inverted lists (default 2048)")
+    r.add_argument("--fractions", type=_number(float, 0.0, "a scan fraction"), nargs="+",
+                   help="scan fractions (default 0.001 0.003 0.01 0.03 0.1)")
+    r.add_argument("--batches", type=_COUNT, nargs="+", help="query batch sizes (default 1 4 16 64 256)")
+    r.add_argument("--threads", type=_COUNT, nargs="+", help="thread counts (default 1 and every core)")
+    r.add_argument("--k", type=_COUNT, help="neighbours per query (default 10)")
+    r.add_argument("--seed", type=_SEED, help="data seed (default 0)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    r.set_defaults(func=_cmd_calibrate_retrieval)
 
 
 def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
