@@ -73,9 +73,9 @@ class Calibration(BaseModel):
     datasheet_median_abs_error: Stat
     datasheet_max_error_ratio: Stat
 
-    def efficiency(self, base: Efficiency = Efficiency()) -> Efficiency:
-        """``base`` with C1's four parameters replaced by the fitted ones."""
-        return dataclasses.replace(base, **{field: getattr(self, name) for name, (field, *_) in PARAMETERS.items()})
+    def efficiency(self, base: Efficiency | None = None) -> Efficiency:
+        """``base`` (default: the datasheet's) with C1's four parameters replaced by the fitted ones."""
+        return dataclasses.replace(base or Efficiency(), **{field: getattr(self, name) for name, (field, *_) in PARAMETERS.items()})
 
     @property
     def summary(self) -> str:

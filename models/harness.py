@@ -77,8 +77,8 @@ class _Net:
         def w(*shape):
             return torch.randn(*shape, generator=gen, device=device, dtype=dtype) * 0.02
 
-        self.layers = [dict(qkv=w(h, (H + 2 * K) * d), o=w(H * d, h), up=w(h, g * F), down=w(F, h),
-                            n1=1 + w(h), n2=1 + w(h), b1=w(h), b2=w(h)) for _ in range(layers)]
+        self.layers = [{"qkv": w(h, (H + 2 * K) * d), "o": w(H * d, h), "up": w(h, g * F), "down": w(F, h),
+                        "n1": 1 + w(h), "n2": 1 + w(h), "b1": w(h), "b2": w(h)} for _ in range(layers)]
         self.head = w(h, model.vocab) if model.decoder else None
 
     def _norm(self, x, wt, bias):
@@ -228,5 +228,4 @@ def measure(spec: MeasureSpec, accelerator: str | None = None,
                                     context_tokens=ctx, precision=spec.precision, seconds=seconds,
                                     layers_measured=layers, layers_total=model.layers))
             progress(f"{model.name} {phase} batch {b}: {seconds * 1e3:.4g} ms")
-            del x, caches
     return rows

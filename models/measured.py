@@ -69,7 +69,7 @@ class MeasuredRow(BaseModel):
     layers_total: Annotated[int, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "MeasuredRow":
+    def _consistent(self) -> MeasuredRow:
         if self.phase == "decode" and self.new_tokens != 1:
             raise ValueError(f"a decode row times one step of one new token per sequence, got new_tokens "
                              f"{self.new_tokens}. To fix: set new_tokens to 1 (or phase to prefill)")

@@ -6,8 +6,6 @@ The commands' work lives in ``models.calibration`` (C1-C5), ``models.harness`` (
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from models.calibration import Calibration
 from models.measured import MeasuredRow, predict_s
 from models.roofline import Efficiency

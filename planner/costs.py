@@ -10,8 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from models import (EncodeCost, ProfileError, RerankCost, RetrievalCost, TableCost, inference_table,
-                    read_inference_csv, read_retrieval_csv, retrieval_table)
+from models import (
+    EncodeCost,
+    ProfileError,
+    RerankCost,
+    RetrievalCost,
+    TableCost,
+    inference_table,
+    read_inference_csv,
+    read_retrieval_csv,
+    retrieval_table,
+)
 from models.analytical import RooflineCost, StageWork
 from models.calibration import Calibration, load_calibration, shipped_calibration
 from models.catalog import accelerator, cpu_server, transformer

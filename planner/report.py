@@ -197,6 +197,7 @@ def validation_text(result: dict) -> str:
     lines += _fixed_table(["database", "rows", "median |error|", "worst ratio"],
                           [[k, str(v["rows"]), f"{v['median_abs_error']:.1%}", f"{v['max_error_ratio']:.2f}x"]
                            for k, v in r["by_database"].items()])
+    lines += _hardware_lines(result["hardware"], markdown=False)
     for f in result["findings"]:
         verdict = {True: "holds", False: "NOT reproduced", None: "compare"}[f["holds"]]
         lines.append(f"[{verdict}] {f['id']}: paper: {f['claim']}. Ours: {f['ours']}")
@@ -224,6 +225,48 @@ def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def _hardware_lines(hw: dict, markdown: bool) -> list[str]:
+    """Check 4 of ``planner.validate``: measured H100 rows, datasheet vs calibrated; faiss vs the scan model."""
+    table = _md_table if markdown else _fixed_table
+    d, c = hw["datasheet"], hw["calibrated"]
+    lines = [f"Roofline vs {d['rows_compared']} measured rows ({hw['measured_rows']}): datasheet peaks median |error| "
+             f"{d['median_abs_error']:.1%}, worst {d['max_error_ratio']:.2f}x; {hw['calibration']}."]
+    if markdown:
+        lines += ["", "Reproduce: `ragplan calibrate check instances/measured/h100-bf16.csv` (datasheet) and `... "
+                  "--calibration models/data/h100-bf16.json` (calibrated). Parameters (C1): "
+                  + ", ".join(f"{k} {v:.4g}" for k, v in hw["parameters"].items()) + ".", ""]
+    lines += table(["rows of", "rows", "datasheet median", "datasheet worst", "calibrated median", "calibrated worst"],
+                   [[g["group"], str(g["rows"]), f"{g['datasheet_median_abs_error']:.1%}",
+                     f"{g['datasheet_max_error_ratio']:.2f}x", f"{g['calibrated_median_abs_error']:.1%}",
+                     f"{g['calibrated_max_error_ratio']:.2f}x"] for g in hw["groups"]])
+    lines += ["", "Each model predicted by a calibration fitted on the other models' rows only (an encoder held out "
+              "gets the decoder's per-layer overhead, tied: C2):", ""] if markdown else []
+    lines += table(["held-out model", "rows", "median abs error", "worst ratio"],
+                   [[h["model"], str(h["rows"]), f"{h['median_abs_error']:.1%}", f"{h['max_error_ratio']:.2f}x"]
+                    for h in hw["leave_one_model_out"]])
+    r = hw["retrieval"]
+    if r is None:
+        return lines + ["", "(no stored faiss run: `ragplan calibrate retrieval --json "
+                            "bench/results/retrieval-calibration.json` makes one)"]
+    f, spec = r["fitted"], r["spec"]
+    lines += ["", f"Scan model (V5-V6) vs {r['engine']} on {r['cores']} cores ({r['file']}): {spec['vectors']} x "
+                  f"{spec['dim']}-d vectors, {spec['code_bytes']} B codes, {spec['nlist']} lists; median |error| "
+                  f"{r['median_abs_error']:.1%} over {r['rows_compared']} timed rows, worst {r['max_error_ratio']:.2f}x; "
+                  f"fitted t_call {f['call_overhead_s'] * 1e6:.3g} us, t_0 {f['query_overhead_s'] * 1e6:.3g} us, "
+                  f"r_core {f['scan_bytes_per_s_per_core'] / 1e9:.3g} GB/s, eta_p {f['parallel_efficiency']:.3g}."]
+    if markdown:
+        k = spec["k"]
+        lines += ["", "Recall per scan fraction (V7) and the model at every scan fraction and batch, all threads:", ""]
+        lines += table(["scan fraction", "nprobe", f"recall@{k}", "bytes per query"],
+                       [[f"{x['scan_fraction']:.4g}", str(x["nprobe"]), f"{x[f'recall_at_{k}']:.3f}",
+                         f"{x['scan_bytes_per_query']:.4g}"] for x in r["recall"]])
+        lines += [""] + table(["scan fraction", "threads", "batch", "measured ms", "modelled ms", "error"],
+                              [[f"{x['scan_fraction']:.4g}", str(x["threads"]), str(x["batch"]),
+                                f"{x['measured_s'] * 1e3:.4g}", f"{x['predicted_s'] * 1e3:.4g}", f"{x['error']:+.1%}"]
+                               for x in r["rows"]])
+    return lines
+
+
 def validation_markdown(result: dict) -> str:
     """The full validation report (docs/validation.md)."""
     lines = [_PREAMBLE, "## Summary", "",
@@ -243,6 +286,7 @@ def validation_markdown(result: dict) -> str:
     lines += _md_table(["rows of", "rows", "median abs error", "worst ratio"],
                        [[k, str(v["rows"]), f"{v['median_abs_error']:.1%}", f"{v['max_error_ratio']:.2f}x"]
                         for k, v in groups.items()])
+    lines += ["", "## Against real hardware", ""] + _hardware_lines(result["hardware"], markdown=True)
     lines += ["", "## The paper's findings on our instances", ""]
     lines += _md_table(["finding", "paper", "ours", "criterion", "verdict"],
                        [[f["id"], f["claim"], f["ours"], f["criterion"],

@@ -9,6 +9,10 @@ Three checks, all computed, none typed in:
 2. Scan model vs the RAGO retrieval profile: ``models.scan`` with the paper's IVF-PQ parameters (64B vectors,
    96 B, 0.1 %, 3 levels, fanout 4K) for ``large_64b``, and brute force over 768-d fp16 vectors for the small
    databases.
+4. Against real hardware: the measured H100 rows (``instances/measured``) under the datasheet roofline and under
+   the shipped calibration (C1-C5), per model and phase, and each model predicted by a calibration fitted on the
+   other models' rows only; and the scan model vs faiss on a real machine (V5-V7), read from the stored
+   ``ragplan calibrate retrieval`` run (``bench/results/retrieval-calibration.json``, which names its machine).
 3. The paper's qualitative findings, re-derived from the frontiers of ``instances/paper`` (power-of-two spaces,
    solved exactly by enumeration, which the test-suite proves equal to CP-SAT's frontier there).
 """
@@ -16,13 +20,16 @@ Three checks, all computed, none typed in:
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import numpy as np
 
 from models import read_inference_csv, read_retrieval_csv
 from models.analytical import StageWork
+from models.calibration import check, fit, shipped_calibration
 from models.catalog import accelerator, cpu_server, transformer
+from models.measured import read_measured_csv
 from models.roofline import Efficiency, Precision, pass_latency
 from models.scan import Database, ScanCost
 from planner.evaluate import stage_latencies
@@ -31,7 +38,7 @@ from planner.loader import load_instance
 from planner.schema import FrontierPoint
 from planner.space import build_space
 
-__all__ = ["GENZ_MODELS", "findings", "genz_rows", "retrieval_rows", "validate"]
+__all__ = ["GENZ_MODELS", "findings", "genz_rows", "hardware", "retrieval_rows", "validate"]
 
 REPO = Path(__file__).resolve().parents[1]
 #: RAGO profile model names -> catalog names.
@@ -184,6 +191,39 @@ def findings(instances_dir: Path) -> list[dict]:
     return out
 
 
+def hardware(measured_csv: Path | None = None, retrieval_json: Path | None = None) -> dict:
+    """Check 4: datasheet vs calibrated error on measured rows, leave-one-model-out, and faiss vs V5-V6."""
+    path = Path(measured_csv or REPO / "instances" / "measured" / "h100-bf16.csv")
+    rows = read_measured_csv(path)
+    cal = shipped_calibration("nvidia")
+    before, after = check(rows, None), check(rows, cal)
+    groups = [{"group": b["group"], "rows": b["rows"], "datasheet_median_abs_error": b["median_abs_error"],
+               "datasheet_max_error_ratio": b["max_error_ratio"], "calibrated_median_abs_error": a["median_abs_error"],
+               "calibrated_max_error_ratio": a["max_error_ratio"]} for b, a in zip(before["groups"], after["groups"])]
+    held_out = []
+    for model in sorted({r.model for r in rows}):
+        rest = [r for r in rows if r.model != model]
+        mine = [r for r in rows if r.model == model]
+        rep = check(mine, fit(rest, f"without {model}", str(path)))
+        held_out.append({"model": model, "rows": len(mine), "median_abs_error": rep["median_abs_error"],
+                         "max_error_ratio": rep["max_error_ratio"]})
+    out = {"measured_rows": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
+           "calibration": cal.summary, "parameters": {k: getattr(cal, k) for k in (
+               "compute_efficiency", "memory_efficiency", "decoder_layer_overhead_s", "encoder_layer_overhead_s")},
+           "datasheet": {k: before[k] for k in ("rows_compared", "median_abs_error", "max_error_ratio")},
+           "calibrated": {k: after[k] for k in ("rows_compared", "median_abs_error", "max_error_ratio")},
+           "groups": groups, "leave_one_model_out": held_out, "retrieval": None}
+    rpath = Path(retrieval_json or REPO / "bench" / "results" / "retrieval-calibration.json")
+    if rpath.exists():
+        rep = json.loads(rpath.read_text())
+        top = max(rep["threads"])
+        out["retrieval"] = {k: rep[k] for k in ("engine", "cores", "threads", "fitted", "median_abs_error",
+                                                "max_error_ratio", "rows_compared", "recall")} | {
+            "file": str(rpath.relative_to(REPO) if rpath.is_relative_to(REPO) else rpath), "spec": rep["spec"],
+            "rows": [r for r in rep["rows"] if r["threads"] == top]}
+    return out
+
+
 def _summary(rows: list[dict]) -> dict:
     err = np.array([r["error"] for r in rows])
     ratio = np.maximum(1 + err, 1 / (1 + err))
@@ -219,5 +259,6 @@ def validate(profiles_dir: Path | None = None, instances_dir: Path | None = None
                                                      for db in sorted({r["database"] for r in ret})},
                                      "bytes_per_query": scan_bound},
         "retrieval_rows": ret,
+        "hardware": hardware(),
         "findings": findings(instances_dir) if with_findings else [],
     }
