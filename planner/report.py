@@ -14,7 +14,7 @@ from planner.exact import ps_to_s
 from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
 from planner.space import Space, pow2_upto
 
-__all__ = ["SHORT", "capacity_json", "capacity_text", "frontier_json", "frontier_table", "metrics_text",
+__all__ = ["SHORT", "capacity_json", "capacity_text", "fixed_table", "frontier_json", "frontier_table", "metrics_text",
            "plot_frontier", "stage_cost_table", "validation_markdown", "validation_text"]
 
 SHORT = {"encode": "enc", "rewrite_prefill": "rwp", "rewrite_decode": "rwd", "retrieval": "ret", "rerank": "rr",
@@ -136,9 +136,11 @@ def plot_frontier(result: FrontierResult, path: str | Path) -> None:
     plt.close(fig)
 
 
-def _fixed_table(head: list[str], rows: list[list[str]]) -> list[str]:
+def fixed_table(head: list[str], rows: list[list[str]], left: int = 0) -> list[str]:
+    """A fixed-width table: the first ``left`` columns (names) flush left, the others (numbers) flush right."""
     widths = [max(len(r[c]) for r in [head] + rows) for c in range(len(head))]
-    return ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in [head, ["-" * w for w in widths]] + rows]
+    return ["  ".join(v.ljust(w) if i < left else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+            for r in [head, ["-" * w for w in widths]] + rows]
 
 
 def stage_cost_table(space: Space, stage: str, units: list[int] | None = None,
@@ -180,7 +182,7 @@ def stage_cost_table(space: Space, stage: str, units: list[int] | None = None,
                 bound = cost.bound(n, b)
             rows.append([str(n), str(b), f"{lat * 1e3:.4g}", f"{b / lat:.4g}", f"{b / lat / chips:.4g}", bound, config])
     title = f"{space.instance.name}: stage {stage} ({getattr(cost, 'description', type(cost).__name__)})"
-    return "\n".join([title] + _fixed_table(head, rows))
+    return "\n".join([title] + fixed_table(head, rows))
 
 
 def validation_text(result: dict) -> str:
@@ -188,13 +190,13 @@ def validation_text(result: dict) -> str:
     lines = [f"Roofline vs GenZ (H100 rows of the RAGO profiles): {result['genz_rows_compared']} rows, median |error| "
              f"{result['genz_median_abs_error']:.1%}, worst row off by {result['genz_max_error_ratio']:.2f}x"]
     groups = result["genz_by_stage"] | result["genz_by_group"]
-    lines += _fixed_table(["rows of", "rows", "median |error|", "worst ratio"],
+    lines += fixed_table(["rows of", "rows", "median |error|", "worst ratio"],
                           [[k, str(v["rows"]), f"{v['median_abs_error']:.1%}", f"{v['max_error_ratio']:.2f}x"]
                            for k, v in groups.items()])
     r = result["retrieval"]
     lines.append(f"Scan model vs RAGO retrieval profile: {r['rows']} rows, median |error| {r['median_abs_error']:.1%}, "
                  f"worst {r['max_error_ratio']:.2f}x")
-    lines += _fixed_table(["database", "rows", "median |error|", "worst ratio"],
+    lines += fixed_table(["database", "rows", "median |error|", "worst ratio"],
                           [[k, str(v["rows"]), f"{v['median_abs_error']:.1%}", f"{v['max_error_ratio']:.2f}x"]
                            for k, v in r["by_database"].items()])
     lines += _hardware_lines(result["hardware"], markdown=False)
@@ -227,8 +229,8 @@ def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
 
 def _hardware_lines(hw: dict, markdown: bool) -> list[str]:
     """Check 4 of ``planner.validate``: measured H100 rows, datasheet vs calibrated; faiss vs the scan model."""
-    table = _md_table if markdown else _fixed_table
-    d, c = hw["datasheet"], hw["calibrated"]
+    table = _md_table if markdown else fixed_table
+    d = hw["datasheet"]
     lines = [f"Roofline vs {d['rows_compared']} measured rows ({hw['measured_rows']}): datasheet peaks median |error| "
              f"{d['median_abs_error']:.1%}, worst {d['max_error_ratio']:.2f}x; {hw['calibration']}."]
     if markdown:
