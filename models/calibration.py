@@ -93,17 +93,15 @@ def fit(rows: list[MeasuredRow], name: str, source: str, *, tie_overheads: bool 
         overheads: bool = True) -> Calibration:
     """C2: the least-squares fit of C1 on ``rows`` (``tie_overheads``/``overheads``: the simpler forms that
     ``bench/calibration_forms.py`` compares)."""
-    from scipy.optimize import least_squares  # the fit's only user of scipy: planning never loads it
+    from scipy.optimize import least_squares  # imported here: planning never loads scipy
 
-    for r in rows:
-        r.resolve()
+    is_decoder = [r.resolve()[1].decoder for r in rows]  # resolving checks every name once, before any fit
     vendors = sorted({accelerator(r.accelerator).vendor for r in rows})
     if len(vendors) != 1:
         raise CalibrationError(f"rows mix accelerator families {vendors}: a calibration is the default for one "
                                f"family. To fix: fit each family's rows on their own")
     meas = np.array([r.seconds for r in rows])
-    decoders = any(r.resolve()[1].decoder for r in rows)
-    encoders = any(not r.resolve()[1].decoder for r in rows)
+    decoders, encoders = any(is_decoder), not all(is_decoder)
     free = ["compute_efficiency", "memory_efficiency"]
     tied: list[str] = []
     if overheads:
