@@ -3,6 +3,7 @@
 Pure numpy; this package never imports ``ortools`` nor anything from ``planner``.
 """
 
+from models.cost import Breakdown, RetrievalModel, StageCost
 from models.errors import ModelError, ProfileError
 from models.profiles import (
     BatchCurve,
@@ -19,12 +20,15 @@ from models.profiles import (
 
 __all__ = [
     "BatchCurve",
+    "Breakdown",
     "EncodeCost",
     "ModelError",
     "ProfileError",
     "ProfileTable",
     "RerankCost",
     "RetrievalCost",
+    "RetrievalModel",
+    "StageCost",
     "TableCost",
     "inference_table",
     "read_inference_csv",

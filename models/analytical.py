@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.catalog import Accelerator, TransformerModel
+from models.cost import Breakdown
 from models.errors import ModelError
 from models.roofline import Efficiency, Pass, Precision, memory_capacity, pass_latency, shardings
 
@@ -48,6 +49,7 @@ class RooflineCost:
     max_units: int = 0
     basis: str = "datasheet peaks (idealised, not calibrated)"
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    every_pow2 = False
 
     @property
     def description(self) -> str:
@@ -116,7 +118,13 @@ class RooflineCost:
     def scaled_to(self, max_units: int) -> "RooflineCost":
         return RooflineCost(self.model, self.hw, self.work, self.precision, self.efficiency, max_units, self.basis)
 
-    def breakdown(self, units: int, batch: int) -> dict[str, object]:
+    def replica_curves(self) -> None:
+        return None  # the roofline serves any chip count and any batch
+
+    def any_batch(self) -> "RooflineCost":
+        return self
+
+    def breakdown(self, units: int, batch: int) -> Breakdown:
         """The best sharding of one (chips, batch) option and which resource bounds it."""
         b = np.array([float(batch)])
         _, parts = pass_latency(self.model, self.hw, self.precision, self.efficiency, int(units), self._seqs(b),
@@ -125,11 +133,9 @@ class RooflineCost:
         fits = [sp for sp in parts if np.isfinite(sp[1].total[0])]
         best = min(fits, key=lambda sp: float(sp[1].total[0]), default=None)
         if best is None:
-            return {"sharding": None, "latency_s": float("inf"), "bound": "memory capacity"}
+            return Breakdown("memory capacity", float("inf"), "", {})
         sh, p = best
         shares = {"compute": float(p.compute_s[0]), "memory bandwidth": float(p.memory_s[0]),
                   "interconnect": float(p.comm_s[0]), "layer overhead": float(np.asarray(p.overhead_s).flat[0])}
-        return {"sharding": f"tp{sh.tp} pp{sh.pp} dp{sh.replicas(units)}", "latency_s": float(p.total[0]) * steps,
-                "compute_s": shares["compute"] * steps, "memory_s": shares["memory bandwidth"] * steps,
-                "comm_s": shares["interconnect"] * steps, "overhead_s": shares["layer overhead"] * steps,
-                "bound": max(shares, key=shares.get)}
+        return Breakdown(max(shares, key=shares.get), float(p.total[0]) * steps,
+                         f"tp{sh.tp} pp{sh.pp} dp{sh.replicas(units)}", {k: v * steps for k, v in shares.items()})

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.cost import Breakdown
 from models.errors import ModelError, ProfileError
 
 __all__ = [
@@ -126,6 +127,17 @@ class BatchCurve:
         big_b, big_l = self.batch[-1], self.latency_s[-1]
         out = np.where(exact, self.latency_s[idx], big_l * b / big_b)
         return np.where(below & ~exact, self.latency_s[0], out)
+
+    def interp(self, b: np.ndarray | float) -> np.ndarray:
+        """A1: latency at batch ``b``: P4 on rows and outside the rows' range; strictly between rows, the linear
+        interpolation I, or min(P4, I) at a power of two (P4's own value there, so never above ``pow2``)."""
+        b = np.asarray(b, dtype=np.float64)
+        p4 = self.lookup(b)
+        inside = np.interp(b, self.batch, self.latency_s)
+        between = (b > self.batch[0]) & (b < self.batch[-1])
+        log2 = np.log2(np.maximum(b, 1.0))
+        pow2 = np.floor(log2) == log2
+        return np.where(between, np.where(pow2, np.minimum(p4, inside), inside), p4)
 
     def doubled(self) -> "BatchCurve":
         """P3: the rows of twice as many units as data-parallel replicas (batch x2, same latency)."""
@@ -231,9 +243,23 @@ class TableCost:
     """A stage served straight from its table: prefill, decode, rewrite prefill/decode."""
 
     table: ProfileTable
+    every_pow2 = False
+
+    @property
+    def description(self) -> str:
+        return self.table.description
 
     def latency_s(self, units: int, batch: np.ndarray | float) -> np.ndarray:
         return self.table.curve(units).lookup(batch)
+
+    def replica_curves(self) -> dict[int, BatchCurve]:
+        return dict(self.table.curves)
+
+    def any_batch(self) -> "TableCost":
+        return self
+
+    def breakdown(self, units: int, batch: int) -> Breakdown:
+        return Breakdown("profile", float(self.latency_s(units, batch)))
 
     def max_batch(self, units: int) -> int:
         return int(self.table.curve(units).max_batch)
@@ -254,9 +280,25 @@ class RetrievalCost:
 
     table: ProfileTable
     queries_per_retrieval: int = 1
+    interpolate: bool = False  # A1 between profiled batches (``batches: any``)
+
+    @property
+    def description(self) -> str:
+        return self.table.description
 
     def latency_s(self, servers: int, batch: np.ndarray | float) -> np.ndarray:
-        return self.table.floor_curve(servers).lookup(np.asarray(batch, dtype=np.float64) * self.queries_per_retrieval)
+        curve = self.table.floor_curve(servers)
+        scans = np.asarray(batch, dtype=np.float64) * self.queries_per_retrieval
+        return curve.interp(scans) if self.interpolate else curve.lookup(scans)
+
+    def replica_curves(self) -> None:
+        return None  # P5 already serves any server count
+
+    def any_batch(self) -> "RetrievalCost":
+        return RetrievalCost(self.table, self.queries_per_retrieval, True)
+
+    def breakdown(self, servers: int, batch: int) -> Breakdown:
+        return Breakdown("profile", float(self.latency_s(servers, batch)))
 
     def min_servers(self) -> int:
         return self.table.unit_counts[0]
@@ -266,7 +308,7 @@ class RetrievalCost:
         return self.table.unit_counts
 
     def scaled_to(self, max_servers: int) -> "RetrievalCost":
-        return RetrievalCost(self.table.scaled_to(max_servers), self.queries_per_retrieval)
+        return RetrievalCost(self.table.scaled_to(max_servers), self.queries_per_retrieval, self.interpolate)
 
 
 @dataclass(frozen=True)
@@ -276,6 +318,20 @@ class RerankCost:
     passages: ProfileTable
     top_k: int
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    every_pow2 = True  # the artifact's rule for profiled rerank
+
+    @property
+    def description(self) -> str:
+        return self.passages.description + " (queries)"
+
+    def replica_curves(self) -> dict[int, BatchCurve]:
+        return {u: self.query_curve(u) for u in self.unit_counts()}
+
+    def any_batch(self) -> "RerankCost":
+        return self
+
+    def breakdown(self, units: int, batch: int) -> Breakdown:
+        return Breakdown("profile", float(self.latency_s(units, batch)))
 
     def query_curve(self, units: int) -> BatchCurve:
         if units not in self._cache:
@@ -309,6 +365,20 @@ class EncodeCost:
 
     one_chip: BatchCurve
     n_vec: int
+    every_pow2 = True  # the artifact's rule for the profiled encoder
+
+    @property
+    def description(self) -> str:
+        return f"encoder: one-chip profile replicated (P7), {self.n_vec} chunks per request"
+
+    def replica_curves(self) -> None:
+        return None  # P7 already serves any chip count and any batch
+
+    def any_batch(self) -> "EncodeCost":
+        return self
+
+    def breakdown(self, chips: int, batch: int) -> Breakdown:
+        return Breakdown("profile", float(self.latency_s(chips, batch)))
 
     def latency_s(self, chips: int, batch: np.ndarray | float) -> np.ndarray:
         c = np.atleast_1d(np.asarray(batch, dtype=np.float64))

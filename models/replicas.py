@@ -24,24 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.analytical import RooflineCost
+from models.cost import Breakdown, RetrievalModel, StageCost
 from models.errors import ModelError
-from models.profiles import BatchCurve, EncodeCost, ProfileTable, RerankCost, RetrievalCost, TableCost
-from models.scan import ScanCost
+from models.profiles import BatchCurve, ProfileTable
 
-__all__ = ["ReplicaCost", "any_count_cost", "interp_lookup"]
-
-
-def interp_lookup(curve: BatchCurve, b: np.ndarray | float) -> np.ndarray:
-    """A1: latency at batch ``b``: P4 on rows and outside the rows' range; strictly between rows, the linear
-    interpolation I, or min(P4, I) at a power of two (P4's own value there, so never above ``pow2``)."""
-    b = np.asarray(b, dtype=np.float64)
-    p4 = curve.lookup(b)
-    inside = np.interp(b, curve.batch, curve.latency_s)
-    between = (b > curve.batch[0]) & (b < curve.batch[-1])
-    log2 = np.log2(np.maximum(b, 1.0))
-    pow2 = np.floor(log2) == log2
-    return np.where(between, np.where(pow2, np.minimum(p4, inside), inside), p4)
+__all__ = ["ReplicaCost", "any_count_cost"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +39,7 @@ class ReplicaCost:
     pow2: ProfileTable | None = None
     memory_bound: bool = False
     description: str = "stage"
+    every_pow2 = False
 
     def latency_s(self, n: int, batch: np.ndarray | float) -> np.ndarray:
         b = np.atleast_1d(np.asarray(batch, dtype=np.float64))
@@ -60,7 +48,7 @@ class ReplicaCost:
             if u > n:
                 continue
             share = np.ceil(b / (n // u))
-            lat = interp_lookup(curve, share)
+            lat = curve.interp(share)
             if self.memory_bound:
                 lat = np.where(share <= curve.batch[-1], lat, np.inf)
             best = np.minimum(best, lat)
@@ -84,38 +72,31 @@ class ReplicaCost:
                              f"{sorted(self.units)}). To fix: give this stage at least {min(self.units)} chips.")
         return max(caps)
 
-    def min_chips(self) -> int:
+    def min_units(self) -> int:
         return min(self.units)
 
+    def unit_counts(self) -> tuple[int, ...]:
+        return tuple(sorted(self.units))
 
-@dataclass(frozen=True)
-class _AnyBatchRetrieval:
-    """Retrieval with A1 between profiled batches (servers still follow P5)."""
+    def scaled_to(self, max_units: int) -> "ReplicaCost":
+        return self  # A2 already serves every count
 
-    base: RetrievalCost
+    def replica_curves(self) -> None:
+        return None  # already replicated
 
-    def latency_s(self, servers: int, batch: np.ndarray | float) -> np.ndarray:
-        curve = self.base.table.floor_curve(servers)
-        return interp_lookup(curve, np.asarray(batch, dtype=np.float64) * self.base.queries_per_retrieval)
+    def any_batch(self) -> "ReplicaCost":
+        return self
 
-    def min_servers(self) -> int:
-        return self.base.min_servers()
-
-    def server_counts(self) -> tuple[int, ...]:
-        return self.base.server_counts()
+    def breakdown(self, units: int, batch: int) -> Breakdown:
+        return Breakdown("profile", float(self.latency_s(units, batch)), "replicas of profiled units (A2)")
 
 
-def any_count_cost(raw: object, scaled: object, *, memory_bound: bool = False) -> object:
-    """The A1-A4 version of a stage's cost: ``raw`` is the unscaled cost, ``scaled`` its P3-scaled twin."""
-    if isinstance(raw, TableCost):
-        return ReplicaCost(dict(raw.table.curves), scaled.table, memory_bound, raw.table.description)
-    if isinstance(raw, RerankCost):
-        units = {u: raw.query_curve(u) for u in raw.unit_counts()}
-        pow2 = ProfileTable(raw.passages.description, "chips",
-                            {n: scaled.query_curve(n) for n in scaled.unit_counts()})
-        return ReplicaCost(units, pow2, memory_bound, raw.passages.description + " (queries)")
-    if isinstance(raw, RetrievalCost):
-        return _AnyBatchRetrieval(scaled)
-    if isinstance(raw, (EncodeCost, RooflineCost, ScanCost)):
-        return scaled  # P7 and the analytical models already serve any chip count and any batch
-    raise TypeError(f"no any-count rule for {type(raw).__name__}")
+def any_count_cost(raw: StageCost | RetrievalModel, scaled: StageCost | RetrievalModel, *,
+                   memory_bound: bool = False) -> StageCost | RetrievalModel:
+    """The A1-A4 version of a stage's cost: ``raw`` is the unscaled cost, ``scaled`` its P3-scaled twin. Sources
+    whose ``replica_curves`` is None serve any count themselves (A1 between batches, where they need it)."""
+    units = raw.replica_curves()
+    if units is None:
+        return scaled.any_batch()
+    return ReplicaCost(units, ProfileTable(raw.description, "chips", scaled.replica_curves()), memory_bound,
+                       raw.description)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.catalog import CpuServer
+from models.cost import Breakdown
 from models.errors import ModelError
 
 __all__ = ["Database", "ScanCost"]
@@ -60,6 +61,10 @@ class ScanCost:
     memory_usable: float = 0.95
     max_servers: int = 0
 
+    @property
+    def description(self) -> str:
+        return f"scan model: database {self.db.name} ({self.db.kind}) on {self.host.name} servers"
+
     def latency_s(self, servers: int, batch: np.ndarray | float) -> np.ndarray:
         if servers < self.min_servers():
             raise ModelError(f"database {self.db.name} ({self.db.total_bytes / 1e12:.3g} TB) needs >= "
@@ -80,6 +85,17 @@ class ScanCost:
         """Which resource bounds a batch: per-core scan rate or memory bandwidth."""
         core, mem = self._terms(servers, batch)
         return "per-core scan" if core >= mem else "memory bandwidth"
+
+    def breakdown(self, servers: int, batch: int) -> Breakdown:
+        core, mem = self._terms(servers, batch)
+        return Breakdown(self.bound(servers, batch), float(max(core, mem)), "",
+                         {"per-core scan": float(core), "memory bandwidth": float(mem)})
+
+    def replica_curves(self) -> None:
+        return None  # V1-V4 serve any server count and any batch
+
+    def any_batch(self) -> "ScanCost":
+        return self
 
     def min_servers(self) -> int:
         """V3: fewest servers whose memory holds the database."""

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.analytical import RooflineCost
 from models.errors import ModelError
-from models.scan import ScanCost
 from planner.exact import ps_to_s
 from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
 from planner.space import Space, pow2_upto
@@ -174,14 +172,10 @@ def stage_cost_table(space: Space, stage: str, units: list[int] | None = None,
                 rows.append([str(n), str(b), "-", "-", "-", "does not fit", str(exc).split(". To fix")[0][:80]])
                 continue
             chips = n * space.chips_per_server if stage == "retrieval" else n
-            bound, config = "profile", ""
-            if isinstance(cost, RooflineCost):
-                info = cost.breakdown(n, b)
-                bound, config = str(info["bound"]), str(info["sharding"])
-            elif isinstance(cost, ScanCost):
-                bound = cost.bound(n, b)
+            info = cost.breakdown(n, b)
+            bound, config = info.bound, info.configuration
             rows.append([str(n), str(b), f"{lat * 1e3:.4g}", f"{b / lat:.4g}", f"{b / lat / chips:.4g}", bound, config])
-    title = f"{space.instance.name}: stage {stage} ({getattr(cost, 'description', type(cost).__name__)})"
+    title = f"{space.instance.name}: stage {stage} ({cost.description})"
     return "\n".join([title] + fixed_table(head, rows))
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from models.profiles import EncodeCost, RerankCost
+from models.cost import RetrievalModel, StageCost
 from models.replicas import any_count_cost
 from planner.costs import stage_costs
 from planner.dag import Placement, build_dag, placements
@@ -127,7 +127,7 @@ def _chip_options(inst: Instance, costs: dict[str, object]) -> dict[str, tuple[i
                                     f"To fix: list counts in that range or raise max_chips_per_stage")
         elif sp.chips == "any":
             opts = tuple(range(low, sp.max_chips_per_stage + 1))
-        elif isinstance(scaled, (EncodeCost, RerankCost)):
+        elif scaled.every_pow2:
             opts = pow2_upto(sp.max_chips_per_stage)  # the artifact's rule for profiled encode/rerank
         else:
             opts = tuple(n for n in scaled.unit_counts() if n <= sp.max_chips_per_stage)

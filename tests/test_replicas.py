@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from models import BatchCurve, ProfileTable, TableCost
-from models.replicas import ReplicaCost, any_count_cost, interp_lookup
+from models.replicas import ReplicaCost, any_count_cost
 from planner import build_space, load_instance
 from tests.conftest import INSTANCES
 
@@ -14,12 +14,12 @@ TWO = BatchCurve(np.array([1.0, 2.0, 4.0]), np.array([0.006, 0.007, 0.011]))
 
 
 def test_a1_interpolates_between_rows_and_keeps_p4_outside():
-    assert interp_lookup(ONE, 3) == pytest.approx(0.016)  # halfway between 0.012 and 0.020, not P4's 0.015
+    assert ONE.interp(3) == pytest.approx(0.016)  # halfway between 0.012 and 0.020, not P4's 0.015
     gap = BatchCurve(np.array([2.0, 8.0]), np.array([0.010, 0.016]))
-    assert interp_lookup(gap, 4) == pytest.approx(0.008)  # a power of two in a gap: min(P4 0.008, I 0.012)
-    assert interp_lookup(gap, 5) == pytest.approx(0.013)  # elsewhere: the interpolation
-    assert interp_lookup(ONE, 1) == pytest.approx(0.010)
-    assert interp_lookup(ONE, 8) == pytest.approx(0.040)  # P4 beyond the largest row
+    assert gap.interp(4) == pytest.approx(0.008)  # a power of two in a gap: min(P4 0.008, I 0.012)
+    assert gap.interp(5) == pytest.approx(0.013)  # elsewhere: the interpolation
+    assert ONE.interp(1) == pytest.approx(0.010)
+    assert ONE.interp(8) == pytest.approx(0.040)  # P4 beyond the largest row
 
 
 def test_a2_a3_replicas_and_best_unit():

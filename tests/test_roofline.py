@@ -67,7 +67,7 @@ def test_prefill_flops_dominate_like_2_params_tokens():
     cost = RooflineCost(transformer("llama3-8b"), accelerator("XPU-C"), StageWork("prefill", 512))
     ideal = 2 * transformer("llama3-8b").params * 512 / 918e12
     assert ideal < cost.latency_s(1, 1) < 1.3 * ideal
-    assert cost.breakdown(1, 1)["bound"] == "compute"
+    assert cost.breakdown(1, 1).bound == "compute"
 
 
 def test_decode_is_memory_bound_at_batch_one():
@@ -76,7 +76,7 @@ def test_decode_is_memory_bound_at_batch_one():
     m = transformer("llama3-70b")
     weights_s = (m.params - m.vocab * m.hidden) / 2765e9  # every weight but the input embedding table, once
     assert weights_s < step < 1.1 * weights_s
-    assert cost.breakdown(1, 1)["bound"] == "memory bandwidth"
+    assert cost.breakdown(1, 1).bound == "memory bandwidth"
 
 
 def test_memory_limits_and_reasons():
