@@ -24,7 +24,8 @@ from planner.calibrate import check_text, fit_text, retrieval_text
 from planner.capacity import min_chips
 from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
-from planner.exhaustive import count_assignments, exhaustive_frontier, exhaustive_min_chips
+from planner.counting import count_assignments
+from planner.exhaustive import exhaustive_frontier, exhaustive_min_chips
 from planner.loader import load_instance
 from planner.pareto import cpsat_frontier
 from planner.plans import read_plan

@@ -1,11 +1,14 @@
-"""Bind an instance's cost source to per-stage cost models from ``models``.
+"""Bind an instance's cost source to per-stage cost models from ``models``, and its resources to prices.
 
-Each stage gets one object with ``latency_s(units, batch)`` (units = chips, or servers for retrieval). The
-solvers and the evaluator only see that interface, whatever the source (profiles today, rooflines next).
+Each stage gets one cost per offered type (accelerator stages: per accelerator type, None where
+``cost.stage_accelerators`` excludes it; retrieval: per CPU server type), each a ``models.cost.StageCost`` or
+``RetrievalModel``; the solvers and the evaluator only see that interface. ``resources`` prices every offered
+type: the catalog's cited estimates, overridden by the instance's price file (P1, docs/model.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +26,23 @@ from models import (
 )
 from models.analytical import RooflineCost, StageWork
 from models.calibration import Calibration, load_calibration, shipped_calibration
-from models.catalog import accelerator, cpu_server, transformer
+from models.catalog import Priced, accelerator, cpu_server, transformer
 from models.roofline import Efficiency, Precision
 from models.scan import Database, ScanCost
+from models.errors import ModelError
 from planner.errors import InstanceError
+from planner.loader import load_prices
+from planner.prices import PriceEntry
 from planner.schema import CALIBRATED_EFFICIENCIES, AnalyticalCostSource, Instance, ProfileCostSource, clip
 
-__all__ = ["calibration_of", "stage_costs"]
+__all__ = ["Resource", "accelerator_types", "calibration_of", "resources", "server_types", "stage_costs"]
 
 
 def _concat(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
 
 
-def _profile_costs(inst: Instance, src: ProfileCostSource) -> dict[str, object]:
+def _profile_costs(inst: Instance, src: ProfileCostSource) -> dict[str, tuple]:
     folder = Path(src.profiles_dir)
     files = src.files
     cache: dict[str, dict[str, np.ndarray]] = {}
@@ -77,7 +83,7 @@ def _profile_costs(inst: Instance, src: ProfileCostSource) -> dict[str, object]:
             out[k] = RetrievalCost(t, st.queries_per_retrieval)
         else:  # pragma: no cover - the schema admits no other kind
             raise ValueError(f"unknown stage kind {k}")
-    return out
+    return {k: (c,) for k, c in out.items()}
 
 
 def _stage_work(st) -> StageWork:
@@ -94,45 +100,105 @@ def _stage_work(st) -> StageWork:
     raise ValueError(f"no roofline work for stage kind {k}")  # pragma: no cover - retrieval is handled apart
 
 
-def calibration_of(src: AnalyticalCostSource) -> Calibration | None:
-    """The calibration an analytical source plans with (C4): ``default`` is the one shipped for the accelerator's
-    family (None where none ships: datasheet peaks), ``none`` is None, else the named file."""
+def calibration_of(src: AnalyticalCostSource, name: str | None = None) -> Calibration | None:
+    """The calibration an analytical source plans with on accelerator ``name`` (default: the first offered) (C4):
+    ``default`` is the one shipped for that accelerator's family (None where none ships: datasheet peaks),
+    ``none`` is None, else the named file (for every offered type)."""
     if src.calibration == "none":
         return None
     if src.calibration == "default":
-        return shipped_calibration(accelerator(src.accelerator).vendor)
+        return shipped_calibration(accelerator(name or src.accelerators[0]).vendor)
     return load_calibration(src.calibration)
 
 
-def _analytical_costs(inst: Instance, src: AnalyticalCostSource) -> dict[str, object]:
-    hw = accelerator(src.accelerator)
+def _roofline_setup(inst: Instance, src: AnalyticalCostSource, name: str) -> tuple[Efficiency, str]:
+    """The efficiencies and their basis on accelerator ``name`` (C4)."""
     eff = src.efficiency
+    roof_eff = Efficiency(**eff.model_dump(exclude={"host_memory_usable"}))
+    cal = calibration_of(src, name)
+    if cal is None:
+        return roof_eff, ("the RAGO paper's idealised XPU: datasheet peaks, not calibrated"
+                          if accelerator(name).vendor == "rago-xpu" else "datasheet peaks (idealised, not calibrated)")
+    typed = sorted(eff.model_fields_set & CALIBRATED_EFFICIENCIES)
+    if typed:
+        raise InstanceError(f"{inst.name}: efficiency {typed} typed in, and calibration {clip(src.calibration)} "
+                            f"({cal.name}) sets them too. To fix: set cost.calibration: none (or --calibration "
+                            f"none) to plan with your values, or drop them to use the calibration")
+    return cal.efficiency(roof_eff), cal.summary
+
+
+def _analytical_costs(inst: Instance, src: AnalyticalCostSource) -> dict[str, tuple]:
     prec = Precision(src.weight_bytes_per_param, src.activation_bytes, src.kv_cache_bytes_per_value,
                      src.compute_precision)
-    roof_eff = Efficiency(**eff.model_dump(exclude={"host_memory_usable"}))
-    cal = calibration_of(src)
-    basis = ("the RAGO paper's idealised XPU: datasheet peaks, not calibrated" if hw.vendor == "rago-xpu" else
-             "datasheet peaks (idealised, not calibrated)")
-    if cal is not None:
-        typed = sorted(eff.model_fields_set & CALIBRATED_EFFICIENCIES)
-        if typed:
-            raise InstanceError(f"{inst.name}: efficiency {typed} typed in, and calibration {clip(src.calibration)} "
-                                f"({cal.name}) sets them too. To fix: set cost.calibration: none (or --calibration "
-                                f"none) to plan with your values, or drop them to use the calibration")
-        roof_eff, basis = cal.efficiency(roof_eff), cal.summary
-    out: dict[str, object] = {}
+    setups = {name: _roofline_setup(inst, src, name) for name in src.accelerators}
+    out: dict[str, tuple] = {}
     for st in inst.pipeline.stages:
         if st.kind == "retrieval":
-            db = src.databases[st.database]
-            out[st.kind] = ScanCost(Database(st.database, **db.model_dump()), cpu_server(src.cpu_server),
-                                    st.queries_per_retrieval, eff.host_memory_usable)
+            db = Database(st.database, **src.databases[st.database].model_dump())
+            out[st.kind] = tuple(ScanCost(db, cpu_server(name), st.queries_per_retrieval,
+                                          src.efficiency.host_memory_usable) for name in src.cpu_servers)
         else:
-            out[st.kind] = RooflineCost(transformer(st.model), hw, _stage_work(st), prec, roof_eff, basis=basis)
+            allowed = src.stage_accelerators.get(st.kind, src.accelerators)
+            out[st.kind] = tuple(RooflineCost(transformer(st.model), accelerator(name), _stage_work(st), prec,
+                                              setups[name][0], basis=setups[name][1]) if name in allowed else None
+                                 for name in src.accelerators)
     return out
 
 
-def stage_costs(inst: Instance) -> dict[str, object]:
-    """Cost model per stage name, unscaled (``planner.space`` scales them to the search space)."""
+def stage_costs(inst: Instance) -> dict[str, tuple]:
+    """Per stage name, its cost on each offered type (``accelerator_types``; retrieval: ``server_types``), None
+    where the stage may not run on a type; unscaled (``planner.space`` scales them to the search space)."""
     if isinstance(inst.cost, AnalyticalCostSource):
         return _analytical_costs(inst, inst.cost)
     return _profile_costs(inst, inst.cost)
+
+
+def accelerator_types(inst: Instance) -> tuple[str, ...]:
+    """The offered accelerator types (profiles: the profiled hardware)."""
+    src = inst.cost
+    return src.accelerators if isinstance(src, AnalyticalCostSource) else (src.hardware,)
+
+
+def server_types(inst: Instance) -> tuple[str, ...]:
+    """The offered retrieval server types."""
+    src = inst.cost
+    return src.cpu_servers if isinstance(src, AnalyticalCostSource) else (src.cpu_server,)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource type's prices (P1): None where neither the catalog nor the price file knows it."""
+
+    name: str
+    price_usd_per_hour: float | None
+    purchase_usd: float | None
+    power_w: float | None
+    source: str
+
+
+def _resource(name: str, entry: Priced | None, user: PriceEntry | None) -> Resource:
+    fields = ("price_usd_per_hour", "purchase_usd", "power_w")
+    base = {f: getattr(entry, f) if entry is not None else None for f in fields}
+    src = entry.price_source if entry is not None else "not priced"
+    if user is not None:
+        given = {f: getattr(user, f) for f in fields if getattr(user, f) is not None}
+        base |= given
+        src = f"{user.source} ({', '.join(given)})" + (f"; else {src}" if entry is not None else "")
+    return Resource(name, **base, source=src)
+
+
+def resources(inst: Instance) -> tuple[tuple[Resource, ...], tuple[Resource, ...]]:
+    """The prices of the offered accelerator types and retrieval server types (P1): each catalog entry's cited
+    estimate, overridden field by field by the price file of ``cost.prices``."""
+    user = load_prices(inst.cost.prices) if inst.cost.prices else None
+
+    def find(lookup, name: str):
+        try:
+            return lookup(name)
+        except ModelError:
+            return None  # not in the catalog (e.g. profiled hardware): priced by the price file only
+    acc = tuple(_resource(n, find(accelerator, n), user.accelerators.get(n) if user else None)
+                for n in accelerator_types(inst))
+    srv = tuple(_resource(n, find(cpu_server, n), user.cpu_servers.get(n) if user else None)
+                for n in server_types(inst))
+    return acc, srv

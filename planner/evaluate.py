@@ -8,12 +8,15 @@ base of ``planner.exact`` (every latency a whole number of picoseconds, Q1; ever
 - E2 stage throughput q_s = b_s / L_s; decode: L_dec = decode_tokens x t_step(D), q_dec = D / L_dec.
 - E3 group throughput (time-multiplexed stages): q_g = 1 / sum_{s in g} 1 / q_s.
 - E4 QPS = min_g q_g; the bottleneck is the last group attaining it; QPS/chip = QPS / chips.
-- E5 chips = sum over groups holding an accelerator stage of the group's count.
+- E5 chips = sum over groups holding an accelerator stage of the group's count (and per accelerator type).
 - E6 TTFT = sum over pre-decode stages of L_s (B); TPOT = t_step(D) = L_dec / decode_tokens.
 - E7 end-to-end latency = TTFT + L_dec.
 - E8 time share (the RAGO paper's breakdown: time x resources): stage s spends u_s = m_s / q_s resource-seconds
   per request, m_s = its group's chips (retrieval: servers x chips_per_server, the hosts it occupies);
   share_s = u_s / sum_s' u_s'.
+- E9 (P2) rent, purchase and power: sum over groups of n_g x the price of the group's type, plus, when retrieval
+  servers are a decision (S9), r x the server type's price (hosts, S4, are priced with the chips); from the same
+  integer weights as the solvers (``Space.weight``); None where a resource has no such price.
 
 ``check_plan`` says whether a plan lies in an instance's search space (S1-S6) and why not.
 """
@@ -23,9 +26,50 @@ from __future__ import annotations
 from planner.errors import InstanceError
 from planner.exact import ps_to_s, rate, tpot_s
 from planner.schema import ACCELERATOR_STAGES, Metrics, Plan, Slo
-from planner.space import Space
+from planner.space import STRIDE, Space, kind_of, units_of
 
-__all__ = ["check_plan", "evaluate", "slo_violations", "stage_latencies"]
+__all__ = ["check_plan", "evaluate", "plan_weight", "slo_violations", "stage_latencies", "unit_codes"]
+
+
+def _type_index(names: tuple[str, ...], given: str | None, what: str) -> int:
+    if given is None or given == "":
+        if len(names) == 1:
+            return 0
+        raise InstanceError(f"plan gives no type for {what}, and several are offered ({list(names)}). To fix: name "
+                            f"one in the plan")
+    if given not in names:
+        raise InstanceError(f"plan runs {what} on {given!r}, not offered ({list(names)}). To fix: use an offered type")
+    return names.index(given)
+
+
+def unit_codes(space: Space, plan: Plan) -> dict[str, int]:
+    """The option code (S1, S9) of every accelerator stage and of retrieval under ``plan``."""
+    codes = {s: _type_index(space.types, plan.accelerator_per_stage.get(s), f"stage {s}") * STRIDE
+             + plan.chips_per_stage[s] for s in space.stages if s in ACCELERATOR_STAGES}
+    if space.has_retrieval:
+        codes["retrieval"] = (_type_index(space.server_types, plan.retrieval_server, "retrieval") * STRIDE
+                              + plan.retrieval_servers)
+    return codes
+
+
+def _group_codes(space: Space, plan: Plan, codes: dict[str, int]) -> list[int]:
+    """The option of every group holding an accelerator stage."""
+    return [codes[next(s for s in g if s in ACCELERATOR_STAGES)] for g in plan.placement
+            if any(s in ACCELERATOR_STAGES for s in g)]
+
+
+def plan_weight(space: Space, plan: Plan, objective: str) -> int:
+    """O4/E9: the plan's integer weight under ``objective`` (``Space.weight``: chips, micro-USD/h, cents, mW)."""
+    codes = unit_codes(space, plan)
+    w = sum(space.weight(objective, c) for c in _group_codes(space, plan, codes))
+    return w + (space.weight(objective, codes["retrieval"], server=True) if space.has_retrieval else 0)
+
+
+def _priced(space: Space, plan: Plan, objective: str) -> float | None:
+    try:
+        return plan_weight(space, plan, objective) / space.scale(objective)
+    except InstanceError:
+        return None  # a resource without this price: the metric is unknown, not zero
 
 
 def _structure(space: Space, plan: Plan) -> None:
@@ -41,6 +85,10 @@ def _structure(space: Space, plan: Plan) -> None:
         if len(counts) > 1:
             raise InstanceError(f"collocated group {list(g)} has different chip counts {sorted(counts)}. To fix: "
                                 f"give every stage of a group the same count")
+        kinds = {plan.accelerator_per_stage.get(s) for s in g if s in ACCELERATOR_STAGES}
+        if len(kinds) > 1:
+            raise InstanceError(f"collocated group {list(g)} runs on different accelerator types {sorted(map(str, kinds))}"
+                                f". To fix: give every stage of a group the same type")
     missing_b = [s for s in space.stages if s not in plan.batch_per_stage]
     if missing_b:
         raise InstanceError(f"plan gives no batch size for {missing_b}. To fix: add them to batch_per_stage")
@@ -54,11 +102,8 @@ def _structure(space: Space, plan: Plan) -> None:
 
 def stage_latencies(space: Space, plan: Plan) -> dict[str, int]:
     """E1: latency of one batch of every stage under ``plan``, in whole picoseconds (Q1)."""
-    out = {}
-    for s in space.stages:
-        units = plan.retrieval_servers if s == "retrieval" else plan.chips_per_stage[s]
-        out[s] = int(space.latency_ps(s, units, plan.batch_per_stage[s]))
-    return out
+    codes = unit_codes(space, plan)
+    return {s: int(space.latency_ps(s, codes[s], plan.batch_per_stage[s])) for s in space.stages}
 
 
 def evaluate(space: Space, plan: Plan) -> Metrics:
@@ -75,8 +120,9 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
         if gb * qc <= qb * gc:  # gb / gc <= qb / qc: ties go to the later group (E4)
             qb, qc = gb, gc
     bottleneck = next(g for g, (gb, gc) in reversed(list(zip(plan.placement, groups))) if gb * qc == qb * gc)
-    chips = sum(plan.chips_per_stage[next(s for s in g if s in ACCELERATOR_STAGES)]
-                for g in plan.placement if any(s in ACCELERATOR_STAGES for s in g))
+    group_codes = _group_codes(space, plan, unit_codes(space, plan))
+    chips = sum(int(units_of(c)) for c in group_codes)
+    per_type = {t: sum(int(units_of(c)) for c in group_codes if kind_of(c) == k) for k, t in enumerate(space.types)}
     ttft = sum(lat[s] for s in space.pre_decode)
     use = {s: (plan.retrieval_servers * space.chips_per_server if s == "retrieval" else plan.chips_per_stage[s])
            * lat[s] / b[s] for s in space.stages}
@@ -97,6 +143,10 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
         decode_ps=lat["decode"],
         bottleneck_batch=qb,
         bottleneck_cycle_ps=qc,
+        chips_per_type={t: n for t, n in per_type.items() if n},
+        cost_usd_per_hour=_priced(space, plan, "cost"),
+        capex_usd=_priced(space, plan, "capex"),
+        power_w=_priced(space, plan, "power"),
     )
 
 
@@ -107,24 +157,34 @@ def check_plan(space: Space, plan: Plan) -> list[str]:
     if plan.placement not in space.placements:
         why.append(f"placement {list(map(list, plan.placement))} is not allowed by policy "
                    f"{space.instance.search.placement!r}")
-    chips = 0
+    codes = unit_codes(space, plan)
+    chips, per_type = 0, [0] * len(space.types)
     for g in plan.placement:
         opts = space.group_chip_options(g)
         if opts:
-            n = plan.chips_per_stage[next(s for s in g if s in ACCELERATOR_STAGES)]
-            chips += n
-            if n not in opts:
-                why.append(f"group {list(g)} uses {n} chips, not among its options {list(opts)}")
+            o = codes[next(s for s in g if s in ACCELERATOR_STAGES)]
+            chips += int(units_of(o))
+            per_type[int(kind_of(o))] += int(units_of(o))
+            if o not in opts:
+                why.append(f"group {list(g)} uses {space.label(o)} chips, not among its options "
+                           f"{[space.label(x) for x in opts][:12]}")
     if not space.min_chips <= chips <= space.max_chips:
         why.append(f"total {chips} chips outside [{space.min_chips}, {space.max_chips}]")
-    if space.has_retrieval and plan.retrieval_servers != space.servers(chips):
+    for t, n, cap in zip(space.types, per_type, space.type_budget):
+        if n > cap:
+            why.append(f"{n} chips of {t} exceed its budget {cap} (search.max_chips_per_type)")
+    if space.decides_servers and codes["retrieval"] not in space.retrieval_options:
+        why.append(f"{space.label(codes['retrieval'], server=True)} retrieval servers, not among the options "
+                   f"(shard minimum to search.max_retrieval_servers)")
+    elif space.has_retrieval and not space.decides_servers and plan.retrieval_servers != space.servers(chips):
         why.append(f"{plan.retrieval_servers} retrieval servers, the space gives {space.servers(chips)} for {chips} chips")
     b = plan.batch_per_stage[space.stages[0]]
     d = plan.batch_per_stage["decode"]
     if b not in space.batch_options:
         why.append(f"request batch {b} not among {list(space.batch_options)}")
-    if d not in space.decode_batch_options(plan.chips_per_stage["decode"]) or d < b:
-        why.append(f"decode batch {d} not among the decode options at {plan.chips_per_stage['decode']} chips or "
+    if codes["decode"] in space.stage_chip_options["decode"] and (
+            d not in space.decode_batch_options(codes["decode"]) or d < b):
+        why.append(f"decode batch {d} not among the decode options at {space.label(codes['decode'])} chips or "
                    f"below the request batch {b}")
     return why
 

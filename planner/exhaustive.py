@@ -24,19 +24,18 @@ from fractions import Fraction
 
 import numpy as np
 
-from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, SpaceTooLargeError, VerificationError
-from planner.evaluate import evaluate
+from planner.counting import MAX_SCHEDULES, count_assignments, count_schedules, guard
+from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, VerificationError
+from planner.evaluate import evaluate, plan_weight
 from planner.exact import cmp_products, decode_rows_meet, mul, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
 from planner.frontier import candidates, pareto_indices
 from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, FrontierResult, Plan, Slo, distinct
-from planner.space import Space
+from planner.space import Space, kind_of, units_of
 
 __all__ = ["MAX_SCHEDULES", "ScheduleArrays", "count_assignments", "count_schedules", "empty_space_message",
            "exhaustive_frontier", "exhaustive_min_chips", "iter_schedules"]
 
 Progress = Callable[[str], None]
-#: The largest space the exhaustive search enumerates (schedules); beyond it, it refuses with the count.
-MAX_SCHEDULES = 100_000_000
 _CHUNK = 2_000_000  # array elements per chunk (memory stays bounded)
 
 
@@ -93,7 +92,8 @@ class _Tables:
     def pre(self, placement, A: np.ndarray):
         """(TTFT, C_pre, ok) of shape (k, |B|): ok = within the TTFT bound and the QPS floor."""
         sp = self.space
-        servers = sp.servers(A.sum(axis=1))
+        servers = (A[:, len(placement)] if sp.decides_servers else
+                   sp.servers(_chips(A, placement)) if sp.has_retrieval else None)
         group_of = {s: gi for gi, g in enumerate(placement) for s in g}
         cyc = {gi: np.zeros((len(A), len(self.B)), dtype=np.int64) for gi, g in enumerate(placement)
                if "decode" not in g}
@@ -113,86 +113,38 @@ class _Tables:
         return ttft, cpre, ok
 
 
+def _chips(A: np.ndarray, placement) -> np.ndarray:
+    """E5: total chips of assignment rows (the group columns' units; a retrieval column after them is not chips)."""
+    return units_of(A[:, :len(placement)]).sum(axis=1)
+
+
+def _cross(grid: np.ndarray, opts: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.repeat(grid, len(opts), axis=0), np.tile(opts, len(grid))[:, None]], axis=1)
+
+
 def _assignments(space: Space, placement, rows: int) -> Iterator[np.ndarray]:
-    """S3: the group chip counts of ``placement`` with a total in [min_chips, max_chips], in chunks of about
-    ``rows``; partial sums that cannot reach the range are pruned as the groups are added."""
+    """S3: the group options (codes) of ``placement`` with a chip total in [min_chips, max_chips] and every type
+    within its budget (S8), then (S9) each retrieval option in a last column, in chunks of about ``rows``; partial
+    sums that cannot reach the range are pruned as the groups are added."""
     opts = [np.asarray(space.group_chip_options(g) or (0,), dtype=np.int64) for g in placement]
-    lo_rest = np.cumsum([int(o.min()) for o in opts][::-1])[::-1].tolist() + [0]
-    hi_rest = np.cumsum([int(o.max()) for o in opts][::-1])[::-1].tolist() + [0]
+    lo_rest = np.cumsum([int(units_of(o).min()) for o in opts][::-1])[::-1].tolist() + [0]
+    hi_rest = np.cumsum([int(units_of(o).max()) for o in opts][::-1])[::-1].tolist() + [0]
     for first in opts[0]:
         grid = np.array([[first]], dtype=np.int64)
         for gi in range(1, len(opts)):
-            grid = np.concatenate([np.repeat(grid, len(opts[gi]), axis=0),
-                                   np.tile(opts[gi], len(grid))[:, None]], axis=1)
-            s = grid.sum(axis=1)
+            grid = _cross(grid, opts[gi])
+            s = units_of(grid).sum(axis=1)
             grid = grid[(s + lo_rest[gi + 1] <= space.max_chips) & (s + hi_rest[gi + 1] >= space.min_chips)]
-        s = grid.sum(axis=1)
-        grid = grid[(s >= space.min_chips) & (s <= space.max_chips)]
+        s = units_of(grid).sum(axis=1)
+        keep = (s >= space.min_chips) & (s <= space.max_chips)
+        if space.budgeted:
+            for k, cap in enumerate(space.type_budget):
+                keep &= np.where(kind_of(grid) == k, units_of(grid), 0).sum(axis=1) <= cap
+        grid = grid[keep]
+        if space.decides_servers:
+            grid = _cross(grid, np.asarray(space.retrieval_options, dtype=np.int64))
         for start in range(0, len(grid), max(1, rows)):
             yield grid[start:start + rows]
-
-
-def _sum_counts(opts: list[tuple[int, ...]], top: int) -> np.ndarray:
-    """How many ways each total 0..top is reached with one option per group (floats: a size estimate)."""
-    counts = np.zeros(top + 1)
-    counts[0] = 1.0
-    for o in opts:
-        nxt = np.zeros(top + 1)
-        o = np.asarray([v for v in o if v <= top], dtype=np.int64)
-        runs = np.split(o, np.flatnonzero(np.diff(o) != 1) + 1) if len(o) else []
-        csum = np.concatenate(([0.0], np.cumsum(counts)))
-        for r in runs:  # a run a..b of consecutive options adds counts[t-b .. t-a] to total t
-            a, b = int(r[0]), int(r[-1])
-            t = np.arange(top + 1)
-            nxt += csum[np.clip(t - a + 1, 0, top + 1)] - csum[np.clip(t - b, 0, top + 1)]
-        counts = nxt
-    return counts
-
-
-def _pre_counts(space: Space, placement) -> np.ndarray:
-    """Cumulative counts of the pre-decode groups' chip sums 0..N_max (a prefix sum: csum[t + 1] - csum[s] is the
-    number of assignments with a sum in [s, t])."""
-    counts = _sum_counts([space.group_chip_options(g) or (0,) for g in placement[:-1]], space.max_chips)
-    return np.concatenate(([0.0], np.cumsum(counts)))
-
-
-def count_assignments(space: Space, placement) -> float:
-    """S3: how many chip assignments of ``placement`` have a total in [min_chips, max_chips] (no enumeration)."""
-    csum = _pre_counts(space, placement)
-    total = 0.0
-    for n in space.group_chip_options(placement[-1]):
-        lo, hi = max(space.min_chips - n, 0), space.max_chips - n
-        total += csum[hi + 1] - csum[lo] if hi >= lo else 0.0
-    return total
-
-
-def count_schedules(space: Space, stop_above: float = np.inf) -> float:
-    """The number of schedules (placement, chips, B, D >= B) of the space, counted without enumerating them
-    (stops early once it exceeds ``stop_above``)."""
-    total = 0.0
-    B = np.asarray(space.batch_options)
-    for placement in space.placements:
-        csum = _pre_counts(space, placement)
-        for n in space.group_chip_options(placement[-1]):
-            lo, hi = max(space.min_chips - n, 0), space.max_chips - n
-            ways = csum[hi + 1] - csum[lo] if hi >= lo else 0.0
-            if ways:
-                D = np.asarray(space.decode_batch_options(int(n)))
-                total += ways * float(np.sum(len(D) - np.searchsorted(D, B)))
-            if total > stop_above:
-                return total
-    return total
-
-
-def _guard(space: Space, max_schedules: float) -> float:
-    """The space's schedule count; SpaceTooLargeError past ``max_schedules``."""
-    n = count_schedules(space, stop_above=max_schedules)
-    if n > max_schedules:
-        raise SpaceTooLargeError(f"the exhaustive search would enumerate over {n:.3g} schedules (its limit is "
-                                 f"{max_schedules:.3g}). To fix: use --solver cpsat, or narrow the space "
-                                 f"(search.chips: pow2, search.batches: pow2, a smaller search.max_batch_size or "
-                                 f"search.max_chips_per_stage)")
-    return n
 
 
 def _chunks(space: Space, tables: _Tables, progress: Progress | None):
@@ -220,7 +172,7 @@ def _stairs(tables: _Tables, n: int) -> list[np.ndarray]:
     return out
 
 
-def _decode_choices(tables: _Tables, A: np.ndarray, cpre: np.ndarray, ok: np.ndarray):
+def _decode_choices(tables: _Tables, A: np.ndarray, dc: int, cpre: np.ndarray, ok: np.ndarray):
     """The decode rows a frontier may pick per (row, B), as flat arrays (row, B index, decode index, binds).
 
     At fixed chips and TTFT a schedule's QPS/chip is min(B / C_pre, D / L) / N, so F2 only ever picks, on the
@@ -228,7 +180,7 @@ def _decode_choices(tables: _Tables, A: np.ndarray, cpre: np.ndarray, ok: np.nda
     tie tolerance of the best there (a float band, 2e-9 wide: a superset)."""
     B = tables.B
     picks = []
-    n_dec = A[:, -1]
+    n_dec = A[:, dc]
     for n in np.unique(n_dec):
         rows = np.flatnonzero(n_dec == n)
         dt = tables.decode(int(n))
@@ -255,16 +207,18 @@ def _decode_choices(tables: _Tables, A: np.ndarray, cpre: np.ndarray, ok: np.nda
 
 
 def _frontier_chunk(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -> ScheduleArrays:
-    r, bi, di, binds = _decode_choices(tables, A, cpre, ok)
+    placement = space.placements[pi]
+    dc = len(placement) - 1
+    r, bi, di, binds = _decode_choices(tables, A, dc, cpre, ok)
     D = np.zeros(len(r), dtype=np.int64)
     L = np.zeros(len(r), dtype=np.int64)
-    for n in np.unique(A[r, -1]):
-        m = A[r, -1] == n
+    for n in np.unique(A[r, dc]):
+        m = A[r, dc] == n
         dt = tables.decode(int(n))
         D[m], L[m] = dt.D[di[m]], dt.L[di[m]]
     B = tables.B[bi]
     return ScheduleArrays(pi, A[r], B, D, ttft[r, bi], L, np.where(binds, D, B), np.where(binds, L, cpre[r, bi]),
-                          A[r].sum(axis=1))
+                          _chips(A[r], placement))
 
 
 def _front(arr: ScheduleArrays) -> ScheduleArrays:
@@ -283,13 +237,19 @@ def _concat(arrs: list[ScheduleArrays]) -> tuple[ScheduleArrays, np.ndarray]:
                                                                             for a in arrs])
 
 
-def _plan(space: Space, pi: int, chips: np.ndarray, b: int, d: int) -> Plan:
+def _plan(space: Space, pi: int, codes: np.ndarray, b: int, d: int) -> Plan:
+    """The plan of one assignment row (group option codes, then the retrieval option under S9)."""
     placement = space.placements[pi]
-    chips_per_stage = {s: int(chips[gi]) for gi, g in enumerate(placement) for s in g if s in ACCELERATOR_STAGES}
+    acc = [(s, int(codes[gi])) for gi, g in enumerate(placement) for s in g if s in ACCELERATOR_STAGES]
     batch = {s: int(b) for s in space.pre_decode} | {"decode": int(d)}
-    total = int(sum(int(chips[gi]) for gi in range(len(placement))))
-    return Plan(placement=placement, chips_per_stage=chips_per_stage, batch_per_stage=batch,
-                retrieval_servers=int(space.servers(total)) if space.has_retrieval else 0)
+    total = int(units_of(codes[:len(placement)]).sum())
+    servers, server = (int(space.servers(total)) if space.has_retrieval else 0), space.server_types[0]
+    if space.decides_servers:
+        ret = int(codes[len(placement)])
+        servers, server = int(units_of(ret)), space.server_types[int(kind_of(ret))]
+    return Plan(placement=placement, chips_per_stage={s: int(units_of(c)) for s, c in acc}, batch_per_stage=batch,
+                retrieval_servers=servers, accelerator_per_stage={s: space.types[int(kind_of(c))] for s, c in acc},
+                retrieval_server=server if space.has_retrieval else "")
 
 
 def _checked_point(space: Space, arr: ScheduleArrays, pis: np.ndarray, i: int) -> FrontierPoint:
@@ -310,7 +270,7 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
                         max_schedules: float = MAX_SCHEDULES) -> FrontierResult:
     """The exact Pareto frontier of the space by complete enumeration; every point proven optimal."""
     slo = slo if slo is not None else space.instance.slo
-    total = _guard(space, max_schedules)
+    total = guard(space, max_schedules)
     t0 = time.perf_counter()
     tables = _Tables(space, slo)
     kept = []
@@ -332,11 +292,12 @@ def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | No
                    max_schedules: float = MAX_SCHEDULES) -> Iterator[ScheduleArrays]:
     """Every schedule of the space (every D >= B) that meets ``slo``, in chunks."""
     slo = slo or Slo()
-    _guard(space, max_schedules)
+    guard(space, max_schedules)
     tables = _Tables(space, slo)
     for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
-        for n in np.unique(A[:, -1]):
-            rows = np.flatnonzero(A[:, -1] == n)
+        dc = len(space.placements[pi]) - 1
+        for n in np.unique(A[:, dc]):
+            rows = np.flatnonzero(A[:, dc] == n)
             dt = tables.decode(int(n))
             valid = ok[rows][:, :, None] & dt.ok[None, None, :] & (dt.D[None, None, :] >= tables.B[None, :, None])
             r, bi, di = np.nonzero(valid)
@@ -347,24 +308,38 @@ def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | No
             binds = cmp_products(dt.D[di], c, tables.B[bi], dt.L[di]) < 0  # D / L < B / C_pre
             yield ScheduleArrays(pi, A[rr], tables.B[bi], dt.D[di], ttft[rr, bi], dt.L[di],
                                  np.where(binds, dt.D[di], tables.B[bi]), np.where(binds, dt.L[di], c),
-                                 A[rr].sum(axis=1))
+                                 _chips(A[rr], space.placements[pi]))
+
+
+def _weights(space: Space, placement, A: np.ndarray, objective: str) -> np.ndarray:
+    """O4: the integer weight of every assignment row (``Space.weight`` per group option and retrieval option)."""
+    w = np.zeros(len(A), dtype=np.int64)
+    cols = [(gi, False) for gi, g in enumerate(placement) if any(s in ACCELERATOR_STAGES for s in g)]
+    cols += [(len(placement), True)] if space.decides_servers else []
+    for c, server in cols:
+        uniq, inv = np.unique(A[:, c], return_inverse=True)
+        w += np.array([space.weight(objective, int(u), server) for u in uniq], dtype=np.int64)[inv.reshape(-1)]
+    return w
 
 
 def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progress | None = None,
-                         max_schedules: float = MAX_SCHEDULES) -> CapacityResult:
-    """O4 by enumeration: the fewest chips meeting ``slo`` (qps_min required), then the least TTFT, then the
-    least TPOT; the reference of ``planner.capacity.min_chips``."""
+                         max_schedules: float = MAX_SCHEDULES, objective: str = "chips") -> CapacityResult:
+    """O4 by enumeration: the least weight (chips, rent, purchase or power) meeting ``slo`` (qps_min required),
+    then the least TTFT, then the least TPOT; the reference of ``planner.capacity.min_chips``."""
     slo = slo if slo is not None else space.instance.slo
     if slo.qps_min is None:
         raise InstanceError(f"{space.instance.name}: capacity planning needs a QPS target, and slo.qps_min is not "
-                            f"set. To fix: pass --qps-min (requests/s) or set slo.qps_min in the instance")
-    _guard(space, max_schedules)
+                            f"set. To fix: pass --qps (requests/s) or set slo.qps_min in the instance")
+    guard(space, max_schedules)
     t0 = time.perf_counter()
     tables = _Tables(space, slo)
     best = None
     for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
-        for n in np.unique(A[:, -1]):
-            rows = np.flatnonzero(A[:, -1] == n)
+        placement = space.placements[pi]
+        dc = len(placement) - 1
+        weight = _weights(space, placement, A, objective)
+        for n in np.unique(A[:, dc]):
+            rows = np.flatnonzero(A[:, dc] == n)
             dt = tables.decode(int(n))
             valid = dt.ok[None, :] & (dt.D[None, :] >= tables.B[:, None])  # (|B|, |D|)
             lmin = np.where(valid, dt.L[None, :], np.iinfo(np.int64).max)
@@ -373,19 +348,19 @@ def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progres
             r, bi = np.nonzero(good)
             if len(r) == 0:
                 continue
-            key = np.lexsort((dt.L[j[bi]], ttft[rows[r], bi], A[rows[r]].sum(axis=1)))[0]
-            cand = (int(A[rows[r[key]]].sum()), int(ttft[rows[r[key]], bi[key]]), int(dt.L[j[bi[key]]]))
+            key = np.lexsort((dt.L[j[bi]], ttft[rows[r], bi], weight[rows[r]]))[0]
+            cand = (int(weight[rows[r[key]]]), int(ttft[rows[r[key]], bi[key]]), int(dt.L[j[bi[key]]]))
             if best is None or cand < best[0]:
                 best = (cand, _plan(space, pi, A[rows[r[key]]], int(tables.B[bi[key]]), int(dt.D[j[bi[key]]])))
     if best is None:
         raise InfeasibleError(_infeasible_reason(space, slo))
     m = evaluate(space, best[1])
-    if (m.chips, m.ttft_ps, m.decode_ps) != best[0]:
-        raise VerificationError(f"exhaustive min-chips and evaluator disagree on {best[1]}: {best[0]} vs "
-                                f"{(m.chips, m.ttft_ps, m.decode_ps)}")
+    got = (plan_weight(space, best[1], objective), m.ttft_ps, m.decode_ps)
+    if got != best[0]:
+        raise VerificationError(f"exhaustive capacity and evaluator disagree on {best[1]}: {best[0]} vs {got}")
     return CapacityResult(instance=space.instance.name, solver="exhaustive", solve_seconds=time.perf_counter() - t0,
-                          qps_min=slo.qps_min, point=FrontierPoint(metrics=m, plan=best[1], proven_optimal=True,
-                                                                   gap=0.0))
+                          qps_min=slo.qps_min, objective=objective,
+                          point=FrontierPoint(metrics=m, plan=best[1], proven_optimal=True, gap=0.0))
 
 
 def empty_space_message(space: Space) -> str:
@@ -405,7 +380,7 @@ def _infeasible_reason(space: Space, slo: Slo) -> str:
             continue
         best_ttft = min(best_ttft or np.inf, float(arr.ttft_ps.min()))
         best_qps = max(best_qps, float(np.max(arr.cycle_batch / arr.cycle_ps)) * 1e12)
-        for n in np.unique(A[:, -1]):
+        for n in np.unique(A[:, len(space.placements[pi]) - 1]):
             best_dec = min(best_dec or np.inf, float(tables.decode(int(n)).L.min()))
     if best_ttft is None:
         raise EmptySpaceError(empty_space_message(space))

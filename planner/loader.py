@@ -10,9 +10,10 @@ import yaml
 from pydantic import ValidationError
 
 from planner.errors import InstanceError
+from planner.prices import PriceFile
 from planner.schema import MAX_YAML_NODES, Instance, ProfileCostSource, clip
 
-__all__ = ["load_instance"]
+__all__ = ["load_instance", "load_prices"]
 
 
 def _format_validation(path: Path, err: ValidationError) -> str:
@@ -48,22 +49,20 @@ def _expanded_nodes(node, memo: dict, limit: int) -> int:
     return total
 
 
-def load_instance(path: str | Path) -> Instance:
-    """Read and validate an instance YAML; relative profile folders and calibration files resolve against the
-    file's folder."""
-    path = Path(path)
+def _read_yaml(path: Path, what: str, keys: str) -> dict:
+    """A YAML mapping from ``path``, guarded: size, UTF-8, alias expansion, nesting, syntax (one-line errors)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InstanceError(f"cannot read instance {path}: {exc.strerror}. To fix: check the path") from exc
+        raise InstanceError(f"cannot read {what} {path}: {exc.strerror}. To fix: check the path") from exc
     if len(raw) > 10_000_000:
-        raise InstanceError(f"{path} is {len(raw) / 1e6:.3g} MB, far larger than any instance. To fix: check the "
+        raise InstanceError(f"{path} is {len(raw) / 1e6:.3g} MB, far larger than any {what}. To fix: check the "
                             f"file name")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InstanceError(f"{path} is not UTF-8 text (byte {exc.start}: {clip(raw[exc.start:exc.start + 4])}). "
-                            f"To fix: give an instance YAML file") from exc
+                            f"To fix: give a YAML file") from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is not None and _expanded_nodes(node, {}, MAX_YAML_NODES) > MAX_YAML_NODES:
@@ -78,19 +77,38 @@ def load_instance(path: str | Path) -> Instance:
         raise InstanceError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', None) or clip(str(exc))}. To fix: "
                             f"correct the YAML syntax") from exc
     if not isinstance(data, dict):
-        raise InstanceError(f"{path}: the instance must be a YAML mapping, got {type(data).__name__}. To fix: start "
-                            f"with keys name, pipeline, cost, search")
+        raise InstanceError(f"{path}: the {what} must be a YAML mapping, got {type(data).__name__}. To fix: start "
+                            f"with keys {keys}")
+    return data
+
+
+def _resolved(path: Path, name: str | None) -> str | None:
+    return name if name is None or Path(name).is_absolute() else str((path.parent / name).resolve())
+
+
+def load_prices(path: str | Path) -> PriceFile:
+    """Read and validate a price YAML (``schema.PriceFile``)."""
+    path = Path(path)
+    data = _read_yaml(path, "price file", "accelerators, cpu_servers")
+    try:
+        return PriceFile.model_validate(data)
+    except ValidationError as exc:
+        raise InstanceError(_format_validation(path, exc).replace("invalid instance", "invalid price file")) from exc
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Read and validate an instance YAML; relative profile folders, calibration and price files resolve against
+    the file's folder."""
+    path = Path(path)
+    data = _read_yaml(path, "instance", "name, pipeline, cost, search")
     try:
         inst = Instance.model_validate(data)
     except ValidationError as exc:
         raise InstanceError(_format_validation(path, exc)) from exc
     cost = inst.cost
+    update = {"prices": _resolved(path, cost.prices)}
     if isinstance(cost, ProfileCostSource):
-        folder = Path(cost.profiles_dir)
-        if not folder.is_absolute():
-            folder = (path.parent / folder).resolve()
-        return inst.model_copy(update={"cost": cost.model_copy(update={"profiles_dir": str(folder)})})
-    if cost.calibration in ("default", "none") or Path(cost.calibration).is_absolute():
-        return inst
-    where = str((path.parent / cost.calibration).resolve())
-    return inst.model_copy(update={"cost": cost.model_copy(update={"calibration": where})})
+        update["profiles_dir"] = _resolved(path, cost.profiles_dir)
+    elif cost.calibration not in ("default", "none"):
+        update["calibration"] = _resolved(path, cost.calibration)
+    return inst.model_copy(update={"cost": cost.model_copy(update=update)})

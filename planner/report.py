@@ -10,7 +10,7 @@ from pathlib import Path
 from models.errors import ModelError
 from planner.exact import ps_to_s
 from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
-from planner.space import Space, pow2_upto
+from planner.space import STRIDE, Space, kind_of, pow2_upto, units_of
 
 __all__ = ["SHORT", "capacity_json", "capacity_text", "fixed_table", "frontier_json", "frontier_table", "metrics_text",
            "plot_frontier", "stage_cost_table", "validation_markdown", "validation_text"]
@@ -143,40 +143,49 @@ def fixed_table(head: list[str], rows: list[list[str]], left: int = 0) -> list[s
 
 def stage_cost_table(space: Space, stage: str, units: list[int] | None = None,
                      batches: list[int] | None = None) -> str:
-    """Latency, throughput and the binding resource of a stage over (units, batch) options."""
-    cost = space.costs[stage]
-    if units is None:
-        if stage == "retrieval":
-            units = sorted({int(space.servers(space.min_chips)), int(space.servers(space.max_chips))})
-        else:
-            opts = space.stage_chip_options[stage]
-            units = [n for n in opts if n & (n - 1) == 0] or list(opts)
-    unit = "servers" if stage == "retrieval" else "chips"
-    head = [unit, "batch", "latency ms", "QPS", "QPS/chip", "bound", "configuration"]
+    """Latency, throughput and the binding resource of a stage over (units, batch) options, on every offered type
+    (a 'type' column when several are offered)."""
+    server = stage == "retrieval"
+    names = space.server_types if server else space.types
+    if server and space.decides_servers:
+        codes = list(space.retrieval_options)
+    elif server:
+        codes = sorted({int(space.servers(space.min_chips)), int(space.servers(space.max_chips))})
+    else:
+        codes = [o for o in space.stage_chip_options[stage] if int(units_of(o)) & (int(units_of(o)) - 1) == 0] or \
+            list(space.stage_chip_options[stage])
+    if units is not None:
+        kinds = sorted({int(kind_of(o)) for o in codes}) or [0]
+        codes = [k * STRIDE + n for k in kinds for n in units]
+    unit = "servers" if server else "chips"
+    head = (["type"] if len(names) > 1 else []) + [unit, "batch", "latency ms", "QPS", "QPS/chip", "bound",
+                                                   "configuration"]
     rows = []
-    for n in units:
+    for o in codes:
+        n, kind = int(units_of(o)), ([names[int(kind_of(o))]] if len(names) > 1 else [])
         if batches:
             bs = batches
         elif stage == "decode":
             try:
-                bs = list(pow2_upto(cost.max_batch(n)))
+                bs = list(pow2_upto(space.cost(stage, o).max_batch(n)))
             except ModelError as exc:
-                rows.append([str(n), "-", "-", "-", "-", "does not fit", str(exc).split(". To fix")[0][:80]])
+                rows.append(kind + [str(n), "-", "-", "-", "-", "does not fit", str(exc).split(". To fix")[0][:80]])
                 continue
         else:
             bs = list(pow2_upto(space.instance.search.max_batch_size))
         for b in bs:
             try:
-                lat = ps_to_s(int(space.latency_ps(stage, n, b)))
+                lat = ps_to_s(int(space.latency_ps(stage, o, b)))
             except ModelError as exc:
-                rows.append([str(n), str(b), "-", "-", "-", "does not fit", str(exc).split(". To fix")[0][:80]])
+                rows.append(kind + [str(n), str(b), "-", "-", "-", "does not fit", str(exc).split(". To fix")[0][:80]])
                 continue
-            chips = n * space.chips_per_server if stage == "retrieval" else n
-            info = cost.breakdown(n, b)
-            bound, config = info.bound, info.configuration
-            rows.append([str(n), str(b), f"{lat * 1e3:.4g}", f"{b / lat:.4g}", f"{b / lat / chips:.4g}", bound, config])
-    title = f"{space.instance.name}: stage {stage} ({cost.description})"
-    return "\n".join([title] + fixed_table(head, rows))
+            chips = n * space.chips_per_server if server else n
+            info = space.cost(stage, o).breakdown(n, b)
+            rows.append(kind + [str(n), str(b), f"{lat * 1e3:.4g}", f"{b / lat:.4g}", f"{b / lat / chips:.4g}",
+                                info.bound, info.configuration])
+    described = sorted({space.cost(stage, o).description for o in codes})
+    title = f"{space.instance.name}: stage {stage} ({'; '.join(described)})"
+    return "\n".join([title] + fixed_table(head, rows, left=len(head) - 7))
 
 
 def validation_text(result: dict) -> str:

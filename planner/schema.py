@@ -32,6 +32,8 @@ __all__ = [
     "FrontierResult",
     "Instance",
     "IntRange",
+    "OBJECTIVES",
+
     "Metrics",
     "Pipeline",
     "Plan",
@@ -56,6 +58,8 @@ STAGE_ORDER: tuple[str, ...] = ("encode", "rewrite_prefill", "rewrite_decode", "
 #: Efficiency fields a calibration sets (models.calibration, C1).
 CALIBRATED_EFFICIENCIES: frozenset[str] = frozenset({"compute", "memory", "decoder_layer_overhead_s",
                                                      "encoder_layer_overhead_s"})
+#: Capacity objectives (O4): what a plan's weight counts.
+OBJECTIVES: tuple[str, ...] = ("chips", "cost", "capex", "power")
 #: Stages that run on accelerators (retrieval runs on CPU servers).
 ACCELERATOR_STAGES: frozenset[str] = frozenset(STAGE_ORDER) - {"retrieval"}
 
@@ -196,6 +200,10 @@ class ProfileFiles(_Strict):
     retrieval: list[str] = ["retrieval_perf.csv", "retrieval_perf_small_10k.csv"]
 
 
+PRICES_HELP = ("a price YAML (accelerators: and cpu_servers: maps of name -> price_usd_per_hour, purchase_usd, "
+               "power_w), relative to the instance file; it overrides the catalog's estimates")
+
+
 class ProfileCostSource(_Strict):
     """Stage costs from profile tables in the RAGO CSV format (see docs/model.md, 'Profile tables')."""
 
@@ -203,6 +211,8 @@ class ProfileCostSource(_Strict):
     profiles_dir: str = Field(description="folder of the CSVs; relative paths are relative to the instance file")
     hardware: str = Field(description="accelerator name in the profiles, e.g. H100_GPU")
     files: ProfileFiles = ProfileFiles()
+    cpu_server: str = Field("epyc-milan-96c", description="the retrieval hosts (for their price)")
+    prices: str | None = Field(None, min_length=1, max_length=4096, description=PRICES_HELP)
 
 
 class DatabaseSpec(_Strict):
@@ -233,8 +243,12 @@ class AnalyticalCostSource(_Strict):
     """Stage costs from the roofline and scan models over the catalogs (docs/model.md, 'Analytical models')."""
 
     kind: Literal["analytical"]
-    accelerator: str = Field(description="catalog name, e.g. XPU-C, H100 (models/catalog.py)")
-    cpu_server: str = "epyc-milan-96c"
+    accelerator: str | list[str] = Field(description="catalog name, e.g. XPU-C, H100 (models/catalog.py), or a "
+                                                     "list of the types the planner may choose from, per group")
+    stage_accelerators: dict[StageKind, list[str]] = Field(default_factory=dict, description="per stage, the "
+                                                           "offered types it may run on (default: all)")
+    cpu_server: str | list[str] = Field("epyc-milan-96c", description="retrieval server type(s) offered")
+    prices: str | None = Field(None, min_length=1, max_length=4096, description=PRICES_HELP)
     weight_bytes_per_param: Annotated[float, Field(gt=0, le=64)] = 1.0
     activation_bytes: Annotated[float, Field(gt=0, le=64)] = 2.0
     kv_cache_bytes_per_value: Annotated[float, Field(gt=0, le=64)] = 1.0
@@ -247,6 +261,29 @@ class AnalyticalCostSource(_Strict):
                                          "file) from 'ragplan calibrate fit'")
     databases: dict[str, DatabaseSpec] = Field(default_factory=dict)
 
+    @property
+    def accelerators(self) -> tuple[str, ...]:
+        """The offered accelerator types, in the order given."""
+        return (self.accelerator,) if isinstance(self.accelerator, str) else tuple(self.accelerator)
+
+    @property
+    def cpu_servers(self) -> tuple[str, ...]:
+        return (self.cpu_server,) if isinstance(self.cpu_server, str) else tuple(self.cpu_server)
+
+    @model_validator(mode="after")
+    def _types(self) -> "AnalyticalCostSource":
+        for what, names in (("accelerator", self.accelerators), ("cpu_server", self.cpu_servers)):
+            if not names:
+                raise ValueError(f"cost.{what} is an empty list. To fix: name at least one")
+            if len(set(names)) != len(names):
+                raise ValueError(f"cost.{what} lists {sorted(n for n in set(names) if names.count(n) > 1)} twice. "
+                                 f"To fix: list each type once")
+        for stage, names in self.stage_accelerators.items():
+            extra = sorted(set(names) - set(self.accelerators))
+            if extra or not names:
+                raise ValueError(f"cost.stage_accelerators.{stage} = {names}: {extra or 'empty'} not among the offered"
+                                 f" accelerators {list(self.accelerators)}. To fix: list offered types only")
+        return self
 
 
 CostSource = Annotated[Union[ProfileCostSource, AnalyticalCostSource], Field(discriminator="kind")]
@@ -276,6 +313,13 @@ class SearchSpace(_Strict):
     max_decode_batch_size: DecodeBatch | None = Field(None, description="cap on decode batches (None: the cost "
                                                       "model's memory limit)")
     chips_per_server: Annotated[int, Field(gt=0, le=1024)] = 4
+    retrieval_servers: Literal["hosts", "decision"] = Field(
+        "hosts", description="hosts: the RAGO rule, r = max(1, floor(N / chips_per_server)) CPU hosts of the "
+                             "accelerators (priced with them); decision: r dedicated, priced servers chosen by the "
+                             "planner between the shard-memory minimum and max_retrieval_servers")
+    max_retrieval_servers: Annotated[int, Field(gt=0, le=10**5)] | None = Field(
+        None, description="most dedicated retrieval servers (decision; default: the shard minimum x 4)")
+    max_chips_per_type: dict[str, Chips] = Field(default_factory=dict, description="budget per accelerator type")
     micro_batching: Literal[False] = False
 
     @field_validator("chip_options")
@@ -323,12 +367,15 @@ class Instance(_Strict):
 
 
 class Plan(_Strict):
-    """One schedule: placement groups, chips per accelerator stage, batch per stage, retrieval servers."""
+    """One schedule: placement groups, accelerator type and chips per accelerator stage, batch per stage,
+    retrieval servers and their type (types left out: the instance's only one)."""
 
     placement: tuple[tuple[str, ...], ...]
     chips_per_stage: dict[str, PositiveInt]
     batch_per_stage: dict[str, PositiveInt]
     retrieval_servers: Annotated[int, Field(ge=0)] = 0
+    accelerator_per_stage: dict[str, str] = Field(default_factory=dict)
+    retrieval_server: str = ""
 
 
 class Metrics(_Strict):
@@ -351,6 +398,10 @@ class Metrics(_Strict):
     decode_ps: int
     bottleneck_batch: int
     bottleneck_cycle_ps: int
+    chips_per_type: dict[str, int] = Field(default_factory=dict)
+    cost_usd_per_hour: float | None = Field(None, description="P2: rent of the plan's priced resources")
+    capex_usd: float | None = Field(None, description="P2: purchase of the plan's resources (None: a type not sold)")
+    power_w: float | None = None
 
     @property
     def ratio(self) -> Fraction:
@@ -381,11 +432,12 @@ class FrontierResult(_Strict):
 
 
 class CapacityResult(_Strict):
-    """The fewest chips meeting an SLO with a QPS floor (O4), and the plan that does it."""
+    """The least-weight plan (O4: chips, rent, purchase or power) meeting an SLO with a QPS floor."""
 
     instance: str
     solver: str
     solve_seconds: float
     qps_min: float
+    objective: Literal["chips", "cost", "capex", "power"] = "chips"
     point: FrontierPoint
     solves: int | None = None

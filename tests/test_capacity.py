@@ -54,7 +54,7 @@ def test_higher_target_never_needs_fewer_chips():
 
 def test_needs_a_target_and_explains_infeasible():
     space = _space("case2")
-    with pytest.raises(InstanceError, match="needs a QPS target.*To fix: pass --qps-min"):
+    with pytest.raises(InstanceError, match="needs a QPS target.*To fix: pass --qps"):
         min_chips(space, slo=Slo(), **SOLVER)
     with pytest.raises(InfeasibleError, match=r"qps_min 50 cannot be reached within 64 chips.*search.total_chips.max "
                                               r"limits the chips\)\. To fix: lower qps_min or raise "

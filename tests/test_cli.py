@@ -114,7 +114,7 @@ def test_min_chips_text_json_and_errors(tmp_path, capsys):
     assert data["qps_min"] == 300 and data["plan"]["chips"] == 65 and data["plan"]["qps"] >= 300
     assert data["plan"]["proven_optimal"] and data["plan"]["ttft_s"] <= 0.2
     code, out, err = _run(capsys, "min-chips", CASE4)
-    assert code == 2 and out == "" and err.count("\n") == 1 and "To fix: pass --qps-min" in err
+    assert code == 2 and out == "" and err.count("\n") == 1 and "To fix: pass --qps" in err
     code, _, err = _run(capsys, "min-chips", CASE4, "--qps-min", "5000", "--quiet")
     assert code == 2 and "qps_min 5000 cannot be reached within 96 chips" in err and "Traceback" not in err
 

@@ -34,7 +34,7 @@ def _decode_s(path: str, *overrides: str) -> float:
 
     args = _parser().parse_args(["pareto", path, *overrides])
     space = build_space(_with_overrides(load_instance(path), args))
-    return float(space.costs["decode"].latency_s(1, 1))
+    return float(space.cost("decode").latency_s(1, 1))
 
 
 def test_fit_then_check_round_trip(tmp_path, capsys):
@@ -78,9 +78,9 @@ def test_nvidia_accelerators_plan_with_the_shipped_calibration_by_default(tmp_pa
     assert _decode_s(h100, "--calibration", str(SHIPPED["nvidia"])) == calibrated
     assert _decode_s(h100, "--calibration", "default") == calibrated
     space = build_space(load_instance(h100))
-    assert shipped.summary in space.costs["prefill"].description
+    assert shipped.summary in space.cost("prefill").description
     xpu = _instance(tmp_path, accelerator="XPU-C")  # the paper's XPUs keep the paper's idealised assumptions
-    assert "RAGO paper's idealised XPU" in build_space(load_instance(xpu)).costs["prefill"].description
+    assert "RAGO paper's idealised XPU" in build_space(load_instance(xpu)).cost("prefill").description
     assert _decode_s(xpu) == _decode_s(xpu, "--calibration", "none")
     assert _decode_s(xpu, "--accelerator", "H200") > 1.2 * _decode_s(xpu, "--accelerator", "H200", "--calibration",
                                                                       "none")
@@ -90,7 +90,7 @@ def test_instance_calibration_path_is_relative_to_the_instance(tmp_path, capsys)
     (tmp_path / "cals").mkdir()
     shutil.copy(SHIPPED["nvidia"], tmp_path / "cals" / "mine.json")
     inst = _instance(tmp_path, accelerator="XPU-C", calibration="cals/mine.json")
-    assert "calibrated on 37 measured H100 rows" in build_space(load_instance(inst)).costs["decode"].description
+    assert "calibrated on 37 measured H100 rows" in build_space(load_instance(inst)).cost("decode").description
     code, out, _ = _run(capsys, "costs", inst, "--stage", "decode", "--units", "1", "--batches", "1")
     assert code == 0 and "calibrated on 37 measured H100 rows" in out
 

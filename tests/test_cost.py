@@ -13,7 +13,8 @@ def test_every_stage_cost_implements_the_interface(name, mode):
     inst = load_instance(INSTANCES / name)
     inst = inst.model_copy(update={"search": inst.search.model_copy(update={"chips": mode, "batches": mode})})
     space = build_space(inst)
-    for stage, cost in space.costs.items():
+    for stage, per_type in space.costs.items():
+        (cost,) = per_type  # one offered type
         want = RetrievalModel if stage == "retrieval" else StageCost
         assert isinstance(cost, want), (stage, type(cost).__name__)
         units = cost.min_servers() if stage == "retrieval" else space.stage_chip_options[stage][0]

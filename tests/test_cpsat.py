@@ -46,22 +46,22 @@ def test_tables_are_the_evaluators_integers():
     for bi in (0, 3, 7):
         tb = slice_tables(space, st_, slice_groups(space), bi)
         for g, rows in tb.groups.items():
-            for n, t in rows[:10]:
-                want = sum(int(space.latency_ps(s, int(n), int(tb.batch))) for s in g if s != "retrieval")
-                assert t == want
-        for j, t in tb.retrieval:
+            for n, t, o, w in rows[:10]:
+                want = sum(int(space.latency_ps(s, int(o), int(tb.batch))) for s in g if s != "retrieval")
+                assert t == want and n == o and w == n  # one type: the option code is the count; chips weigh 1
+        for j, t, w in tb.retrieval:
             assert t == int(space.latency_ps("retrieval", st_.buckets[j].servers, int(tb.batch)))
 
 
 def test_decode_rows_pick_exactly():
     book = build_tables(_space("case1", batches="any"), Slo()).decode
     for B in (1, 7, 64, 300):
-        for n, D, L in best_rows(book, B):
+        for n, D, L, o, w in best_rows(book, B):
             i = int(np.flatnonzero(book.options == n)[0])
             ok = book.D[i] >= B
             best = max(zip(book.D[i][ok], book.L[i][ok]), key=lambda r: (Fraction(int(r[0]), int(r[1])), -r[1]))
             assert (D, L) == best and D >= B
-        for n, D, L in fast_rows(book, B):
+        for n, D, L, o, w in fast_rows(book, B):
             i = int(np.flatnonzero(book.options == n)[0])
             assert L == book.L[i][book.D[i] >= B].min()
 
@@ -86,8 +86,8 @@ def test_capped_rows_keep_the_fastest_row_per_cap():
     rows = capped_rows(book, 4, k, space.max_chips, space.min_chips)
     for n in np.unique(rows[:, 0]):
         sub = rows[rows[:, 0] == n]
-        assert np.all(np.diff(sub[:, 3]) != 0)
-        order = np.argsort(-sub[:, 3])
+        assert np.all(np.diff(sub[:, 5]) != 0)  # column 5: the chip cap
+        order = np.argsort(-sub[:, 5])
         assert np.all(np.diff(sub[order, 2]) < 0)  # more chips allowed <=> slower: a strict staircase
 
 

@@ -58,7 +58,7 @@ def test_never_above_pow2_at_pow2_points(case):
             continue
         for n in pw.stage_chip_options[s]:
             B = np.array(pw.batch_options if s != "decode" else pw.decode_batch_options(n), dtype=float)
-            assert np.all(an.costs[s].latency_s(n, B) <= pw.costs[s].latency_s(n, B) * (1 + 1e-12))
+            assert np.all(an.cost(s, n).latency_s(n, B) <= pw.cost(s, n).latency_s(n, B) * (1 + 1e-12))
 
 
 def test_any_count_cost_wraps_tables():

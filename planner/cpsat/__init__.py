@@ -1,8 +1,9 @@
-"""The CP-SAT planner: integer tables of a space and its slices, the slice model (C1-C10), the solve wrapper and
-the slice sweep with its objectives (O1-O4) and bounds (U1-U4). ``planner.pareto`` and ``planner.capacity`` use
-these public names only."""
+"""The CP-SAT planner: integer tables of a space and its slices, the slice model (C1-C12), the solve wrapper, the
+slice sweep with its objectives (O1-O4) and bounds (U1-U4), and the O4 scan ``least_weight``. ``planner.pareto``
+and ``planner.capacity`` use these public names only."""
 
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
+from planner.cpsat.least import least_weight
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.sweep import Cost, SliceSweep, Step, slice_bounds, slice_chip_bounds
 from planner.cpsat.tables import (
@@ -19,5 +20,6 @@ from planner.cpsat.tables import (
 
 __all__ = ["Ask", "Bucket", "Clock", "Cost", "DecodeBook", "INT_LIMIT", "OutOfTime", "Outcome", "SliceModel",
            "SliceSweep", "SliceTables", "SolverSettings", "SpaceTables", "Step", "best_rows", "build_ask",
-           "build_base", "build_tables", "capped_rows", "fast_rows", "run_ask", "slice_bounds", "slice_chip_bounds",
+           "build_base", "build_tables", "capped_rows", "fast_rows", "least_weight", "run_ask", "slice_bounds",
+           "slice_chip_bounds",
            "slice_groups", "slice_tables"]

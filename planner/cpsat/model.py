@@ -2,10 +2,11 @@
 
 A slice fixes the request batch B, the only decision every pre-decode group shares (``planner.cpsat.sweep``
 searches over slices). Notation, every time a whole number of picoseconds (Q1): groups g in G (allowed pre-decode
-groups), y_g placement literals, n_g chips, t_g the latency sum of g's accelerator stages, r retrieval servers and
-j their bucket, t_r retrieval's latency, C_pre >= every chosen group's cycle, TTFT = sum_g t_g + t_r; decode row
-(n_d, D, L) of the ask's rows; N total chips. A slice plan's exact cost is K = N max(C_pre, B L / D) (ps x chips
-per B requests): QPS/chip = B / K.
+groups), y_g placement literals, o_g the group's option (accelerator type and count, S1) with n_g chips and
+weight w_g, t_g the latency sum of g's accelerator stages, r retrieval servers and j their bucket (S4; S9: the
+retrieval option), t_r retrieval's latency and w_r its weight, C_pre >= every chosen group's cycle,
+TTFT = sum_g t_g + t_r; decode row (n_d, D, L, o_d, w_d) of the ask's rows; N total chips, W total weight (O4).
+A slice plan's exact cost is K = N max(C_pre, B L / D) (ps x chips per B requests): QPS/chip = B / K.
 
 ``build_base`` adds the families every solve shares (C1-C3, C6, C7, C8's QPS floor) once; ``build_ask`` clones
 it (the base is never edited) and adds what one solve asks: decode rows (C4), the chip total (C5), TTFT <= e
@@ -22,7 +23,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.cpsat.tables import SliceTables, chip_caps
-from planner.space import Space
+from planner.space import STRIDE, Space
 
 __all__ = ["INT_LIMIT", "Ask", "AskModel", "SliceModel", "build_ask", "build_base", "cycle_unit", "slice_groups"]
 
@@ -51,13 +52,17 @@ class SliceModel:
     y: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
     n: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
     t: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
+    o: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
+    w: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)
     bucket: cp_model.IntVar | None = None
     t_r: cp_model.IntVar | int = 0
+    w_r: cp_model.IntVar | int = 0
     N: cp_model.IntVar | None = None
     c_pre: cp_model.IntVar | None = None
     ttft: cp_model.IntVar | None = None
     c_pre_hi: int = 0
     ttft_hi: int = 0
+    budget: tuple[tuple[int, ...], int] | None = None  # S8 (caps per type, code stride) when one binds
 
 
 def add_placement(m: SliceModel, space: Space) -> None:
@@ -80,8 +85,9 @@ def add_placement(m: SliceModel, space: Space) -> None:
 
 
 def add_buckets(m: SliceModel, space: Space) -> None:
-    """C2 retrieval servers r = max(1, floor(N / c)) (S4) pick bucket j, whose row gives retrieval's latency t_r.
-    Two exact encodings; the one with fewer rows is used:
+    """C2 retrieval. Decision policy (S9): the option j is free, (j, t_r, w_r) in Rows_r. Hosts policy (S4):
+    servers r = max(1, floor(N / c)) pick bucket j, whose row gives retrieval's latency t_r (w_r = 0: hosts are
+    priced with the chips). Two exact encodings of S4; the one with fewer rows is used:
 
     - per bucket (few buckets, e.g. profiled server tables): literals w_j, sum_j w_j = 1, w_j => N_lo_j <= N <= N_hi_j,
       bucket = sum_j j w_j, (bucket, t_r) in Rows_r;
@@ -95,6 +101,10 @@ def add_buckets(m: SliceModel, space: Space) -> None:
         return
     # t_r: retrieval's latency at the chosen bucket's server count
     m.t_r = m.model.new_int_var_from_domain(_dom(rows[:, 1]), "t[retrieval]")
+    if space.decides_servers:
+        m.w_r = m.model.new_int_var_from_domain(_dom(rows[:, 2]), "w[retrieval]")
+        m.model.add_allowed_assignments([m.bucket, m.t_r, m.w_r], rows.tolist())
+        return
     r_lo, r_hi = max(1, space.min_chips // c), max(1, space.max_chips // c)
     if 4 * len(bk) <= r_hi - r_lo + 1:
         # w[j] = 1 if the total chips fall in retrieval bucket j
@@ -104,7 +114,7 @@ def add_buckets(m: SliceModel, space: Space) -> None:
         for j, b in enumerate(bk):
             m.model.add(m.N >= b.n_lo).only_enforce_if(w[j])
             m.model.add(m.N <= b.n_hi).only_enforce_if(w[j])
-        m.model.add_allowed_assignments([m.bucket, m.t_r], rows.tolist())
+        m.model.add_allowed_assignments([m.bucket, m.t_r], rows[:, :2].tolist())
         return
     q = m.model.new_int_var(space.min_chips // c, space.max_chips // c, "N_over_c")
     m.model.add_division_equality(q, m.N, c)
@@ -121,18 +131,22 @@ def add_buckets(m: SliceModel, space: Space) -> None:
 def add_group_tables(m: SliceModel, space: Space) -> None:
     """C3 group costs: a chosen group takes one row of its table; an unchosen group costs nothing.
 
-    (y_g, n_g, t_g) in {1} x Rows_g  U  {(0, 0, 0)} for groups with an accelerator stage (a retrieval-only group
-    has n_g = t_g = 0). y_g is a column of the table rather than an enforcement literal: OR-Tools 9.15 wrongly
-    proved an enforced table infeasible (see docs/model.md)."""
+    (y_g, n_g, t_g, o_g, w_g) in {1} x Rows_g  U  {(0, 0, 0, 0, 0)} for groups with an accelerator stage (a
+    retrieval-only group has n_g = t_g = w_g = 0). y_g is a column of the table rather than an enforcement
+    literal: OR-Tools 9.15 wrongly proved an enforced table infeasible (see docs/model.md)."""
     for g in m.groups:
         rows = m.tables.groups[g]
         if len(rows) == 0:
             continue
         name = "+".join(g)
-        # n[g] chips of group g (0 if unchosen); t[g] its accelerator stages' latency sum
+        # n[g] chips of group g (0 if unchosen); t[g] its accelerator stages' latency sum; o[g] its option (type
+        # and count); w[g] its weight
         m.n[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 0]]), f"n[{name}]")
         m.t[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 1]]), f"t[{name}]")
-        m.model.add_allowed_assignments([m.y[g], m.n[g], m.t[g]], [[1, *r] for r in rows.tolist()] + [[0, 0, 0]])
+        m.o[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 2]]), f"o[{name}]")
+        m.w[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 3]]), f"w[{name}]")
+        m.model.add_allowed_assignments([m.y[g], m.n[g], m.t[g], m.o[g], m.w[g]],
+                                        [[1, *r] for r in rows.tolist()] + [[0, 0, 0, 0, 0]])
 
 
 def add_cycle(m: SliceModel, space: Space) -> None:
@@ -162,6 +176,8 @@ def build_base(space: Space, tables: SliceTables, cycle_cap: int | None) -> Slic
     grp_hi = [int(r[:, 1].max()) for r in tables.groups.values() if len(r)]
     m.c_pre_hi = max(grp_hi + [0]) + ret_hi
     m.ttft_hi = sum(grp_hi) + ret_hi
+    if space.budgeted:
+        m.budget = (space.type_budget, STRIDE)
     m.N = m.model.new_int_var(space.min_chips, space.max_chips, "N")
     m.c_pre = m.model.new_int_var(0, m.c_pre_hi, "C_pre")
     m.ttft = m.model.new_int_var(0, m.ttft_hi, "TTFT")
@@ -189,6 +205,7 @@ class Ask:
     product: bool = False
     n_max: int | None = None
     l_max: int | None = None
+    w_max: int | None = None
 
 
 @dataclass
@@ -212,14 +229,56 @@ def add_chip_total(a: AskModel, m: SliceModel) -> None:
     a.model.add(a.vars["N"] == sum(a.vars[f"n:{'+'.join(g)}"] for g in m.n) + a.vars["n_d"])
 
 
+def add_type_budgets(a: AskModel, m: SliceModel) -> None:
+    """C11 per-type budgets (S8): sum_g n_g [type(o_g) = k] + n_d [type(o_d) = k] <= N_max,k for every type k,
+    the per-type chips being columns of a table on each option o (0 for an unchosen group). Only when a type's
+    budget binds below the total one (``SliceModel.budget``)."""
+    if m.budget is None:
+        return
+    caps, stride = m.budget
+    parts: list[list] = [[] for _ in caps]
+    for name in [f"o:{'+'.join(g)}" for g in m.o] + ["o_d"]:
+        o = a.vars[name]
+        codes = _values(a, o)
+        per = [a.model.new_int_var(0, max(c % stride for c in codes), f"{name}#{k}") for k in range(len(caps))]
+        a.model.add_allowed_assignments([o, *per], [[c] + [c % stride if c // stride == k else 0
+                                                           for k in range(len(caps))] for c in codes])
+        for k, v in enumerate(per):
+            parts[k].append(v)
+    for k, cap in enumerate(caps):
+        a.model.add(sum(parts[k]) <= cap)
+
+
+def _domain(a: AskModel, v) -> list[int]:
+    """A variable's domain as a list of interval bounds (the proto's container mishandles negative indices)."""
+    return list(a.model.proto.variables[v.index].domain)
+
+
+def _values(a: AskModel, v) -> list[int]:
+    """Every value of a variable's domain (small: option codes)."""
+    d = _domain(a, v)
+    return [x for lo, hi in zip(d[::2], d[1::2]) for x in range(lo, hi + 1)]
+
+
+def add_weight(a: AskModel, m: SliceModel) -> None:
+    """C12 weight (O4): W = sum_g w_g + w_d + w_r."""
+    w_hi = (sum(int(r[:, 3].max()) for r in m.tables.groups.values() if len(r)) + _domain(a, a.vars["w_d"])[-1]
+            + (int(m.tables.retrieval[:, 2].max()) if len(m.tables.retrieval) else 0))
+    a.vars["W"] = a.model.new_int_var(0, w_hi, "W")
+    a.model.add(a.vars["W"] == sum(a.vars[f"w:{'+'.join(g)}"] for g in m.w) + a.vars["w_d"]
+                + (a.vars["w_r"] if "w_r" in a.vars else 0))
+
+
 def add_bounds(a: AskModel, m: SliceModel, ask: Ask) -> None:
-    """C8 TTFT <= e (Q3 of the SLO's bound, or the sweep's epsilon); and the asks' caps N <= n, L <= l."""
+    """C8 TTFT <= e (Q3 of the SLO's bound, or the sweep's epsilon); and the asks' caps N <= n, L <= l, W <= w."""
     if ask.ttft_max is not None:
         a.model.add(a.vars["TTFT"] <= ask.ttft_max)
     if ask.n_max is not None:
         a.model.add(a.vars["N"] <= ask.n_max)
     if ask.l_max is not None:
         a.model.add(a.vars["L"] <= ask.l_max)
+    if ask.w_max is not None:
+        a.model.add(a.vars["W"] <= ask.w_max)
 
 
 def cycle_unit(m: SliceModel, rows: np.ndarray) -> tuple[int, list[int]]:
@@ -269,18 +328,23 @@ def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
     get = model.get_int_var_from_proto_index
     base = {"N": m.N, "TTFT": m.ttft, "C_pre": m.c_pre, "bucket": m.bucket}
     base |= {f"y:{'+'.join(g)}": v for g, v in m.y.items()} | {f"n:{'+'.join(g)}": v for g, v in m.n.items()}
+    base |= {f"o:{'+'.join(g)}": v for g, v in m.o.items()} | {f"w:{'+'.join(g)}": v for g, v in m.w.items()}
+    if not isinstance(m.w_r, int):
+        base["w_r"] = m.w_r
     a = AskModel(model, {k: get(v.index) for k, v in base.items()})
-    rows, cols = ask.decode, ["n_d", "D", "L"]
-    if ask.k_max is not None and rows.shape[1] == 3:
+    rows, cols = ask.decode, ["n_d", "D", "L", "o_d", "w_d"]
+    if ask.k_max is not None and rows.shape[1] == 5:
         caps = chip_caps(rows[:, 1], rows[:, 2], m.tables.batch, ask.k_max, ask.strict, m.n_max)
         rows = np.column_stack([rows, caps])
-    if rows.shape[1] == 4:
+    if rows.shape[1] == 6:
         cols.append("N_cap")
     if ask.product:
         a.tau, cd = cycle_unit(m, rows)
         rows, cols = np.column_stack([rows, np.asarray(cd, dtype=np.int64)]), cols + ["c_d"]
     add_decode(a, m, rows, cols)
     add_chip_total(a, m)
+    add_type_budgets(a, m)
+    add_weight(a, m)
     add_bounds(a, m, ask)
     if ask.product:
         add_product(a, m, max(cd))
@@ -296,6 +360,8 @@ def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
         model.minimize(v["N"])
     elif ask.objective == "TPOT":  # lexicographic (L, N) in one objective; callers check it fits INT_LIMIT
         model.minimize(v["L"] * (m.n_max + 1) + v["N"])
-    elif ask.objective == "N_TTFT":  # lexicographic (N, TTFT); callers check it fits INT_LIMIT
-        model.minimize(v["N"] * (m.ttft_hi + 1) + v["TTFT"])
+    elif ask.objective == "W":
+        model.minimize(v["W"])
+    elif ask.objective == "W_TTFT":  # lexicographic (W, TTFT); callers check it fits INT_LIMIT
+        model.minimize(v["W"] * (m.ttft_hi + 1) + v["TTFT"])
     return a, exact

@@ -26,157 +26,16 @@ from fractions import Fraction
 
 import numpy as np
 
+from planner.cpsat.bounds import slice_bounds, slice_chip_bounds
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
-from planner.cpsat.tables import (
-    SpaceTables,
-    best_rows,
-    build_tables,
-    capped_rows,
-    fast_rows,
-    group_latency,
-    slice_tables,
-)
+from planner.cpsat.tables import best_rows, build_tables, capped_rows, fast_rows, slice_tables
 from planner.errors import VerificationError
 from planner.frontier import tie_floor
 from planner.schema import ACCELERATOR_STAGES, Plan, Slo
-from planner.space import Space
+from planner.space import Space, kind_of, units_of
 
 __all__ = ["Cost", "SliceSweep", "Step", "slice_bounds", "slice_chip_bounds"]
-
-
-def _group_q(space: Space, st: SpaceTables, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Chip options of a group and its least latency (ps) per option and slice (any bucket): its best throughput
-    is B / that."""
-    opts, lat = group_latency(space, st, group)
-    return opts, lat.min(axis=1)
-
-
-def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
-    """Best decode throughput per decode option and slice, max over D >= B of D / L, as (D, L) arrays (0, 1:
-    no row)."""
-    book = st.decode
-    num = np.zeros((len(book.options), len(st.batches)), dtype=np.int64)
-    den = np.ones((len(book.options), len(st.batches)), dtype=np.int64)
-    for i, (D, L, best) in enumerate(zip(book.D, book.L, book.best_from)):
-        k = np.searchsorted(D, st.batches)
-        ok = k < len(D)
-        j = best[np.minimum(k, len(D) - 1)[ok]] if len(D) else np.zeros(0, dtype=np.int64)
-        num[i, ok], den[i, ok] = D[j], L[j]
-    return num, den
-
-
-class _Curves:
-    """Per slice, each group's (and decode's) chip options with their best throughput as exact ratios num/den
-    (requests per ps): what U1 and U4 need."""
-
-    def __init__(self, space: Space, st: SpaceTables):
-        self.space, self.st = space, st
-        self.groups = {g: _group_q(space, st, g) for p in space.placements for g in p if "decode" not in g
-                       and any(s in ACCELERATOR_STAGES for s in g)}
-        self.dec_num, self.dec_den = _decode_q(st)
-
-    def of(self, placement, b: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
-        """(options, num, den) per group of the placement and decode at slice b; None if a group has no option."""
-        B = int(self.st.batches[b])
-        out = [(o, np.full(len(o), B, dtype=np.int64), lat[:, b]) for g, (o, lat) in self.groups.items()
-               if g in placement] + [(self.st.decode.options, self.dec_num[:, b], self.dec_den[:, b])]
-        return None if any(len(o) == 0 for o, _, _ in out) else out
-
-
-def _need(curves, levels: np.ndarray) -> np.ndarray:
-    """sum over curves of n(Q) = min{n : q(n) >= Q} at each level Q (floats, slack 1e-9: never above the exact
-    value; inf where no option reaches it)."""
-    need = np.zeros(len(levels))
-    for opts, num, den in curves:
-        order = np.argsort(opts)
-        run = np.maximum.accumulate((num / den)[order])
-        k = np.searchsorted(run, levels * (1 - 1e-9))
-        need += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
-    return need
-
-
-def _need_exact(curves, level: Fraction) -> int | None:
-    """n(Q) summed over curves, exactly (None: some curve never reaches Q). Floats decide options far from Q;
-    those within 1e-12 of it are compared as integers."""
-    lf, total = float(level), 0
-    for opts, num, den in curves:
-        order = np.argsort(opts)
-        q = (num / den)[order]
-        sure = np.flatnonzero(q >= lf * (1 + 1e-12))
-        first = sure[0] if len(sure) else len(q)
-        near = np.flatnonzero((q[:first] >= lf * (1 - 1e-12)))
-        hit = next((i for i in near if Fraction(int(num[order[i]]), int(den[order[i]])) >= level), first)
-        if hit == len(q):
-            return None
-        total += int(opts[order[hit]])
-    return total
-
-
-def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fraction], np.ndarray, np.ndarray]:
-    """U1 upper bound on QPS/chip (requests per ps-chip, exact where it is attained), TTFT lower bound (ps) and
-    upper bound on QPS within the budget (requests/ps) of every slice: a plan of the slice has
-    Q / N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (groups' and buckets' throughputs), retrieval
-    capping Q at its best bucket. Floats find the levels that may attain the maximum (within 1e-7); those are
-    recomputed exactly, the others count with a 1e-9 widening (float error is about 1e-15)."""
-    nb = len(st.batches)
-    ttft_lb = sum(st.lat[s].min(axis=0) for s in space.pre_decode)
-    curves = _Curves(space, st)
-    ubs, qps_ub = [], np.zeros(nb)
-    for b in range(nb):
-        if progress and b % 32 == 0:
-            progress(f"bounds: slice {b + 1}/{nb}")
-        B = int(st.batches[b])
-        ret = [Fraction(B, int(l)) for l in st.lat["retrieval"][:, b]] if space.has_retrieval else []
-        cap = max(ret) if ret else None
-        ub = Fraction(0)
-        for placement in space.placements:
-            cv = curves.of(placement, b)
-            if cv is None:
-                continue
-            nums = [num for _, num, _ in cv] + ([np.full(len(ret), B)] if ret else [])
-            dens = [den for _, _, den in cv] + ([st.lat["retrieval"][:, b]] if ret else [])
-            lv = np.unique(np.column_stack([np.concatenate(nums), np.concatenate(dens)]), axis=0)
-            lv = lv[lv[:, 0] > 0]
-            q = lv[:, 0] / lv[:, 1]
-            keep = q <= float(cap) * (1 + 1e-12) if cap is not None else np.ones(len(q), dtype=bool)
-            need = _need(cv, q)
-            ok = keep & (need <= space.max_chips)
-            if not ok.any():
-                continue
-            val = np.where(ok, q / np.maximum(need, space.min_chips), 0.0)
-            qps_ub[b] = max(qps_ub[b], float(q[ok].max()) * (1 + 1e-9))
-            top = float(val.max())
-            for i in np.flatnonzero(val >= top * (1 - 1e-7)):  # candidates for the maximum: exactly
-                level = Fraction(int(lv[i, 0]), int(lv[i, 1]))
-                if cap is not None and level > cap:
-                    continue
-                n = _need_exact(cv, level)
-                if n is not None and n <= space.max_chips:
-                    ub = max(ub, level / max(n, space.min_chips))
-            rest = val[val < top * (1 - 1e-7)]
-            if len(rest):
-                ub = max(ub, Fraction(float(rest.max()) * (1 + 1e-9)))
-        ubs.append(ub)
-    return ubs, np.asarray(ttft_lb, dtype=np.int64), qps_ub
-
-
-def slice_chip_bounds(space: Space, st: SpaceTables, qps: float) -> np.ndarray:
-    """U4 lower bound on the chips of every slice's plans with QPS >= qps (inf: none reaches qps)."""
-    nb = len(st.batches)
-    curves = _Curves(space, st)
-    lb = np.full(nb, np.inf)
-    level = np.array([qps / 1e12])
-    for b in range(nb):
-        for placement in space.placements:
-            cv = curves.of(placement, b)
-            if cv is not None:
-                lb[b] = min(lb[b], float(_need(cv, level)[0]))
-        if space.has_retrieval:
-            reach = [bk.n_lo for bk, lat in zip(st.buckets, st.lat["retrieval"][:, b])
-                     if st.batches[b] / lat >= level[0] * (1 - 1e-9)]
-            lb[b] = max(lb[b], min(reach, default=np.inf))
-    return np.maximum(lb, space.min_chips)
 
 
 @dataclass(frozen=True)
@@ -189,6 +48,7 @@ class Cost:
     n: int
     d: int
     l: int
+    w: int = 0  # the weight under the sweep's objective (O4)
 
     @property
     def k(self) -> Fraction:
@@ -227,9 +87,10 @@ class _Slice:
 class SliceSweep:
     """The slices of a space under an SLO: tables, bounds, lazily built models and the objectives O1-O4."""
 
-    def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None):
+    def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
+                 objective: str = "chips"):
         self.space, self.settings, self.clock, self.progress = space, settings, clock, progress
-        self.tables = build_tables(space, slo, progress)
+        self.tables = build_tables(space, slo, progress, objective)
         self.groups = slice_groups(space)
         ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress)
         self.slices = [_Slice(i, int(self.tables.batches[i]), ub[i], int(lb[i]), dead=ub[i] <= 0)
@@ -274,28 +135,37 @@ class SliceSweep:
         """The exact cost of a solution, from the slice's integer tables (not from the solver's bounds)."""
         tb = sl.base.tables
         t_r = int(tb.retrieval[v["bucket"], 1]) if len(tb.retrieval) else 0
+        w = v["w_d"] + (int(tb.retrieval[v["bucket"], 2]) if len(tb.retrieval) else 0)
         ttft, c_pre, n = 0, 0, v["n_d"]
         for g in self.groups:
-            if not v[f"y:{'+'.join(g)}"]:
+            name = "+".join(g)
+            if not v[f"y:{name}"]:
                 continue
             rows = tb.groups[g]
-            t = int(rows[rows[:, 0] == v[f"n:{'+'.join(g)}"], 1][0]) if len(rows) else 0
-            n += v[f"n:{'+'.join(g)}"] if len(rows) else 0
+            row = rows[rows[:, 2] == v[f"o:{name}"]][0] if len(rows) else np.zeros(4, dtype=np.int64)
+            n, w, t = n + int(row[0]), w + int(row[3]), int(row[1])
             ttft += t
             c_pre = max(c_pre, t + (t_r if "retrieval" in g else 0))
         ttft += t_r
-        if n != v["N"] or ttft != v["TTFT"]:
-            raise VerificationError(f"CP-SAT solution {v} disagrees with its tables: N {n}, TTFT {ttft}")
-        return Cost(sl.batch, ttft, c_pre, n, v["D"], v["L"])
+        if n != v["N"] or ttft != v["TTFT"] or w != v["W"]:
+            raise VerificationError(f"CP-SAT solution {v} disagrees with its tables: N {n}, TTFT {ttft}, W {w}")
+        return Cost(sl.batch, ttft, c_pre, n, v["D"], v["L"], w)
 
     def plan(self, sl: _Slice, v: dict) -> Plan:
         """The ``Plan`` of a solution's values."""
-        chosen = sorted((g for g in self.groups if v[f"y:{'+'.join(g)}"]), key=lambda g: self.space.stages.index(g[0]))
-        chips = {s: v[f"n:{'+'.join(g)}"] for g in chosen for s in g if s in ACCELERATOR_STAGES}
-        batch = {s: sl.batch for s in self.space.pre_decode} | {"decode": v["D"]}
-        servers = int(self.space.servers(v["N"])) if self.space.has_retrieval else 0
-        return Plan(placement=tuple(chosen) + (("decode",),), chips_per_stage=chips | {"decode": v["n_d"]},
-                    batch_per_stage=batch, retrieval_servers=servers)
+        sp = self.space
+        chosen = sorted((g for g in self.groups if v[f"y:{'+'.join(g)}"]), key=lambda g: sp.stages.index(g[0]))
+        codes = {s: v[f"o:{'+'.join(g)}"] for g in chosen for s in g if s in ACCELERATOR_STAGES} | {"decode": v["o_d"]}
+        batch = {s: sl.batch for s in sp.pre_decode} | {"decode": v["D"]}
+        servers, server = (int(sp.servers(v["N"])) if sp.has_retrieval else 0), sp.server_types[0]
+        if sp.decides_servers:
+            o = self.tables.buckets[v["bucket"]].servers
+            servers, server = int(units_of(o)), sp.server_types[int(kind_of(o))]
+        return Plan(placement=tuple(chosen) + (("decode",),), chips_per_stage={s: int(units_of(o)) for s, o in
+                                                                               codes.items()},
+                    batch_per_stage=batch, retrieval_servers=servers,
+                    accelerator_per_stage={s: sp.types[int(kind_of(o))] for s, o in codes.items()},
+                    retrieval_server=server if sp.has_retrieval else "")
 
     # -- objectives ----------------------------------------------------------------------------------------------
 
@@ -364,29 +234,37 @@ class SliceSweep:
         return self.cost(sl, out.values), out.values, proven
 
     def o4(self, sl: _Slice, e: int | None) -> tuple[Cost, dict, bool] | None:
-        """O4: the fewest chips, then the least TTFT, under the SLO (None: no plan)."""
+        """O4: the least weight W (chips, or the priced objective), then the least TTFT, under the SLO (None: no
+        plan)."""
         if self.base(sl) is None:
             return None
         rows = fast_rows(self.tables.decode, sl.batch)
         if len(rows) == 0:
             return None
-        if (self.space.max_chips + 1) * (sl.base.ttft_hi + 1) < INT_LIMIT:
-            out = self._run(sl, Ask(rows, "N_TTFT", e))
+        if (self.w_hi(sl, rows) + 1) * (sl.base.ttft_hi + 1) < INT_LIMIT:
+            out = self._run(sl, Ask(rows, "W_TTFT", e))
             return out and (self.cost(sl, out.values), out.values, out.optimal)
-        first = self._run(sl, Ask(rows, "N", e))
-        out = first and self._run(sl, Ask(rows, "TTFT", e, n_max=first.values["N"]))
+        first = self._run(sl, Ask(rows, "W", e))
+        out = first and self._run(sl, Ask(rows, "TTFT", e, w_max=first.values["W"]))
         return out and (self.cost(sl, out.values), out.values, first.optimal and out.optimal)
 
-    def o4_tpot(self, sl: _Slice, n: int, ttft: int) -> tuple[Cost, dict, bool]:
-        """O4's tie-break: the least TPOT among plans with N <= n and TTFT <= ttft."""
-        out = self._run(sl, Ask(fast_rows(self.tables.decode, sl.batch), "L", ttft, n_max=n))
+    @staticmethod
+    def w_hi(sl: _Slice, rows: np.ndarray) -> int:
+        """The largest weight a plan of the slice can have (for the lexicographic objective's range)."""
+        tb = sl.base.tables
+        return (sum(int(r[:, 3].max()) for r in tb.groups.values() if len(r)) + int(rows[:, 4].max())
+                + (int(tb.retrieval[:, 2].max()) if len(tb.retrieval) else 0))
+
+    def o4_tpot(self, sl: _Slice, w: int, ttft: int) -> tuple[Cost, dict, bool]:
+        """O4's tie-break: the least TPOT among plans with W <= w and TTFT <= ttft."""
+        out = self._run(sl, Ask(fast_rows(self.tables.decode, sl.batch), "L", ttft, w_max=w))
         if out is None:
             raise RuntimeError(f"O4 TPOT infeasible on slice B={sl.batch} right after O4 found a plan: a solver bug")
         return self.cost(sl, out.values), out.values, out.optimal
 
     # -- one frontier point ----------------------------------------------------------------------------------------
 
-    def _say(self, what: str) -> None:
+    def say(self, what: str) -> None:
         if self.progress:
             self.progress(what)
 
@@ -399,7 +277,7 @@ class SliceSweep:
             for i, sl in enumerate(live):  # F1: r*(e), slices by decreasing bound, stop when none can beat it
                 if best is not None and sl.ub <= best:
                     break  # the rest can at most tie: F2 looks at them
-                self._say(f"{label}best QPS/chip: slice {i + 1}/{len(live)} (B={sl.batch})")
+                self.say(f"{label}best QPS/chip: slice {i + 1}/{len(live)} (B={sl.batch})")
                 res = self.o1(sl, e, best)
                 if res is not None:
                     found.append((sl, res))
@@ -413,7 +291,7 @@ class SliceSweep:
             for i, sl in enumerate(tied):  # F2: the least TTFT among ties, slices by TTFT lower bound
                 if t_star is not None and sl.ttft_lb > t_star:
                     break
-                self._say(f"{label}least TTFT at QPS/chip {float(best) * 1e12:.6g}: slice {i + 1}/{len(tied)}")
+                self.say(f"{label}least TTFT at QPS/chip {float(best) * 1e12:.6g}: slice {i + 1}/{len(tied)}")
                 res = self.o2(sl, e, floor)
                 if res is None:
                     continue

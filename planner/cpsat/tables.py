@@ -6,12 +6,15 @@ are exact; nothing is rounded here.
 - ``build_tables``: every pre-decode stage over its chip options (retrieval: its buckets) and the request batches,
   and the ``DecodeBook``: decode rows (D, L_dec) per decode chip count, after the SLO's row filters (TPOT bound,
   decode's share of the QPS floor, Q3).
-- ``slice_tables``: for one request batch B, rows (n, t) per pre-decode group g, t = sum_{s in g, s != retrieval}
-  L_s(n, B) (the group's TTFT share and cycle alike), and rows (j, t_r) per retrieval bucket j.
-- decode rows for one slice: ``best_rows`` (per n_d, the highest D / L_dec with D >= B, then the least L_dec: all
-  a ratio threshold or O1 needs), ``fast_rows`` (per n_d the least L_dec: O4), ``capped_rows`` (per n_d the
-  least-L_dec row for every chip cap N <= floor(K D / (B L)) a threshold K allows: O3).
-- buckets: r = max(1, floor(N / c)) picks retrieval's table; bucket j is a maximal interval of N using one table.
+- ``slice_tables``: for one request batch B, rows (n, t, o, w) per pre-decode group g and option o (n = its
+  chips, w its weight under the objective, O4), t = sum_{s in g, s != retrieval} L_s(o, B) (the group's TTFT
+  share and cycle alike), and rows (j, t_r, w_r) per retrieval bucket j.
+- decode rows for one slice, (n_d, D, L, o_d, w_d): ``best_rows`` (per option, the highest D / L_dec with D >= B,
+  then the least L_dec: all a ratio threshold or O1 needs), ``fast_rows`` (per option the least L_dec: O4),
+  ``capped_rows`` (per option the least-L_dec row for every chip cap N <= floor(K D / (B L)) a threshold K
+  allows: O3, the cap appended as a sixth column).
+- buckets, hosts policy (S4): r = max(1, floor(N / c)) picks retrieval's table; bucket j is a maximal interval of
+  N using one table. Decision policy (S9): one bucket per retrieval option (server type and count), over every N.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 
 from planner.exact import decode_rows_meet, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
 from planner.schema import ACCELERATOR_STAGES, Slo
-from planner.space import Space
+from planner.space import Space, units_of
 
 __all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "best_rows", "build_tables", "capped_rows",
            "chip_caps", "fast_rows", "group_latency", "slice_tables"]
@@ -33,16 +36,20 @@ __all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "best_rows", "b
 class Bucket:
     n_lo: int
     n_hi: int
-    servers: int  # the server count whose table serves the bucket
+    servers: int  # the retrieval option (server count; S9: code) whose table serves the bucket
+    weight: int = 0  # its weight under the objective (S9; hosts are priced with the chips)
 
 
 @dataclass(frozen=True)
 class DecodeBook:
-    """Decode rows per decode chip option n_d (``options``): batches ``D[i]`` ascending, whole-decode latencies
-    ``L[i]`` (ps), both after the SLO's row filters; ``best_from[i][k]`` is the row >= k with the highest D / L
-    (exact), then the least L, then the least D; ``fast_from[i][k]`` the row >= k with the least L, then D."""
+    """Decode rows per decode option (``options``, codes; ``chips`` and ``weights`` of each): batches ``D[i]``
+    ascending, whole-decode latencies ``L[i]`` (ps), both after the SLO's row filters; ``best_from[i][k]`` is the
+    row >= k with the highest D / L (exact), then the least L, then the least D; ``fast_from[i][k]`` the row >= k
+    with the least L, then D."""
 
     options: np.ndarray
+    chips: np.ndarray
+    weights: np.ndarray
     D: list[np.ndarray]
     L: list[np.ndarray]
     best_from: list[np.ndarray]
@@ -60,20 +67,24 @@ class SpaceTables:
     decode: DecodeBook
     ttft_cap: int | None  # Q3 of slo.ttft_max_s
     cycle_cap: np.ndarray | None  # Q3 of slo.qps_min per batch: the largest pre-decode cycle (ps)
+    objective: str = "chips"
 
 
 @dataclass(frozen=True)
 class SliceTables:
     batch: int
-    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows (n, t) of the accelerator members (none: 0 rows)
-    retrieval: np.ndarray  # int64 rows (j, t_r) per bucket (0 rows without retrieval)
+    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows (n, t, o, w) of the accelerator members (none: 0 rows)
+    retrieval: np.ndarray  # int64 rows (j, t_r, w_r) per bucket (0 rows without retrieval)
     buckets: tuple[Bucket, ...]
 
 
-def _buckets(space: Space) -> tuple[Bucket, ...]:
+def _buckets(space: Space, objective: str) -> tuple[Bucket, ...]:
     if not space.has_retrieval:
         return (Bucket(space.min_chips, space.max_chips, 0),)
-    counts = np.array(space.costs["retrieval"].server_counts())
+    if space.decides_servers:
+        return tuple(Bucket(space.min_chips, space.max_chips, o, space.weight(objective, o, server=True))
+                     for o in space.retrieval_options)
+    counts = np.array(space.cost("retrieval").server_counts())
     c = space.chips_per_server
     out: list[Bucket] = []
     # r = max(1, N // c) changes at multiples of c, so walk those boundaries, not every N
@@ -102,7 +113,7 @@ def _suffix_best(keys: tuple[np.ndarray, ...]) -> np.ndarray:
     return np.argsort(rank)[best_rank]
 
 
-def _decode_book(space: Space, slo: Slo, progress) -> DecodeBook:
+def _decode_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook:
     opts = np.asarray(space.stage_chip_options["decode"], dtype=np.int64)
     Ds, Ls, best, fast = [], [], [], []
     for i, n in enumerate(opts):
@@ -117,13 +128,15 @@ def _decode_book(space: Space, slo: Slo, progress) -> DecodeBook:
         rank = ratio_rank(D, L) if len(D) else np.zeros(0, dtype=np.int64)
         best.append(_suffix_best((rank, L, D)))
         fast.append(_suffix_best((L, D)))
-    return DecodeBook(opts, Ds, Ls, best, fast)
+    weights = np.array([space.weight(objective, int(o)) for o in opts], dtype=np.int64)
+    return DecodeBook(opts, units_of(opts), weights, Ds, Ls, best, fast)
 
 
-def build_tables(space: Space, slo: Slo, progress=None) -> SpaceTables:
-    """Every pre-decode stage's latencies over its options and the request batches, and the decode book."""
+def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips") -> SpaceTables:
+    """Every pre-decode stage's latencies over its options and the request batches, and the decode book; weights
+    of every option under ``objective`` (O4)."""
     B = np.asarray(space.batch_options, dtype=np.int64)
-    buckets = _buckets(space)
+    buckets = _buckets(space, objective)
     options, lat = {}, {}
     for s in space.pre_decode:
         options[s] = (np.array([b.servers for b in buckets], dtype=np.int64) if s == "retrieval"
@@ -137,12 +150,13 @@ def build_tables(space: Space, slo: Slo, progress=None) -> SpaceTables:
     ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
                  if slo.qps_min is not None else None)
-    return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, progress), ttft_cap, cycle_cap)
+    return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, objective, progress), ttft_cap, cycle_cap,
+                       objective)
 
 
 def group_latency(space: Space, st: SpaceTables, group: tuple[str, ...], batches: np.ndarray | slice = slice(None),
                   retrieval: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """A group's chip options n (0 for a retrieval-only group) and sum_{s in g} L_s (ps) of shape (n, j, b): j over
+    """A group's options (codes; 0 for a retrieval-only group) and sum_{s in g} L_s (ps) of shape (n, j, b): j over
     the retrieval buckets (a single column if the group holds no retrieval, or if ``retrieval`` is false: then
     the sum leaves retrieval out), b over ``batches`` (indices)."""
     opts = space.group_chip_options(group)
@@ -165,32 +179,34 @@ def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], b
     gt = {}
     for g in groups:
         if any(s in ACCELERATOR_STAGES for s in g):
-            n_vals, lat = group_latency(space, st, g, np.array([bi]), retrieval=False)
-            gt[g] = np.column_stack([n_vals, lat[:, 0, 0]]).astype(np.int64)
+            codes, lat = group_latency(space, st, g, np.array([bi]), retrieval=False)
+            w = [space.weight(st.objective, int(o)) for o in codes]
+            gt[g] = np.column_stack([units_of(codes), lat[:, 0, 0], codes, w]).astype(np.int64)
         else:
-            gt[g] = np.zeros((0, 2), dtype=np.int64)
-    ret = (np.column_stack([np.arange(len(st.buckets)), st.lat["retrieval"][:, bi]]).astype(np.int64)
-           if space.has_retrieval else np.zeros((0, 2), dtype=np.int64))
+            gt[g] = np.zeros((0, 4), dtype=np.int64)
+    ret = (np.column_stack([np.arange(len(st.buckets)), st.lat["retrieval"][:, bi],
+                            [b.weight for b in st.buckets]]).astype(np.int64)
+           if space.has_retrieval else np.zeros((0, 3), dtype=np.int64))
     return SliceTables(int(st.batches[bi]), gt, ret, st.buckets)
 
 
 def _pick_rows(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
     rows = []
-    for n, D, L, pick in zip(book.options, book.D, book.L, table):
+    for o, n, w, D, L, pick in zip(book.options, book.chips, book.weights, book.D, book.L, table):
         k = int(np.searchsorted(D, batch))  # D ascending: rows k.. have D >= B
         if k < len(D):
             j = pick[k]
-            rows.append((int(n), int(D[j]), int(L[j])))
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+            rows.append((int(n), int(D[j]), int(L[j]), int(o), int(w)))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
 
 
 def best_rows(book: DecodeBook, batch: int) -> np.ndarray:
-    """Rows (n_d, D, L) with D >= B: per n_d the highest throughput D / L (then least L)."""
+    """Rows (n_d, D, L, o_d, w_d) with D >= B: per decode option the highest throughput D / L (then least L)."""
     return _pick_rows(book, batch, book.best_from)
 
 
 def fast_rows(book: DecodeBook, batch: int) -> np.ndarray:
-    """Rows (n_d, D, L) with D >= B: per n_d the least L (then least D)."""
+    """Rows (n_d, D, L, o_d, w_d) with D >= B: per decode option the least L (then least D)."""
     return _pick_rows(book, batch, book.fast_from)
 
 
@@ -207,10 +223,11 @@ def chip_caps(D: np.ndarray, L: np.ndarray, batch: int, k_max: Fraction, strict:
 
 
 def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor: int) -> np.ndarray:
-    """Rows (n_d, D, L, N_cap) with D >= B under the threshold K: per n_d, for each chip cap the least-L row
-    (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3 needs."""
+    """Rows (n_d, D, L, o_d, w_d, N_cap) with D >= B under the threshold K: per decode option, for each chip cap
+    the least-L row (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3
+    needs."""
     rows = []
-    for n, D, L in zip(book.options, book.D, book.L):
+    for o, n, w, D, L in zip(book.options, book.chips, book.weights, book.D, book.L):
         k = int(np.searchsorted(D, batch))
         if k == len(D):
             continue
@@ -221,5 +238,5 @@ def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor
         order = np.lexsort((d, l, -cap))  # by cap descending, then L, then D
         best_l = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(l[order])[:-1]))
         keep = order[l[order] < best_l]  # strictly faster than every row allowing more chips
-        rows.extend((int(n), int(d[i]), int(l[i]), int(cap[i])) for i in keep)
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 4)
+        rows.extend((int(n), int(d[i]), int(l[i]), int(o), int(w), int(cap[i])) for i in keep)
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 6)

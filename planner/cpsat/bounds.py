@@ -1,0 +1,170 @@
+"""Bounds of the slice sweep (``docs/model.md``, "Pareto sweep", U1 and U4), from the picosecond tables.
+
+U1: an upper bound on QPS/chip r_B for every TTFT bound (per placement, group g needs n_g(Q) = min{n : q_g(n, B)
+>= Q} chips for a throughput Q). U4: a lower bound on the weight (chips, or a priced objective) of a slice's plans
+with QPS >= Q. Bounds are computed in floats and widened by 1e-9 relative (float error is 1e-15); candidates for
+U1's maximum are recomputed exactly.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from planner.cpsat.tables import SpaceTables, group_latency
+from planner.schema import ACCELERATOR_STAGES
+from planner.space import Space, units_of
+
+__all__ = ["slice_bounds", "slice_chip_bounds"]
+
+
+def _group_q(space: Space, st: SpaceTables, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Options (codes) of a group and its least latency (ps) per option and slice (any bucket): its best
+    throughput is B / that."""
+    opts, lat = group_latency(space, st, group)
+    return opts, lat.min(axis=1)
+
+
+def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
+    """Best decode throughput per decode option and slice, max over D >= B of D / L, as (D, L) arrays (0, 1:
+    no row)."""
+    book = st.decode
+    num = np.zeros((len(book.options), len(st.batches)), dtype=np.int64)
+    den = np.ones((len(book.options), len(st.batches)), dtype=np.int64)
+    for i, (D, L, best) in enumerate(zip(book.D, book.L, book.best_from)):
+        k = np.searchsorted(D, st.batches)
+        ok = k < len(D)
+        j = best[np.minimum(k, len(D) - 1)[ok]] if len(D) else np.zeros(0, dtype=np.int64)
+        num[i, ok], den[i, ok] = D[j], L[j]
+    return num, den
+
+
+class _Curves:
+    """Per slice, each group's (and decode's, and under S9 retrieval's) options as their weights (chips: the
+    counts, retrieval servers 0; else the objective's weights) with their best throughput as exact ratios num/den
+    (requests per ps): what U1 and U4 need."""
+
+    def __init__(self, space: Space, st: SpaceTables, chips: bool):
+        self.space, self.st = space, st
+
+        def weigh(codes: np.ndarray) -> np.ndarray:
+            return units_of(codes) if chips else np.array([space.weight(st.objective, int(o)) for o in codes],
+                                                          dtype=np.int64).reshape(-1)
+        self.groups = {}
+        for g in {g for p in space.placements for g in p if "decode" not in g and any(s in ACCELERATOR_STAGES
+                                                                                         for s in g)}:
+            codes, lat = _group_q(space, st, g)
+            self.groups[g] = (weigh(np.asarray(codes)), lat)
+        self.dec_w = units_of(st.decode.options) if chips else st.decode.weights
+        self.dec_num, self.dec_den = _decode_q(st)
+        self.ret_w = (np.array([0 if chips else b.weight for b in st.buckets], dtype=np.int64)
+                      if space.decides_servers else None)
+
+    def of(self, placement, b: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        """(weights, num, den) per group of the placement, decode (and retrieval, S9) at slice b; None if one has
+        no option."""
+        B = int(self.st.batches[b])
+        out = [(o, np.full(len(o), B, dtype=np.int64), lat[:, b]) for g, (o, lat) in self.groups.items()
+               if g in placement] + [(self.dec_w, self.dec_num[:, b], self.dec_den[:, b])]
+        if self.ret_w is not None:
+            out.append((self.ret_w, np.full(len(self.ret_w), B, dtype=np.int64), self.st.lat["retrieval"][:, b]))
+        return None if any(len(o) == 0 for o, _, _ in out) else out
+
+
+def _need(curves, levels: np.ndarray) -> np.ndarray:
+    """sum over curves of n(Q) = min{n : q(n) >= Q} at each level Q (floats, slack 1e-9: never above the exact
+    value; inf where no option reaches it)."""
+    need = np.zeros(len(levels))
+    for opts, num, den in curves:
+        order = np.argsort(opts)
+        run = np.maximum.accumulate((num / den)[order])
+        k = np.searchsorted(run, levels * (1 - 1e-9))
+        need += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
+    return need
+
+
+def _need_exact(curves, level: Fraction) -> int | None:
+    """n(Q) summed over curves, exactly (None: some curve never reaches Q). Floats decide options far from Q;
+    those within 1e-12 of it are compared as integers."""
+    lf, total = float(level), 0
+    for opts, num, den in curves:
+        order = np.argsort(opts)
+        q = (num / den)[order]
+        sure = np.flatnonzero(q >= lf * (1 + 1e-12))
+        first = sure[0] if len(sure) else len(q)
+        near = np.flatnonzero((q[:first] >= lf * (1 - 1e-12)))
+        hit = next((i for i in near if Fraction(int(num[order[i]]), int(den[order[i]])) >= level), first)
+        if hit == len(q):
+            return None
+        total += int(opts[order[hit]])
+    return total
+
+
+def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fraction], np.ndarray, np.ndarray]:
+    """U1 upper bound on QPS/chip (requests per ps-chip, exact where it is attained), TTFT lower bound (ps) and
+    upper bound on QPS within the budget (requests/ps) of every slice: a plan of the slice has
+    Q / N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (groups' and buckets' throughputs), retrieval
+    capping Q at its best bucket. Floats find the levels that may attain the maximum (within 1e-7); those are
+    recomputed exactly, the others count with a 1e-9 widening (float error is about 1e-15)."""
+    nb = len(st.batches)
+    ttft_lb = sum(st.lat[s].min(axis=0) for s in space.pre_decode)
+    curves = _Curves(space, st, chips=True)
+    hosts = space.has_retrieval and not space.decides_servers
+    ubs, qps_ub = [], np.zeros(nb)
+    for b in range(nb):
+        if progress and b % 32 == 0:
+            progress(f"bounds: slice {b + 1}/{nb}")
+        B = int(st.batches[b])
+        ret = [Fraction(B, int(l)) for l in st.lat["retrieval"][:, b]] if hosts else []
+        cap = max(ret) if ret else None
+        ub = Fraction(0)
+        for placement in space.placements:
+            cv = curves.of(placement, b)
+            if cv is None:
+                continue
+            nums = [num for _, num, _ in cv] + ([np.full(len(ret), B)] if ret else [])
+            dens = [den for _, _, den in cv] + ([st.lat["retrieval"][:, b]] if ret else [])
+            lv = np.unique(np.column_stack([np.concatenate(nums), np.concatenate(dens)]), axis=0)
+            lv = lv[lv[:, 0] > 0]
+            q = lv[:, 0] / lv[:, 1]
+            keep = q <= float(cap) * (1 + 1e-12) if cap is not None else np.ones(len(q), dtype=bool)
+            need = _need(cv, q)
+            ok = keep & (need <= space.max_chips)
+            if not ok.any():
+                continue
+            val = np.where(ok, q / np.maximum(need, space.min_chips), 0.0)
+            qps_ub[b] = max(qps_ub[b], float(q[ok].max()) * (1 + 1e-9))
+            top = float(val.max())
+            for i in np.flatnonzero(val >= top * (1 - 1e-7)):  # candidates for the maximum: exactly
+                level = Fraction(int(lv[i, 0]), int(lv[i, 1]))
+                if cap is not None and level > cap:
+                    continue
+                n = _need_exact(cv, level)
+                if n is not None and n <= space.max_chips:
+                    ub = max(ub, level / max(n, space.min_chips))
+            rest = val[val < top * (1 - 1e-7)]
+            if len(rest):
+                ub = max(ub, Fraction(float(rest.max()) * (1 + 1e-9)))
+        ubs.append(ub)
+    return ubs, np.asarray(ttft_lb, dtype=np.int64), qps_ub
+
+
+def slice_chip_bounds(space: Space, st: SpaceTables, qps: float) -> np.ndarray:
+    """U4 lower bound on the weight (``st.objective``: chips, or the priced objectives) of every slice's plans with
+    QPS >= qps (inf: none reaches qps)."""
+    nb = len(st.batches)
+    chips = st.objective == "chips"
+    curves = _Curves(space, st, chips=chips)
+    lb = np.full(nb, np.inf)
+    level = np.array([qps / 1e12])
+    for b in range(nb):
+        for placement in space.placements:
+            cv = curves.of(placement, b)
+            if cv is not None:
+                lb[b] = min(lb[b], float(_need(cv, level)[0]))
+        if space.has_retrieval and not space.decides_servers:
+            reach = [bk.n_lo for bk, lat in zip(st.buckets, st.lat["retrieval"][:, b])
+                     if st.batches[b] / lat >= level[0] * (1 - 1e-9)]
+            lb[b] = max(lb[b], min(reach, default=np.inf) if chips else (0 if reach else np.inf))
+    return np.maximum(lb, space.min_chips) if chips else lb
