@@ -1,5 +1,5 @@
 """Reading a plan from JSON: a bare plan, a frontier point, a whole frontier (``ragplan pareto --json``) with a
-point chosen, or a capacity answer (``ragplan min-chips --json``), so ragplan's own output is always valid input.
+point chosen, or a capacity answer (``ragplan capacity --json``), so ragplan's own output is always valid input.
 Every failure is one ``InstanceError`` that names the field and the fix."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from planner.schema import Plan, clip
 __all__ = ["PLAN_KEYS", "read_plan"]
 
 #: The keys of a plan; a frontier point carries them beside its metrics.
-PLAN_KEYS = ("placement", "chips_per_stage", "batch_per_stage", "retrieval_servers")
+PLAN_KEYS = ("placement", "chips_per_stage", "batch_per_stage", "retrieval_servers", "accelerator_per_stage",
+             "retrieval_server")
 
 
 def _choose(path: str, points: list, point: str | None) -> dict:

@@ -65,6 +65,12 @@ def _point_json(p: FrontierPoint) -> dict:
         "placement": [list(g) for g in p.plan.placement],
         "chips_per_stage": dict(p.plan.chips_per_stage),
         "batch_per_stage": dict(p.plan.batch_per_stage),
+        "accelerator_per_stage": dict(p.plan.accelerator_per_stage),
+        "retrieval_server": p.plan.retrieval_server,
+        "chips_per_type": dict(p.metrics.chips_per_type),
+        "cost_usd_per_hour": p.metrics.cost_usd_per_hour,
+        "capex_usd": p.metrics.capex_usd,
+        "power_w": p.metrics.power_w,
         "bottleneck": list(p.metrics.bottleneck),
         "time_share": dict(p.metrics.time_share),
         "ttft_ps": p.metrics.ttft_ps,
@@ -87,22 +93,51 @@ def frontier_json(result: FrontierResult) -> dict:
     }
 
 
+def accelerator_per_group(plan: Plan) -> list[dict]:
+    """Each placement group holding accelerator stages: its stages, accelerator type and chips."""
+    return [{"group": list(g), "accelerator": plan.accelerator_per_stage.get(g[0], ""),
+             "chips": plan.chips_per_stage[g[0]]} for g in (tuple(s for s in grp if s in plan.chips_per_stage)
+                                                           for grp in plan.placement) if g]
+
+
 def capacity_json(result: CapacityResult) -> dict:
-    """The JSON contract of ``ragplan min-chips --json``: the plan under the same keys as a frontier point."""
-    return {"instance": result.instance, "solver": result.solver, "solve_seconds": result.solve_seconds,
-            "solves": result.solves, "qps_min": result.qps_min, "plan": _point_json(result.point)}
+    """The JSON contract of ``ragplan capacity --json`` (and ``min-chips``): the answer's headline numbers, and the
+    plan under the same keys as a frontier point."""
+    p, m = result.point, result.point.metrics
+    return {"instance": result.instance, "solver": result.solver, "objective": result.objective,
+            "solve_seconds": result.solve_seconds, "solves": result.solves, "qps_min": result.qps_min,
+            "proven_optimal": p.proven_optimal, "gap": p.gap, "cost_usd_per_hour": m.cost_usd_per_hour,
+            "capex_usd": m.capex_usd, "power_w": m.power_w, "qps": m.qps, "ttft_s": m.ttft_s, "tpot_s": m.tpot_s,
+            "chips": m.chips, "chips_per_type": dict(m.chips_per_type), "retrieval_servers": m.retrieval_servers,
+            "retrieval_server": p.plan.retrieval_server, "accelerator_per_group": accelerator_per_group(p.plan),
+            "plan": _point_json(p)}
+
+
+OBJECTIVE_WORDS = {"chips": "fewest chips", "cost": "least rent", "capex": "least purchase", "power": "least power"}
+
+
+def _money(m: Metrics) -> str:
+    parts = [f"${m.cost_usd_per_hour:,.2f}/h" if m.cost_usd_per_hour is not None else "rent unknown",
+             f"${m.capex_usd:,.0f} to buy" if m.capex_usd is not None else "purchase unknown (a type is not sold)",
+             f"{m.power_w / 1e3:,.3g} kW" if m.power_w is not None else "power unknown"]
+    return ", ".join(parts)
 
 
 def capacity_text(result: CapacityResult) -> str:
-    p = result.point
+    p, m = result.point, result.point.metrics
+    unit = {"chips": "chips", "cost": "USD/h", "capex": "USD", "power": "W"}[result.objective]
     proof = ("proven optimal" if p.proven_optimal else
-             f"NOT proven optimal: the time limit ended the search; up to {p.gap:.1%} fewer chips may exist")
+             f"NOT proven optimal: the time limit ended the search; up to {p.gap:.1%} less {unit} may exist")
+    groups = "; ".join(f"{'+'.join(g['group'])} on {g['chips']} x {g['accelerator'] or 'chips'}"
+                       for g in accelerator_per_group(p.plan))
+    servers = (f"; retrieval on {p.plan.retrieval_servers} x {p.plan.retrieval_server or 'servers'}"
+               if p.plan.retrieval_servers else "")
     return "\n".join([
-        f"{result.instance}: fewest chips for QPS >= {result.qps_min:g}: {p.metrics.chips} ({proof}; "
+        f"{result.instance}: {OBJECTIVE_WORDS[result.objective]} for QPS >= {result.qps_min:g} ({proof}; "
         f"{result.solves or 0} CP-SAT solves, {result.solve_seconds:.2f} s)",
-        f"placement {_placement(p.plan)}; chips {_per_stage(p.plan.chips_per_stage)}; "
-        f"batches {_per_stage(p.plan.batch_per_stage)}",
-        metrics_text(p.metrics)])
+        f"{m.chips} chips ({', '.join(f'{n} {t}' for t, n in m.chips_per_type.items())}); {_money(m)}",
+        f"placement {_placement(p.plan)}: {groups}{servers}; batches {_per_stage(p.plan.batch_per_stage)}",
+        metrics_text(m)])
 
 
 def metrics_text(m: Metrics) -> str:

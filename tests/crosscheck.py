@@ -13,11 +13,12 @@ import tempfile
 from pathlib import Path
 
 from planner import EmptySpaceError, InfeasibleError, build_space, exhaustive_frontier, load_instance
-from planner.capacity import min_chips
+from planner.capacity import capacity, min_chips
+from planner.evaluate import plan_weight
 from planner.exhaustive import exhaustive_min_chips
 from planner.frontier import tie_floor
 from planner.pareto import cpsat_frontier
-from planner.schema import Slo
+from planner.schema import OBJECTIVES, Slo
 from planner.space import Space
 from tests.conftest import INFERENCE_HEADER, RETRIEVAL_HEADER, write_csv, write_yaml
 
@@ -66,6 +67,44 @@ def assert_same_capacity(space: Space, slo: Slo, what: str) -> None:
     key = lambda r: (r.point.metrics.chips, r.point.metrics.ttft_ps, r.point.metrics.decode_ps)  # noqa: E731
     assert key(ex) == key(cp), (what, key(ex), key(cp))
     assert cp.point.proven_optimal, what
+
+
+def priced_space_of(data) -> Space:
+    """The space of a ``priced_instances`` draw (instance and price file written to a fresh folder)."""
+    inst, prices = data
+    with tempfile.TemporaryDirectory(prefix="ragplan-priced-") as tmp:
+        write_yaml(Path(tmp) / "prices.yaml", prices)
+        return build_space(load_instance(write_yaml(Path(tmp) / "i.yaml", inst)))
+
+
+def assert_same_least(space: Space, slo: Slo, objective: str, what: str) -> None:
+    """O4 under ``objective``: the same (weight, TTFT, TPOT) by CP-SAT and enumeration, CP-SAT proven."""
+    ex = _outcome(exhaustive_min_chips, space, slo, objective=objective)
+    cp = _outcome(capacity, space, slo=slo, objective=objective, **SOLVER)
+    if isinstance(ex, type) or isinstance(cp, type):
+        assert ex == cp, (what, ex, cp)
+        return
+    key = lambda r: (plan_weight(space, r.point.plan, objective), r.point.metrics.ttft_ps,  # noqa: E731
+                     r.point.metrics.decode_ps)
+    assert key(ex) == key(cp), (what, objective, key(ex), key(cp), ex.point.plan, cp.point.plan)
+    assert cp.point.proven_optimal, what
+
+
+def check_priced_space(space: Space) -> int:
+    """The frontier and O4 under every objective at achievable QPS floors; returns how many comparisons ran."""
+    ex = _outcome(exhaustive_frontier, space, Slo())
+    assert_same_frontier(ex, _outcome(cpsat_frontier, space, slo=Slo(), **SOLVER), "frontier")
+    if isinstance(ex, type):
+        return 1
+    n = 1
+    pts = ex.points
+    for i in sorted({0, len(pts) - 1}):
+        m = pts[i].metrics
+        for objective in OBJECTIVES:
+            assert_same_least(space, Slo(qps_min=m.qps), objective, f"qps_min={m.qps!r}")
+            assert_same_least(space, Slo(qps_min=m.qps / 3, ttft_max_s=m.ttft_s), objective, "third, TTFT")
+            n += 2
+    return n
 
 
 def check_space(space: Space) -> int:

@@ -79,3 +79,53 @@ def random_instances(draw, budgets: bool = False):
                      "files": {"retrieval": ["retrieval_perf.csv"]}},
             "search": search}
     return inst, inf, ret
+
+
+ACCELERATOR_POOL = ["H100", "H200", "B200", "XPU-A", "XPU-C"]
+
+
+@st.composite
+def priced_instances(draw):
+    """A small analytical pipeline over a random subset of catalog accelerators, with random prices (small
+    integers, so weights tie), random per-type budgets, and retrieval servers as hosts or a decision: (instance
+    dict, price file dict). The models are small (llama3-1b, encoder-120m) so every type holds them."""
+    stages = []
+    if draw(st.booleans()):
+        stages.append({"kind": "encode", "model": "encoder-120m", "chunk_tokens": 64,
+                       "chunks_per_request": draw(st.sampled_from([4, 64]))})
+    has_retrieval = draw(st.booleans())
+    if has_retrieval:
+        stages.append({"kind": "retrieval", "database": "db"})
+    if draw(st.booleans()):
+        stages.append({"kind": "rerank", "model": "encoder-120m", "passage_tokens": 64, "top_k": 4})
+    stages.append({"kind": "prefill", "model": "llama3-1b", "prompt_tokens": draw(st.sampled_from([128, 1024]))})
+    stages.append({"kind": "decode", "model": "llama3-1b", "prompt_tokens": 128,
+                   "decode_tokens": draw(st.sampled_from([16, 128]))})
+    types = draw(st.lists(st.sampled_from(ACCELERATOR_POOL), min_size=1, max_size=3, unique=True))
+    servers = draw(st.lists(st.sampled_from(["epyc-milan-96c"]), min_size=1, max_size=1))
+    lo = draw(st.integers(2, 4))
+    search = {"total_chips": {"min": lo, "max": lo + draw(st.integers(1, 6))},
+              "max_chips_per_stage": draw(st.sampled_from([2, 3, 4])),
+              "max_batch_size": draw(st.sampled_from([2, 4, 8])),
+              "max_decode_batch_size": draw(st.sampled_from([4, 16])),
+              "chips": draw(st.sampled_from(["pow2", "any"])),
+              "batches": draw(st.sampled_from(["pow2", "any"])),
+              "placement": draw(st.sampled_from(["all", "disaggregated", "collocated"])),
+              "chips_per_server": draw(st.sampled_from([1, 2]))}
+    if has_retrieval and draw(st.booleans()):
+        search |= {"retrieval_servers": "decision", "max_retrieval_servers": draw(st.integers(2, 4))}
+    if len(types) > 1 and draw(st.booleans()):
+        search["max_chips_per_type"] = {types[0]: draw(st.integers(1, 3))}
+    cost = {"kind": "analytical", "accelerator": types if len(types) > 1 else types[0], "cpu_server": servers,
+            "calibration": "none", "prices": "prices.yaml",
+            "databases": {"db": {"kind": "ivf_pq", "vectors": draw(st.sampled_from([1e9, 1e10])),
+                                 "bytes_per_vector": 64}}}
+    if len(types) > 1 and draw(st.booleans()):
+        cost["stage_accelerators"] = {"decode": [types[-1]]}
+    price = st.integers(1, 5)
+    prices = {"accelerators": {t: {"price_usd_per_hour": draw(price), "purchase_usd": draw(price) * 1000,
+                                   "power_w": draw(price) * 100} for t in types},
+              "cpu_servers": {s: {"price_usd_per_hour": draw(price), "purchase_usd": draw(price) * 1000,
+                                  "power_w": draw(price) * 100} for s in servers}}
+    inst = {"name": "priced", "pipeline": {"stages": stages}, "cost": cost, "search": search}
+    return inst, prices

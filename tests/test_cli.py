@@ -109,9 +109,11 @@ def test_missing_files(capsys, argv):
 def test_min_chips_text_json_and_errors(tmp_path, capsys):
     out_json = tmp_path / "new" / "cap.json"
     code, out, _ = _run(capsys, "min-chips", CASE4, "--qps-min", "300", "--ttft-max-s", "0.2", "--json", str(out_json))
-    assert code == 0 and "fewest chips for QPS >= 300: 65 (proven optimal" in out
+    assert code == 0 and "fewest chips for QPS >= 300 (proven optimal" in out and "\n65 chips" in out
     data = json.loads(out_json.read_text())
     assert data["qps_min"] == 300 and data["plan"]["chips"] == 65 and data["plan"]["qps"] >= 300
+    assert data["objective"] == "chips" and data["chips"] == 65 and data["proven_optimal"]
+    assert sum(g["chips"] for g in data["accelerator_per_group"]) == 65
     assert data["plan"]["proven_optimal"] and data["plan"]["ttft_s"] <= 0.2
     code, out, err = _run(capsys, "min-chips", CASE4)
     assert code == 2 and out == "" and err.count("\n") == 1 and "To fix: pass --qps" in err

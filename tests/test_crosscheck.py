@@ -5,8 +5,8 @@ from hypothesis import given, settings
 
 from planner import EmptySpaceError, InstanceError
 from tests.conftest import examples
-from tests.crosscheck import check_space, space_of
-from tests.strategies import random_instances
+from tests.crosscheck import check_priced_space, check_space, priced_space_of, space_of
+from tests.strategies import priced_instances, random_instances
 
 
 @settings(max_examples=examples(120))
@@ -17,3 +17,13 @@ def test_cpsat_equals_enumeration_on_random_pipelines(data):
     except (EmptySpaceError, InstanceError):  # a draw may list no usable chip count
         return
     check_space(space)
+
+
+@settings(max_examples=examples(60))
+@given(priced_instances())
+def test_cpsat_equals_enumeration_on_priced_multi_type_pipelines(data):
+    try:
+        space = priced_space_of(data)
+    except (EmptySpaceError, InstanceError):  # a draw may leave a stage no usable option
+        return
+    check_priced_space(space)
