@@ -9,12 +9,13 @@ to a bad path; files are written before the table is printed, so a closed pipe (
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
 from models.calibration import load_calibration
-from models.catalog import accelerator
+from planner.capacity import capacity
 from planner.cli_calibrate import calibrate_parser
 from planner.cli_common import (
     COUNT,
@@ -30,14 +31,16 @@ from planner.cli_common import (
     output,
     write,
 )
-from planner.capacity import capacity
+from planner.costs import offer_types
+from planner.counting import count_assignments
 from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
-from planner.counting import count_assignments
 from planner.exhaustive import exhaustive_frontier, exhaustive_min_chips
+from planner.explain import explain
 from planner.loader import load_instance, load_prices
 from planner.pareto import cpsat_frontier
 from planner.plans import read_plan
+from planner.purchase import purchase
 from planner.report import (
     capacity_json,
     capacity_text,
@@ -49,6 +52,14 @@ from planner.report import (
     validation_markdown,
     validation_text,
 )
+from planner.report_priced import (
+    explanation_text,
+    plot_sweep,
+    purchase_json,
+    purchase_text,
+    sweep_json,
+    sweep_text,
+)
 from planner.schema import OBJECTIVES, Instance, clip
 from planner.space import build_space
 from planner.validate import validate
@@ -56,21 +67,14 @@ from planner.validate import validate
 __all__ = ["main"]
 
 def _with_accelerator(inst: Instance, name: str | None) -> Instance:
-    """``--accelerator``: other catalog accelerator(s) (comma-separated: the types offered to every group) for an
-    analytical cost source; per-stage restrictions naming types no longer offered are dropped."""
+    """``--accelerator``: other catalog accelerator(s) (comma-separated: the types offered to every group)."""
     if not name:
         return inst
     if inst.cost.kind != "analytical":
         raise InstanceError(f"--accelerator {clip(name)} needs an analytical cost source; {inst.name} uses "
                             f"{inst.cost.kind}. To fix: drop --accelerator or use an instance with cost.kind: "
                             f"analytical")
-    names = [n.strip() for n in name.split(",") if n.strip()]
-    for n in names:
-        accelerator(n)  # an unknown name fails here, naming the catalog
-    keep = {s: [t for t in ts if t in names] for s, ts in inst.cost.stage_accelerators.items()}
-    cost = inst.cost.model_copy(update={"accelerator": names[0] if len(names) == 1 else names,
-                                        "stage_accelerators": {s: ts for s, ts in keep.items() if ts}})
-    return inst.model_copy(update={"cost": cost})
+    return offer_types(inst, [n.strip() for n in name.split(",") if n.strip()])
 
 
 def _with_prices(inst: Instance, path: str | None) -> Instance:
@@ -106,9 +110,9 @@ def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
                                    "slo": inst.slo.model_copy(update=slo)})
 
 
-def _planned(args: argparse.Namespace, exhaustive, cpsat):
-    """Build the (overridden) space and run the chosen solver on it."""
-    space = build_space(_with_overrides(load_instance(args.instance), args))
+def _planned(args: argparse.Namespace, exhaustive, cpsat, space=None):
+    """Build the (overridden) space (unless given) and run the chosen solver on it."""
+    space = space or build_space(_with_overrides(load_instance(args.instance), args))
     progress = Progress(not args.quiet)
     if args.solver == "exhaustive":
         return exhaustive(space, progress=progress)
@@ -123,18 +127,54 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_targets(text: str) -> list[float]:
+    """``--sweep-qps A:B:N``: N targets evenly from A to B."""
+    try:
+        a, b, n = text.split(":")
+        lo, hi, count = float(a), float(b), int(n)
+    except ValueError as exc:
+        raise InstanceError(f"--sweep-qps {clip(text)} is not A:B:N (e.g. 100:1000:10). To fix: give two rates and a "
+                            f"count") from exc
+    if not (0 < lo <= hi and 1 <= count <= 1000 and math.isfinite(hi)):
+        raise InstanceError(f"--sweep-qps {clip(text)}: need 0 < A <= B and 1 <= N <= 1000. To fix: correct them")
+    return [lo] if count == 1 else [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+
+
 def _cmd_capacity(args: argparse.Namespace) -> int:
     out_json = output(args.json, "--json")
+    out_plot = output(getattr(args, "plot", None), "--plot", PLOT_SUFFIXES)
     objective = args.objective
+    if getattr(args, "sweep_qps", None):
+        targets = _sweep_targets(args.sweep_qps)
+        space = build_space(_with_overrides(load_instance(args.instance), args))
+        results = [capacity(space, slo=space.instance.slo.model_copy(update={"qps_min": q}), objective=objective,
+                            workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed,
+                            progress=Progress(not args.quiet)) for q in targets]
+        lines = write(out_json, json_writer(sweep_json(results))) + write(out_plot, lambda p: plot_sweep(results, p))
+        print("\n".join([sweep_text(results)] + lines))
+        return 0
 
     def exhaustive(space, progress):
         return exhaustive_min_chips(space, progress=progress, objective=objective)
 
     def cpsat(space, **kw):
         return capacity(space, objective=objective, **kw)
-    result = _planned(args, exhaustive, cpsat)
-    lines = write(out_json, json_writer(capacity_json(result)))
-    print("\n".join([capacity_text(result)] + lines))
+    space = build_space(_with_overrides(load_instance(args.instance), args))
+    result = _planned(args, exhaustive, cpsat, space)
+    why = explain(space, result, marginals=args.marginals) if getattr(args, "explain", False) else None
+    payload = capacity_json(result) | ({"explanation": why.to_json()} if why else {})
+    lines = write(out_json, json_writer(payload))
+    print("\n".join([capacity_text(result)] + ([explanation_text(why)] if why else []) + lines))
+    return 0
+
+
+def _cmd_purchase(args: argparse.Namespace) -> int:
+    out_json = output(args.json, "--json")
+    inst = _with_overrides(load_instance(args.instance), args)
+    result = purchase(inst, args.budget_usd, per_hour=args.per_hour, time_limit_s=args.time_limit_s,
+                      progress=Progress(not args.quiet))
+    lines = write(out_json, json_writer(purchase_json(result)))
+    print("\n".join([purchase_text(result)] + lines))
     return 0
 
 
@@ -225,10 +265,25 @@ def _parser() -> argparse.ArgumentParser:
             cap.add_argument("--objective", choices=list(OBJECTIVES), default="cost",
                              help="what to minimise: cost (rent, USD/h; default), capex (purchase, USD), power (W) "
                                   "or chips")
+            cap.add_argument("--no-explain", dest="explain", action="store_false",
+                             help="skip the explanation (bottleneck, binding limits, marginal values)")
+            cap.add_argument("--no-marginals", dest="marginals", action="store_false",
+                             help="explain without re-solving for the marginal values")
+            cap.add_argument("--sweep-qps", metavar="A:B:N", help="least objective for N QPS targets from A to B "
+                                                                  "(a table; --json and --plot write it)")
+            cap.add_argument("--plot", metavar="OUT.png", help="with --sweep-qps: plot the objective per target")
         else:
-            cap.set_defaults(objective="chips")
+            cap.set_defaults(objective="chips", explain=False, marginals=False)
         cap.add_argument("--json", metavar="OUT", help="write the answer and its plan as JSON")
         cap.set_defaults(func=_cmd_capacity)
+    pur = sub.add_parser("purchase", help="the most QPS a budget buys under the SLO, per accelerator type and mixed")
+    pur.add_argument("instance", help="instance YAML (its offered types: cost.accelerator, or --accelerator)")
+    pur.add_argument("--budget-usd", type=RATE, required=True, help="the budget: purchase USD (or USD/h with "
+                                                                     "--per-hour)")
+    pur.add_argument("--per-hour", action="store_true", help="the budget is rent per hour (on-demand prices)")
+    _planning_options(pur, "ignored: the search sets the QPS target")
+    pur.add_argument("--json", metavar="OUT", help="write every fleet's answer as JSON")
+    pur.set_defaults(func=_cmd_purchase)
     ev = sub.add_parser("evaluate", help="metrics of one plan: a plan JSON, a frontier point, or a frontier or "
                                          "min-chips JSON of ragplan's own")
     ev.add_argument("instance")

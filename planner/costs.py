@@ -35,7 +35,8 @@ from planner.loader import load_prices
 from planner.prices import PriceEntry
 from planner.schema import CALIBRATED_EFFICIENCIES, AnalyticalCostSource, Instance, ProfileCostSource, clip
 
-__all__ = ["Resource", "accelerator_types", "calibration_of", "resources", "server_types", "stage_costs"]
+__all__ = ["Resource", "accelerator_types", "calibration_of", "offer_types", "resources", "server_types",
+           "stage_costs"]
 
 
 def _concat(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -157,6 +158,21 @@ def accelerator_types(inst: Instance) -> tuple[str, ...]:
     """The offered accelerator types (profiles: the profiled hardware)."""
     src = inst.cost
     return src.accelerators if isinstance(src, AnalyticalCostSource) else (src.hardware,)
+
+
+def offer_types(inst: Instance, names: list[str] | tuple[str, ...]) -> Instance:
+    """The instance offering accelerator types ``names`` (analytical sources; catalog names); per-stage
+    restrictions keep only the types still offered (a stage left with none may then run on any of them)."""
+    if not isinstance(inst.cost, AnalyticalCostSource):
+        raise InstanceError(f"{inst.name}: choosing accelerator types needs an analytical cost source, and it uses "
+                            f"{inst.cost.kind}. To fix: use an instance with cost.kind: analytical")
+    names = list(names)
+    for n in names:
+        accelerator(n)  # an unknown name fails here, naming the catalog
+    keep = {s: [t for t in ts if t in names] for s, ts in inst.cost.stage_accelerators.items()}
+    cost = inst.cost.model_copy(update={"accelerator": names[0] if len(names) == 1 else names,
+                                        "stage_accelerators": {s: ts for s, ts in keep.items() if ts}})
+    return inst.model_copy(update={"cost": cost})
 
 
 def server_types(inst: Instance) -> tuple[str, ...]:

@@ -65,6 +65,21 @@ def plan_weight(space: Space, plan: Plan, objective: str) -> int:
     return w + (space.weight(objective, codes["retrieval"], server=True) if space.has_retrieval else 0)
 
 
+def _rent_by_resource(space: Space, plan: Plan) -> dict[str, float]:
+    """E9: rent (USD/h) per resource type of the plan (types without a rent left out)."""
+    codes = unit_codes(space, plan)
+    parts = [(space.types[int(kind_of(c))], c, False) for c in _group_codes(space, plan, codes)]
+    if space.decides_servers:
+        parts.append((space.server_types[int(kind_of(codes["retrieval"]))], codes["retrieval"], True))
+    out: dict[str, float] = {}
+    for name, c, server in parts:
+        try:
+            out[name] = out.get(name, 0.0) + space.weight("cost", c, server) / space.scale("cost")
+        except InstanceError:
+            continue  # not priced: the total is unknown too (cost_usd_per_hour None)
+    return out
+
+
 def _priced(space: Space, plan: Plan, objective: str) -> float | None:
     try:
         return plan_weight(space, plan, objective) / space.scale(objective)
@@ -145,6 +160,7 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
         bottleneck_cycle_ps=qc,
         chips_per_type={t: n for t, n in per_type.items() if n},
         cost_usd_per_hour=_priced(space, plan, "cost"),
+        rent_by_resource=_rent_by_resource(space, plan),
         capex_usd=_priced(space, plan, "capex"),
         power_w=_priced(space, plan, "power"),
     )

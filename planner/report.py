@@ -12,8 +12,9 @@ from planner.exact import ps_to_s
 from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
 from planner.space import STRIDE, Space, kind_of, pow2_upto, units_of
 
-__all__ = ["SHORT", "capacity_json", "capacity_text", "fixed_table", "frontier_json", "frontier_table", "metrics_text",
-           "plot_frontier", "stage_cost_table", "validation_markdown", "validation_text"]
+__all__ = ["SHORT", "accelerator_per_group", "capacity_json", "capacity_text", "fixed_table", "frontier_json",
+           "frontier_table", "metrics_text", "plot_frontier", "point_json", "stage_cost_table", "validation_markdown",
+           "validation_text"]
 
 SHORT = {"encode": "enc", "rewrite_prefill": "rwp", "rewrite_decode": "rwd", "retrieval": "ret", "rerank": "rr",
          "prefill": "pf", "decode": "dec"}
@@ -52,7 +53,7 @@ def frontier_table(result: FrontierResult) -> str:
                      + tail + [f"stages: {stage_names}"])
 
 
-def _point_json(p: FrontierPoint) -> dict:
+def point_json(p: FrontierPoint) -> dict:
     return {
         "ttft_s": p.metrics.ttft_s,
         "tpot_s": p.metrics.tpot_s,
@@ -69,6 +70,7 @@ def _point_json(p: FrontierPoint) -> dict:
         "retrieval_server": p.plan.retrieval_server,
         "chips_per_type": dict(p.metrics.chips_per_type),
         "cost_usd_per_hour": p.metrics.cost_usd_per_hour,
+        "rent_by_resource": dict(p.metrics.rent_by_resource),
         "capex_usd": p.metrics.capex_usd,
         "power_w": p.metrics.power_w,
         "bottleneck": list(p.metrics.bottleneck),
@@ -89,7 +91,7 @@ def frontier_json(result: FrontierResult) -> dict:
         "schedules_evaluated": result.schedules_evaluated,
         "solves": result.solves,
         "complete": result.complete,
-        "points": [_point_json(p) for p in result.points],
+        "points": [point_json(p) for p in result.points],
     }
 
 
@@ -110,14 +112,15 @@ def capacity_json(result: CapacityResult) -> dict:
             "capex_usd": m.capex_usd, "power_w": m.power_w, "qps": m.qps, "ttft_s": m.ttft_s, "tpot_s": m.tpot_s,
             "chips": m.chips, "chips_per_type": dict(m.chips_per_type), "retrieval_servers": m.retrieval_servers,
             "retrieval_server": p.plan.retrieval_server, "accelerator_per_group": accelerator_per_group(p.plan),
-            "plan": _point_json(p)}
+            "plan": point_json(p)}
 
 
 OBJECTIVE_WORDS = {"chips": "fewest chips", "cost": "least rent", "capex": "least purchase", "power": "least power"}
 
 
 def _money(m: Metrics) -> str:
-    parts = [f"${m.cost_usd_per_hour:,.2f}/h" if m.cost_usd_per_hour is not None else "rent unknown",
+    split = " + ".join(f"{k} ${v:,.2f}" for k, v in m.rent_by_resource.items())
+    parts = [f"${m.cost_usd_per_hour:,.2f}/h ({split})" if m.cost_usd_per_hour is not None else "rent unknown",
              f"${m.capex_usd:,.0f} to buy" if m.capex_usd is not None else "purchase unknown (a type is not sold)",
              f"{m.power_w / 1e3:,.3g} kW" if m.power_w is not None else "power unknown"]
     return ", ".join(parts)

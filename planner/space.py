@@ -37,7 +37,7 @@ from planner.costs import Resource, accelerator_types, resources, server_types, 
 from planner.dag import Placement, build_dag, placements
 from planner.errors import EmptySpaceError, InstanceError
 from planner.exact import to_ps
-from planner.schema import ACCELERATOR_STAGES, OBJECTIVES, Instance
+from planner.schema import ACCELERATOR_STAGES, Instance
 
 __all__ = ["STRIDE", "Space", "batch_grid", "build_space", "kind_of", "pow2_upto", "units_of"]
 
@@ -85,6 +85,7 @@ class Space:
     type_budget: tuple[int, ...] = ()
     retrieval_options: tuple[int, ...] = ()  # S9 option codes (decision policy)
     _decode_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _row_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def pre_decode(self) -> tuple[str, ...]:
@@ -123,6 +124,17 @@ class Space:
         """Q1: the latency of one batch of ``stage`` on option ``code`` (chips, or retrieval servers, of one type),
         in whole picoseconds (an int64 array, 0-d for a scalar batch); every solver and the evaluator use these."""
         return to_ps(self.cost(stage, code).latency_s(int(units_of(code)), batch))
+
+    def latency_row(self, stage: str, code: int, batches: tuple[int, ...]) -> np.ndarray:
+        """``latency_ps`` over a tuple of batches, computed once per space (solvers re-planning under other SLOs,
+        e.g. a purchase search, reuse it); a read-only int64 array."""
+        key = (stage, int(code), batches)
+        if key not in self._row_cache:
+            row = np.asarray(self.latency_ps(stage, code, np.asarray(batches, dtype=np.float64)),
+                             dtype=np.int64).reshape(-1)
+            row.setflags(write=False)
+            self._row_cache[key] = row
+        return self._row_cache[key]
 
     def label(self, code: int, server: bool = False) -> str:
         """An option for people: '4 x H100' (the type named only when several are offered)."""

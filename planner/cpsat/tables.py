@@ -120,7 +120,7 @@ def _decode_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook
         if progress:
             progress(f"decode costs: chip option {i + 1}/{len(opts)}")
         D = np.asarray(space.decode_batch_options(int(n)), dtype=np.int64)
-        L = np.asarray(space.latency_ps("decode", int(n), D), dtype=np.int64).reshape(-1)
+        L = space.latency_row("decode", int(n), tuple(int(d) for d in D))
         keep = decode_rows_meet(D, L, space.decode_tokens(), slo.tpot_max_s, slo.qps_min)
         D, L = D[keep], L[keep]
         Ds.append(D)
@@ -145,7 +145,7 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
         for i, u in enumerate(options[s]):
             if progress:
                 progress(f"stage costs: {s}, option {i + 1}/{len(options[s])}")
-            rows.append(np.asarray(space.latency_ps(s, int(u), B), dtype=np.int64).reshape(-1))
+            rows.append(space.latency_row(s, int(u), tuple(int(b) for b in B)))
         lat[s] = np.stack(rows)
     ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
