@@ -27,13 +27,13 @@ import numpy as np
 from planner.counting import MAX_SCHEDULES, count_assignments, count_schedules, guard
 from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, VerificationError
 from planner.evaluate import evaluate, plan_weight
-from planner.exact import cmp_products, decode_rows_meet, mul, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
+from planner.exact import cmp_products, decode_rows_meet, mul, qps_cycle_cap_ps, rate, ratio_rank, ttft_cap_ps
 from planner.frontier import candidates, pareto_indices
 from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, FrontierResult, Plan, Slo, distinct
 from planner.space import Space, kind_of, units_of
 
 __all__ = ["MAX_SCHEDULES", "ScheduleArrays", "count_assignments", "count_schedules", "empty_space_message",
-           "exhaustive_frontier", "exhaustive_min_chips", "iter_schedules"]
+           "exhaustive_frontier", "exhaustive_min_chips", "exhaustive_most_qps", "iter_schedules"]
 
 Progress = Callable[[str], None]
 _CHUNK = 2_000_000  # array elements per chunk (memory stays bounded)
@@ -361,6 +361,26 @@ def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progres
     return CapacityResult(instance=space.instance.name, solver="exhaustive", solve_seconds=time.perf_counter() - t0,
                           qps_min=slo.qps_min, objective=objective,
                           point=FrontierPoint(metrics=m, plan=best[1], proven_optimal=True, gap=0.0))
+
+
+def exhaustive_most_qps(space: Space, slo: Slo, budget: float, objective: str,
+                        max_schedules: float = MAX_SCHEDULES) -> FrontierPoint | None:
+    """O5 by enumeration: among the schedules meeting ``slo``'s TTFT and TPOT bounds whose weight is within
+    ``budget`` (USD or USD/h), the most reported QPS, then the least weight, TTFT and TPOT; the reference of
+    ``planner.purchase.most_qps`` (None: nothing within budget)."""
+    cap = Fraction(budget) * space.scale(objective)
+    best = None
+    for arr in iter_schedules(space, slo.model_copy(update={"qps_min": None}), max_schedules=max_schedules):
+        w = _weights(space, space.placements[arr.placement_index], arr.chips, objective)
+        for i in np.flatnonzero(w <= int(cap)):  # weights are integers: w <= cap <=> w <= floor(cap)
+            key = (-rate(int(arr.cycle_batch[i]), int(arr.cycle_ps[i])), int(w[i]), int(arr.ttft_ps[i]),
+                   int(arr.decode_ps[i]))
+            if best is None or key < best[0]:
+                best = (key, arr.placement_index, arr.chips[i], int(arr.batch[i]), int(arr.decode_batch[i]))
+    if best is None:
+        return None
+    plan = _plan(space, *best[1:])
+    return FrontierPoint(metrics=evaluate(space, plan), plan=plan, proven_optimal=True, gap=0.0)
 
 
 def empty_space_message(space: Space) -> str:

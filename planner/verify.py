@@ -10,7 +10,7 @@ from planner.evaluate import check_plan, evaluate, plan_weight, slo_violations
 from planner.exact import ps_to_s
 from planner.exhaustive import empty_space_message
 from planner.schema import Metrics, Plan, Slo, distinct
-from planner.space import Space
+from planner.space import Space, units_of
 
 __all__ = ["diagnose_infeasible", "no_plan_error", "verify_solution"]
 
@@ -56,6 +56,13 @@ def diagnose_infeasible(space: Space, slo: Slo, free: SliceSweep) -> str:
             a, b = distinct(step, slo.tpot_max_s)
             facts.append(f"the fastest decode step is {a} s > tpot_max_s {b} s")
     fix = "relax those bounds"
+    if slo.qps_min is not None and not facts and space.decides_servers:
+        ret = max(float(b) / float(st.lat["retrieval"][:, i].min()) for i, b in enumerate(st.batches)) * 1e12
+        if ret < slo.qps_min:
+            top_r = max(int(units_of(o)) for o in space.retrieval_options)
+            facts.append(f"retrieval on at most {top_r} servers serves at most {ret:.4g} QPS (search."
+                         f"max_retrieval_servers)")
+            fix = "lower qps_min or raise search.max_retrieval_servers"
     if slo.qps_min is not None and not facts:
         top = float(max(free.qps_ub)) * 1e12
         binds = "search.total_chips.max" if space.max_chips == space.instance.search.total_chips.max else \

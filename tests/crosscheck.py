@@ -72,9 +72,9 @@ def assert_same_capacity(space: Space, slo: Slo, what: str) -> None:
 def priced_space_of(data) -> Space:
     """The space of a ``priced_instances`` draw (instance and price file written to a fresh folder)."""
     inst, prices = data
-    with tempfile.TemporaryDirectory(prefix="ragplan-priced-") as tmp:
-        write_yaml(Path(tmp) / "prices.yaml", prices)
-        return build_space(load_instance(write_yaml(Path(tmp) / "i.yaml", inst)))
+    tmp = Path(tempfile.mkdtemp(prefix="ragplan-priced-"))  # kept: derived instances re-read the price file
+    write_yaml(tmp / "prices.yaml", prices)
+    return build_space(load_instance(write_yaml(tmp / "i.yaml", inst)))
 
 
 def assert_same_least(space: Space, slo: Slo, objective: str, what: str) -> None:
