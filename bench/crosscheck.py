@@ -5,7 +5,11 @@ and runs ``tests.crosscheck.check_space`` on each: frontiers without SLO and wit
 exactly at achievable values, and min-chips at achievable QPS floors. Hypothesis searches at random (seeded by
 ``--seed`` if given) and, on a disagreement, shrinks it and prints the example to pin with ``@example``.
 
-Usage: python bench/crosscheck.py [--pipelines 2000] [--seed S] [--out bench/results/crosscheck.json]
+With ``--priced``: priced multi-type pipelines (``tests.strategies.priced_instances``: random catalog subsets,
+prices, per-type budgets, retrieval servers as hosts or a decision) through ``check_priced_space`` (frontier and
+O4 under every objective) and ``check_purchase`` (O5 at three budgets).
+
+Usage: python bench/crosscheck.py [--pipelines 2000] [--seed S] [--priced] [--out bench/results/crosscheck.json]
 """
 
 from __future__ import annotations
@@ -22,31 +26,34 @@ sys.path.insert(0, str(ROOT))
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
 from planner import EmptySpaceError, InstanceError  # noqa: E402
-from tests.crosscheck import check_space, space_of  # noqa: E402
-from tests.strategies import random_instances  # noqa: E402
+from tests.crosscheck import check_priced_space, check_purchase, check_space, priced_space_of, space_of  # noqa: E402
+from tests.strategies import priced_instances, random_instances  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pipelines", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "crosscheck.json")
+    ap.add_argument("--priced", action="store_true", help="priced multi-type pipelines (O4 objectives, O5)")
+    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    args.out = args.out or ROOT / "bench" / "results" / ("crosscheck-priced.json" if args.priced else "crosscheck.json")
     stats = {"pipelines": 0, "spaces": 0, "empty": 0, "comparisons": 0}
     t0 = time.perf_counter()
 
     @settings(max_examples=args.pipelines, derandomize=False, database=None, deadline=None, print_blob=True,
               suppress_health_check=list(HealthCheck))
-    @given(random_instances(budgets=True))
+    @given(priced_instances() if args.priced else random_instances(budgets=True))
     def run(data):
         stats["pipelines"] += 1
         try:
-            space = space_of(data)
+            space = priced_space_of(data) if args.priced else space_of(data)
         except (EmptySpaceError, InstanceError):  # a draw may list no usable chip count
             stats["empty"] += 1
             return
         stats["spaces"] += 1
-        stats["comparisons"] += check_space(space)
+        stats["comparisons"] += (check_priced_space(space) + check_purchase(space)) if args.priced else \
+            check_space(space)
         if stats["pipelines"] % 100 == 0:
             print(f"{stats['pipelines']} pipelines, {stats['comparisons']} comparisons, all equal "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -56,6 +63,7 @@ def main() -> int:
     run()
     stats["seconds"] = round(time.perf_counter() - t0, 1)
     stats["seed"] = args.seed
+    stats["priced"] = args.priced
     print(f"CP-SAT = enumeration on all {stats['pipelines']} random pipelines ({stats['spaces']} non-empty spaces, "
           f"{stats['comparisons']} frontier/min-chips comparisons) in {stats['seconds']} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)

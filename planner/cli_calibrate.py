@@ -11,7 +11,16 @@ from models.harness import MeasureSpec, measure
 from models.measured import read_measured_csv, write_measured_csv
 from models.retrieval_calibration import RetrievalSpec, calibrate_retrieval
 from planner.calibrate import check_text, fit_text, retrieval_text
-from planner.cli_common import COUNT, SEED, Parser, Progress, json_writer, number, output, write
+from planner.cli_common import (
+    COUNT,
+    SEED,
+    Parser,
+    Progress,
+    json_writer,
+    number,
+    output,
+    write,
+)
 
 __all__ = ["calibrate_parser"]
 

@@ -3,7 +3,7 @@
 Each stage gets one cost per offered type (accelerator stages: per accelerator type, None where
 ``cost.stage_accelerators`` excludes it; retrieval: per CPU server type), each a ``models.cost.StageCost`` or
 ``RetrievalModel``; the solvers and the evaluator only see that interface. ``resources`` prices every offered
-type: the catalog's cited estimates, overridden by the instance's price file (P1, docs/model.md).
+type: the catalog's cited estimates, overridden by the instance's price file (M1, docs/model.md).
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ def accelerator_types(inst: Instance) -> tuple[str, ...]:
 
 def offer_types(inst: Instance, names: list[str] | tuple[str, ...]) -> Instance:
     """The instance offering accelerator types ``names`` (analytical sources; catalog names); per-stage
-    restrictions keep only the types still offered (a stage left with none may then run on any of them)."""
+    restrictions and per-type budgets keep only the types still offered (a stage left with none may then run on
+    any of them)."""
     if not isinstance(inst.cost, AnalyticalCostSource):
         raise InstanceError(f"{inst.name}: choosing accelerator types needs an analytical cost source, and it uses "
                             f"{inst.cost.kind}. To fix: use an instance with cost.kind: analytical")
@@ -172,7 +173,9 @@ def offer_types(inst: Instance, names: list[str] | tuple[str, ...]) -> Instance:
     keep = {s: [t for t in ts if t in names] for s, ts in inst.cost.stage_accelerators.items()}
     cost = inst.cost.model_copy(update={"accelerator": names[0] if len(names) == 1 else names,
                                         "stage_accelerators": {s: ts for s, ts in keep.items() if ts}})
-    return inst.model_copy(update={"cost": cost})
+    budgets = {t: n for t, n in inst.search.max_chips_per_type.items() if t in names}
+    return inst.model_copy(update={"cost": cost, "search": inst.search.model_copy(
+        update={"max_chips_per_type": budgets})})
 
 
 def server_types(inst: Instance) -> tuple[str, ...]:
@@ -183,7 +186,7 @@ def server_types(inst: Instance) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Resource:
-    """One resource type's prices (P1): None where neither the catalog nor the price file knows it."""
+    """One resource type's prices (M1): None where neither the catalog nor the price file knows it."""
 
     name: str
     price_usd_per_hour: float | None
@@ -204,7 +207,7 @@ def _resource(name: str, entry: Priced | None, user: PriceEntry | None) -> Resou
 
 
 def resources(inst: Instance) -> tuple[tuple[Resource, ...], tuple[Resource, ...]]:
-    """The prices of the offered accelerator types and retrieval server types (P1): each catalog entry's cited
+    """The prices of the offered accelerator types and retrieval server types (M1): each catalog entry's cited
     estimate, overridden field by field by the price file of ``cost.prices``."""
     user = load_prices(inst.cost.prices) if inst.cost.prices else None
 

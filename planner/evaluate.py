@@ -14,7 +14,7 @@ base of ``planner.exact`` (every latency a whole number of picoseconds, Q1; ever
 - E8 time share (the RAGO paper's breakdown: time x resources): stage s spends u_s = m_s / q_s resource-seconds
   per request, m_s = its group's chips (retrieval: servers x chips_per_server, the hosts it occupies);
   share_s = u_s / sum_s' u_s'.
-- E9 (P2) rent, purchase and power: sum over groups of n_g x the price of the group's type, plus, when retrieval
+- E9 (M2) rent, purchase and power: sum over groups of n_g x the price of the group's type, plus, when retrieval
   servers are a decision (S9), r x the server type's price (hosts, S4, are priced with the chips); from the same
   integer weights as the solvers (``Space.weight``); None where a resource has no such price.
 

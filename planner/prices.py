@@ -1,5 +1,5 @@
 """The user price file (YAML): prices of accelerator and CPU server types by name, overriding the catalog's cited
-estimates field by field (rule P1, docs/model.md; read by ``planner.loader.load_prices``)."""
+estimates field by field (rule M1, docs/model.md; read by ``planner.loader.load_prices``)."""
 
 from __future__ import annotations
 

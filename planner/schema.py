@@ -399,9 +399,9 @@ class Metrics(_Strict):
     bottleneck_batch: int
     bottleneck_cycle_ps: int
     chips_per_type: dict[str, int] = Field(default_factory=dict)
-    cost_usd_per_hour: float | None = Field(None, description="P2: rent of the plan's priced resources")
+    cost_usd_per_hour: float | None = Field(None, description="M2: rent of the plan's priced resources")
     rent_by_resource: dict[str, float] = Field(default_factory=dict, description="E9: USD/h per resource type")
-    capex_usd: float | None = Field(None, description="P2: purchase of the plan's resources (None: a type not sold)")
+    capex_usd: float | None = Field(None, description="M2: purchase of the plan's resources (None: a type not sold)")
     power_w: float | None = None
 
     @property

@@ -43,7 +43,7 @@ __all__ = ["STRIDE", "Space", "batch_grid", "build_space", "kind_of", "pow2_upto
 
 #: Option codes: o = k * STRIDE + n stands for n units (chips, or servers) of the k-th offered type.
 STRIDE = 1 << 20
-#: Integer weight of one unit per objective (O4, P2): chips 1; rent in micro-USD/h; purchase in cents; power mW.
+#: Integer weight of one unit per objective (O4, M2): chips 1; rent in micro-USD/h; purchase in cents; power mW.
 WEIGHT_SCALE = {"cost": 10**6, "capex": 100, "power": 1000}
 _PRICE_FIELD = {"cost": "price_usd_per_hour", "capex": "purchase_usd", "power": "power_w"}
 
@@ -169,7 +169,7 @@ class Space:
         return self._decode_cache[code]
 
     def weight(self, objective: str, code: int, server: bool = False) -> int:
-        """O4/P2: the integer weight of option ``code``: chips count 1 each (servers 0); rent, purchase and power
+        """O4/M2: the integer weight of option ``code``: chips count 1 each (servers 0); rent, purchase and power
         are the type's price in micro-USD/h, cents and mW per unit. Hosts (S4) are priced with the chips."""
         n = int(units_of(code))
         if objective == "chips":

@@ -5,7 +5,12 @@ purchase): a plan must lie in the space, meet the SLO and equal the solver's exa
 from __future__ import annotations
 
 from planner.cpsat import OutOfTime, SliceSweep, Step
-from planner.errors import EmptySpaceError, InfeasibleError, TimeLimitError, VerificationError
+from planner.errors import (
+    EmptySpaceError,
+    InfeasibleError,
+    TimeLimitError,
+    VerificationError,
+)
 from planner.evaluate import check_plan, evaluate, plan_weight, slo_violations
 from planner.exact import ps_to_s
 from planner.exhaustive import empty_space_message

@@ -12,12 +12,20 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from planner import EmptySpaceError, InfeasibleError, build_space, exhaustive_frontier, load_instance
+from planner import (
+    EmptySpaceError,
+    InfeasibleError,
+    build_space,
+    exhaustive_frontier,
+    load_instance,
+)
 from planner.capacity import capacity, min_chips
+from planner.cpsat import Clock
 from planner.evaluate import plan_weight
-from planner.exhaustive import exhaustive_min_chips
+from planner.exhaustive import exhaustive_min_chips, exhaustive_most_qps
 from planner.frontier import tie_floor
 from planner.pareto import cpsat_frontier
+from planner.purchase import most_qps
 from planner.schema import OBJECTIVES, Slo
 from planner.space import Space
 from tests.conftest import INFERENCE_HEADER, RETRIEVAL_HEADER, write_csv, write_yaml
@@ -64,7 +72,7 @@ def assert_same_capacity(space: Space, slo: Slo, what: str) -> None:
     if isinstance(ex, type) or isinstance(cp, type):
         assert ex == cp, (what, ex, cp)
         return
-    key = lambda r: (r.point.metrics.chips, r.point.metrics.ttft_ps, r.point.metrics.decode_ps)  # noqa: E731
+    key = lambda r: (r.point.metrics.chips, r.point.metrics.ttft_ps, r.point.metrics.decode_ps)
     assert key(ex) == key(cp), (what, key(ex), key(cp))
     assert cp.point.proven_optimal, what
 
@@ -84,7 +92,7 @@ def assert_same_least(space: Space, slo: Slo, objective: str, what: str) -> None
     if isinstance(ex, type) or isinstance(cp, type):
         assert ex == cp, (what, ex, cp)
         return
-    key = lambda r: (plan_weight(space, r.point.plan, objective), r.point.metrics.ttft_ps,  # noqa: E731
+    key = lambda r: (plan_weight(space, r.point.plan, objective), r.point.metrics.ttft_ps,
                      r.point.metrics.decode_ps)
     assert key(ex) == key(cp), (what, objective, key(ex), key(cp), ex.point.plan, cp.point.plan)
     assert cp.point.proven_optimal, what
@@ -105,6 +113,26 @@ def check_priced_space(space: Space) -> int:
             assert_same_least(space, Slo(qps_min=m.qps / 3, ttft_max_s=m.ttft_s), objective, "third, TTFT")
             n += 2
     return n
+
+
+def check_purchase(space: Space) -> int:
+    """O5 (purchase) = enumeration at budgets of 1, 1.7 and 4 times the cheapest plan's purchase, and nothing just
+    below it; returns how many comparisons ran (0: no plan at all)."""
+    try:
+        cheapest = capacity(space, slo=Slo(qps_min=1e-3), objective="capex")
+    except (EmptySpaceError, InfeasibleError):
+        return 0
+    base = cheapest.point.metrics.capex_usd
+    for budget in (base, base * 1.7, base * 4):
+        got = most_qps(space, Slo(), budget, "capex", Clock(None))
+        want = exhaustive_most_qps(space, Slo(), budget, "capex")
+        assert got.point is not None and want is not None and got.proven_optimal, budget
+        key = lambda p: (p.metrics.qps, plan_weight(space, p.plan, "capex"), p.metrics.ttft_ps,
+                         p.metrics.decode_ps)
+        assert key(got.point) == key(want), (budget, got.point.plan, want.plan)
+    below = most_qps(space, Slo(), base * 0.999, "capex", Clock(None))
+    assert below.point is None and "cheapest plan" in below.why
+    return 4
 
 
 def check_space(space: Space) -> int:

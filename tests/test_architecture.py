@@ -86,3 +86,18 @@ def test_modules_stay_small():
     for pkg in ("models", "planner"):
         for path in (ROOT / pkg).rglob("*.py"):
             assert len(path.read_text().splitlines()) <= 450, path
+
+
+def test_constraint_families_match_docs_one_to_one():
+    """Every C-family of docs/model.md has an ``add_<family>`` in planner/cpsat/model.py whose docstring opens with
+    its id, and every such function is documented there."""
+    import re
+
+    from planner.cpsat import model
+
+    doc = (ROOT / "docs" / "model.md").read_text()
+    section = doc[doc.index("## CP-SAT model"):doc.index("## Pareto sweep")]
+    documented = set(re.findall(r"^- \*\*(C\d+)\*\*", section, flags=re.M))
+    coded = {re.match(r"(C\d+)", f.__doc__).group(1) for name, f in vars(model).items()
+             if name.startswith("add_") and callable(f)}
+    assert documented == coded == {f"C{i}" for i in range(1, 13)}

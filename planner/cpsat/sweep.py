@@ -10,7 +10,8 @@ per B requests: QPS/chip = B / K, an exact rational. On a slice, under TTFT <= e
   infeasible answer proves r_B(e) <= r in one solve.
 - O2 the least TTFT among plans with QPS/chip >= a tie floor r (K <= B / r, C10);
 - O3 the least TPOT, then the fewest chips, among those with TTFT <= t (decode rows capped per threshold);
-- O4 the fewest chips, then the least TTFT, under the SLO (QPS floor in C8); then the least TPOT.
+- O4 the least weight W (C12: chips, rent, purchase or power), then the least TTFT, under the SLO (QPS floor in C8);
+  then the least TPOT.
 
 Bounds: U1 an upper bound on r_B for every e (per placement, group g needs n_g(Q) = min{n : q_g(n, B) >= Q} chips
 for a throughput Q); U2 r_B(e) never grows as e shrinks, so a slice optimum whose TTFT still fits e stands, and a
