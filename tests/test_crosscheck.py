@@ -19,7 +19,7 @@ def test_cpsat_equals_enumeration_on_random_pipelines(data):
     check_space(space)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(100))
 @given(priced_instances())
 def test_cpsat_equals_enumeration_on_priced_multi_type_pipelines(data):
     try:
