@@ -26,7 +26,7 @@ def _kind(ask) -> str:
     if ask.objective == "P":  # a point's first slice asks nothing; later ones must beat the best; certifications
         return "O1 min P, no threshold" if ask.k_max is None else "O1 min P, strict threshold (beat or certify)"
     return {"TTFT": "O2 min TTFT", "TPOT": "O3 min TPOT, chips", "L": "O3/O4 min TPOT", "N": "O3/O4 min chips",
-            "N_TTFT": "O4 min chips, TTFT"}.get(ask.objective, str(ask.objective))
+            "W": "O4 min weight", "W_TTFT": "O4 min weight, TTFT"}.get(ask.objective, str(ask.objective))
 
 
 def main() -> None:
@@ -61,7 +61,7 @@ def main() -> None:
     for r in rows:
         print(f"  {r['part']:45s} {r['solves']:6d} solves {r['seconds']:8.2f} s {r['share']:6.1%} "
               f"{r['ms_per_solve']:6.1f} ms/solve")
-    out = ROOT / "bench" / "results" / "profile_objectives.json"
+    out = ROOT / "bench" / "results" / f"profile_objectives-{space.instance.name}.json"
     out.write_text(json.dumps({"instance": space.instance.name, "points": len(res.points), "seconds": total,
                                "rows": rows}, indent=2) + "\n")
     print(f"wrote {out}")

@@ -144,6 +144,8 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     out_json = output(args.json, "--json")
     out_plot = output(getattr(args, "plot", None), "--plot", PLOT_SUFFIXES)
     objective = args.objective
+    if out_plot is not None and not getattr(args, "sweep_qps", None):
+        raise InstanceError("--plot draws a --sweep-qps run. To fix: add --sweep-qps A:B:N or drop --plot")
     if getattr(args, "sweep_qps", None):
         targets = _sweep_targets(args.sweep_qps)
         space = build_space(_with_overrides(load_instance(args.instance), args))
@@ -278,7 +280,7 @@ def _parser() -> argparse.ArgumentParser:
         cap.set_defaults(func=_cmd_capacity)
     pur = sub.add_parser("purchase", help="the most QPS a budget buys under the SLO, per accelerator type and mixed")
     pur.add_argument("instance", help="instance YAML (its offered types: cost.accelerator, or --accelerator)")
-    pur.add_argument("--budget-usd", type=RATE, required=True, help="the budget: purchase USD (or USD/h with "
+    pur.add_argument("--budget-usd", type=number(float, 0.0, "an amount of USD"), required=True, help="the budget: purchase USD (or USD/h with "
                                                                      "--per-hour)")
     pur.add_argument("--per-hour", action="store_true", help="the budget is rent per hour (on-demand prices)")
     _planning_options(pur, "ignored: the search sets the QPS target")

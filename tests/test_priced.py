@@ -164,3 +164,23 @@ def test_cli_capacity_objectives_sweep_and_purchase(tmp_path, capsys):
     assert main(["capacity", str(EXAMPLE), "--qps", "100000", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "max_retrieval_servers" in err and "To fix" in err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["capacity", str(EXAMPLE), "--sweep-qps", "1:2"], "is not A:B:N"),
+    (["capacity", str(EXAMPLE), "--sweep-qps", "5:1:3"], "need 0 < A <= B"),
+    (["capacity", str(EXAMPLE), "--plot", "x.png"], "--plot draws a --sweep-qps run"),
+    (["purchase", str(EXAMPLE), "--budget-usd", "-5"], "is not an amount of USD"),
+    (["capacity", str(EXAMPLE), "--accelerator", "H100,FOO"], "unknown accelerator 'FOO'"),
+    (["capacity", str(INSTANCES / "paper" / "case1-8b.yaml"), "--qps", "10", "--objective", "capex"],
+     "XPU-C has no purchase_usd"),
+])
+def test_priced_cli_errors_are_one_line_with_a_fix(capsys, tmp_path, monkeypatch, argv, says):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(argv + ["--quiet"])
+    except SystemExit as exc:  # option errors exit from argparse itself
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and says in err and "To fix" in err and "Traceback" not in err

@@ -143,10 +143,15 @@ def add_group_tables(m: SliceModel, space: Space) -> None:
         # and count); w[g] its weight
         m.n[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 0]]), f"n[{name}]")
         m.t[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 1]]), f"t[{name}]")
-        m.o[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 2]]), f"o[{name}]")
-        m.w[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 3]]), f"w[{name}]")
-        m.model.add_allowed_assignments([m.y[g], m.n[g], m.t[g], m.o[g], m.w[g]],
-                                        [[1, *r] for r in rows.tolist()] + [[0, 0, 0, 0, 0]])
+        cols, keep = [m.y[g], m.n[g], m.t[g]], [0, 1]
+        for k, (store, label) in ((2, (m.o, "o")), (3, (m.w, "w"))):
+            if np.array_equal(rows[:, k], rows[:, 0]):  # one type (o = n), or chips as the weight (w = n)
+                store[g] = m.n[g]
+                continue
+            store[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, k]]), f"{label}[{name}]")
+            cols.append(store[g])
+            keep.append(k)
+        m.model.add_allowed_assignments(cols, [[1, *r] for r in rows[:, keep].tolist()] + [[0] * len(cols)])
 
 
 def add_cycle(m: SliceModel, space: Space) -> None:
@@ -216,10 +221,14 @@ class AskModel:
 
 
 def add_decode(a: AskModel, m: SliceModel, rows: np.ndarray, cols: list[str]) -> None:
-    """C4 decode: (n_d, D, L[, N_cap][, c_d]) in the ask's rows (they already satisfy D >= B, the TPOT bound and
-    decode's share of the QPS floor); with caps, N <= N_cap (C10's decode part)."""
-    a.vars |= {c: a.model.new_int_var_from_domain(_dom(rows[:, i]), c) for i, c in enumerate(cols)}
-    a.model.add_allowed_assignments([a.vars[c] for c in cols], rows.tolist())
+    """C4 decode: (n_d, D, L, o_d, w_d[, N_cap][, c_d]) in the ask's rows (they already satisfy D >= B, the TPOT
+    bound and decode's share of the QPS floor); with caps, N <= N_cap (C10's decode part). A column equal to n_d's
+    (o_d with one type, w_d with chips as the weight) is n_d itself, not a column of the table."""
+    same = [i for i, c in enumerate(cols) if c in ("o_d", "w_d") and np.array_equal(rows[:, i], rows[:, 0])]
+    kept = [i for i in range(len(cols)) if i not in same]
+    a.vars |= {cols[i]: a.model.new_int_var_from_domain(_dom(rows[:, i]), cols[i]) for i in kept}
+    a.vars |= {cols[i]: a.vars["n_d"] for i in same}
+    a.model.add_allowed_assignments([a.vars[cols[i]] for i in kept], rows[:, kept].tolist())
     if "N_cap" in a.vars:
         a.model.add(a.vars["N"] <= a.vars["N_cap"])
 
@@ -261,7 +270,10 @@ def _values(a: AskModel, v) -> list[int]:
 
 
 def add_weight(a: AskModel, m: SliceModel) -> None:
-    """C12 weight (O4): W = sum_g w_g + w_d + w_r."""
+    """C12 weight (O4): W = sum_g w_g + w_d + w_r (W is N itself when every weight is the chip count)."""
+    if all(m.w[g] is m.n[g] for g in m.w) and a.vars["w_d"] is a.vars["n_d"] and isinstance(m.w_r, int):
+        a.vars["W"] = a.vars["N"]
+        return
     w_hi = (sum(int(r[:, 3].max()) for r in m.tables.groups.values() if len(r)) + _domain(a, a.vars["w_d"])[-1]
             + (int(m.tables.retrieval[:, 2].max()) if len(m.tables.retrieval) else 0))
     a.vars["W"] = a.model.new_int_var(0, w_hi, "W")

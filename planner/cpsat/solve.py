@@ -72,8 +72,10 @@ def run_ask(a: AskModel, settings: SolverSettings, clock: Clock, hint: dict | No
     remaining = clock.remaining()
     if remaining <= 0:
         raise OutOfTime()
+    hinted = set()
     for k, v in (hint or {}).items():
-        if k in a.vars:
+        if k in a.vars and a.vars[k].index not in hinted:  # names may alias one variable (o = n with one type)
+            hinted.add(a.vars[k].index)
             a.model.add_hint(a.vars[k], v)
     solver = cp_model.CpSolver()
     settings.apply(solver.parameters, remaining)
