@@ -186,7 +186,7 @@ class SliceSweep:
                 self.lower(sl, beat, strict=False)
             return None
         cost, proven = self.cost(sl, out.values), True
-        while True:  # certify: a plan with K < K(x)?  'no' proves x optimal
+        while cost.ratio < sl.ub:  # certify unless U1/U2 is attained (r_B(e) <= ub = this plan's ratio: optimal)
             try:
                 better = self._run(sl, Ask(rows, "P", e, cost.k, strict=True, product=True))
             except OutOfTime:
