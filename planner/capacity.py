@@ -36,6 +36,7 @@ def capacity(space: Space, *, slo: Slo | None = None, objective: str = "chips", 
     m = verify_solution(space, step, slo, objective)
     return CapacityResult(instance=space.instance.name, solver="cpsat", solve_seconds=clock.elapsed(),
                           qps_min=slo.qps_min, objective=objective, solves=sweep.solves,
+                          retrieval_servers=space.instance.search.retrieval_servers,
                           point=FrontierPoint(metrics=m, plan=step.plan, proven_optimal=step.proven, gap=step.gap))
 
 

@@ -360,6 +360,7 @@ def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progres
         raise VerificationError(f"exhaustive capacity and evaluator disagree on {best[1]}: {best[0]} vs {got}")
     return CapacityResult(instance=space.instance.name, solver="exhaustive", solve_seconds=time.perf_counter() - t0,
                           qps_min=slo.qps_min, objective=objective,
+                          retrieval_servers=space.instance.search.retrieval_servers,
                           point=FrontierPoint(metrics=m, plan=best[1], proven_optimal=True, gap=0.0))
 
 

@@ -111,7 +111,8 @@ def capacity_json(result: CapacityResult) -> dict:
             "proven_optimal": p.proven_optimal, "gap": p.gap, "cost_usd_per_hour": m.cost_usd_per_hour,
             "capex_usd": m.capex_usd, "power_w": m.power_w, "qps": m.qps, "ttft_s": m.ttft_s, "tpot_s": m.tpot_s,
             "chips": m.chips, "chips_per_type": dict(m.chips_per_type), "retrieval_servers": m.retrieval_servers,
-            "retrieval_server": p.plan.retrieval_server, "accelerator_per_group": accelerator_per_group(p.plan),
+            "retrieval_server": p.plan.retrieval_server, "retrieval_policy": result.retrieval_servers,
+            "accelerator_per_group": accelerator_per_group(p.plan),
             "plan": point_json(p)}
 
 
@@ -133,8 +134,10 @@ def capacity_text(result: CapacityResult) -> str:
              f"NOT proven optimal: the time limit ended the search; up to {p.gap:.1%} less {unit} may exist")
     groups = "; ".join(f"{'+'.join(g['group'])} on {g['chips']} x {g['accelerator'] or 'chips'}"
                        for g in accelerator_per_group(p.plan))
-    servers = (f"; retrieval on {p.plan.retrieval_servers} x {p.plan.retrieval_server or 'servers'}"
-               if p.plan.retrieval_servers else "")
+    servers = "" if not p.plan.retrieval_servers else (
+        f"; retrieval on {p.plan.retrieval_servers} dedicated x {p.plan.retrieval_server}"
+        if result.retrieval_servers == "decision" else
+        f"; retrieval on the accelerators' {p.plan.retrieval_servers} hosts (priced with them)")
     return "\n".join([
         f"{result.instance}: {OBJECTIVE_WORDS[result.objective]} for QPS >= {result.qps_min:g} ({proof}; "
         f"{result.solves or 0} CP-SAT solves, {result.solve_seconds:.2f} s)",

@@ -440,5 +440,6 @@ class CapacityResult(_Strict):
     solve_seconds: float
     qps_min: float
     objective: Literal["chips", "cost", "capex", "power"] = "chips"
+    retrieval_servers: Literal["hosts", "decision"] = "hosts"  # S4 (priced with the chips) or S9 (dedicated)
     point: FrontierPoint
     solves: int | None = None
