@@ -120,12 +120,9 @@ def add_buckets(m: SliceModel, space: Space) -> None:
     m.model.add_division_equality(q, m.N, c)
     r = m.model.new_int_var(r_lo, r_hi, "r")  # retrieval servers for the total N (S4)
     m.model.add_max_equality(r, [q, 1])
-    table = []
-    for v in range(r_lo, r_hi + 1):
-        n = max(v * c, space.min_chips)
-        j = next(j for j, b in enumerate(bk) if b.n_lo <= n <= b.n_hi)
-        table.append([v, j, int(rows[j, 1])])
-    m.model.add_allowed_assignments([r, m.bucket, m.t_r], table)
+    v = np.arange(r_lo, r_hi + 1)
+    j = np.searchsorted(np.array([b.n_hi for b in bk]), np.maximum(v * c, space.min_chips))  # each r's bucket
+    m.model.add_allowed_assignments([r, m.bucket, m.t_r], np.column_stack([v, j, rows[j, 1]]).tolist())
 
 
 def add_group_tables(m: SliceModel, space: Space) -> None:
