@@ -11,12 +11,26 @@ found are returned, the last one unproven with its gap, and the result says the 
 
 from __future__ import annotations
 
+import math
+
 from planner.cpsat import Clock, SliceSweep, SolverSettings
 from planner.schema import FrontierPoint, FrontierResult, Slo
 from planner.space import Space
 from planner.verify import no_plan_error, verify_solution
 
 __all__ = ["cpsat_frontier"]
+
+
+def _left(sweep: SliceSweep, found: list[FrontierPoint]) -> str:
+    """What remains of the sweep: the TTFT range still to cover (from the last point down to the least TTFT lower
+    bound of a live slice) and the share of that range covered so far, on a log scale (frontier points crowd at
+    low TTFTs): an estimate, not a promise."""
+    live = [s.ttft_lb for s in sweep.slices if not s.dead]
+    if not live or not found:
+        return ""
+    lo, top, now = max(min(live), 1), found[0].metrics.ttft_ps, found[-1].metrics.ttft_ps
+    done = 1.0 if top <= lo else math.log(top / now) / math.log(top / lo)
+    return f"; TTFT {now / 1e12:.4g} s down to >= {lo / 1e12:.4g} s left (~{min(done, 1.0):.0%} of it done)"
 
 
 def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, time_limit_s: float | None = None,
@@ -38,7 +52,7 @@ def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, ti
             found.append(FrontierPoint(metrics=m, plan=step.plan, proven_optimal=step.proven, gap=step.gap))
             if progress:
                 progress(f"point {len(found)}: TTFT {m.ttft_s:.6g} s, QPS/chip {m.qps_per_chip:.6g}"
-                         + ("" if step.proven else f" (not proven, gap {step.gap:.2%})"))
+                         + ("" if step.proven else f" (not proven, gap {step.gap:.2%})") + _left(sweep, found))
         if stopped:
             break
         e = step.cost.ttft - 1
