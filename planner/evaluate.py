@@ -58,21 +58,27 @@ def _group_codes(space: Space, plan: Plan, codes: dict[str, int]) -> list[int]:
             if any(s in ACCELERATOR_STAGES for s in g)]
 
 
+def _resources(space: Space, plan: Plan) -> list[tuple[str, int, bool]]:
+    """(type name, option code, is a retrieval server) of every weighed part of the plan: each accelerator group,
+    and retrieval's option (its weight is 0 on the accelerators' hosts, S4)."""
+    codes = unit_codes(space, plan)
+    parts = [(space.types[int(kind_of(c))], c, False) for c in _group_codes(space, plan, codes)]
+    if space.has_retrieval:
+        parts.append((space.server_types[int(kind_of(codes["retrieval"]))], codes["retrieval"], True))
+    return parts
+
+
 def plan_weight(space: Space, plan: Plan, objective: str) -> int:
     """O4/E9: the plan's integer weight under ``objective`` (``Space.weight``: chips, micro-USD/h, cents, mW)."""
-    codes = unit_codes(space, plan)
-    w = sum(space.weight(objective, c) for c in _group_codes(space, plan, codes))
-    return w + (space.weight(objective, codes["retrieval"], server=True) if space.has_retrieval else 0)
+    return sum(space.weight(objective, c, server) for _, c, server in _resources(space, plan))
 
 
 def _rent_by_resource(space: Space, plan: Plan) -> dict[str, float]:
-    """E9: rent (USD/h) per resource type of the plan (types without a rent left out)."""
-    codes = unit_codes(space, plan)
-    parts = [(space.types[int(kind_of(c))], c, False) for c in _group_codes(space, plan, codes)]
-    if space.decides_servers:
-        parts.append((space.server_types[int(kind_of(codes["retrieval"]))], codes["retrieval"], True))
+    """E9: rent (USD/h) per resource type of the plan (unpriced types and hosts left out)."""
     out: dict[str, float] = {}
-    for name, c, server in parts:
+    for name, c, server in _resources(space, plan):
+        if server and not space.decides_servers:
+            continue  # the accelerators' hosts: priced with them
         try:
             out[name] = out.get(name, 0.0) + space.weight("cost", c, server) / space.scale("cost")
         except InstanceError:
