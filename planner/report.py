@@ -12,7 +12,7 @@ from planner.exact import ps_to_s
 from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
 from planner.space import STRIDE, Space, kind_of, pow2_upto, units_of
 
-__all__ = ["SHORT", "accelerator_per_group", "capacity_json", "capacity_text", "fixed_table", "frontier_json",
+__all__ = ["SHORT", "UNITS", "accelerator_per_group", "capacity_json", "capacity_text", "fixed_table", "frontier_json",
            "frontier_table", "metrics_text", "plot_frontier", "point_json", "stage_cost_table", "validation_markdown",
            "validation_text"]
 
@@ -116,6 +116,8 @@ def capacity_json(result: CapacityResult) -> dict:
             "plan": point_json(p)}
 
 
+#: The unit of each capacity objective's value as reported.
+UNITS = {"chips": "chips", "cost": "USD/h", "capex": "USD", "power": "W"}
 OBJECTIVE_WORDS = {"chips": "fewest chips", "cost": "least rent", "capex": "least purchase", "power": "least power"}
 
 
@@ -129,7 +131,7 @@ def _money(m: Metrics) -> str:
 
 def capacity_text(result: CapacityResult) -> str:
     p, m = result.point, result.point.metrics
-    unit = {"chips": "chips", "cost": "USD/h", "capex": "USD", "power": "W"}[result.objective]
+    unit = UNITS[result.objective]
     proof = ("proven optimal" if p.proven_optimal else
              f"NOT proven optimal: the time limit ended the search; up to {p.gap:.1%} less {unit} may exist")
     groups = "; ".join(f"{'+'.join(g['group'])} on {g['chips']} x {g['accelerator'] or 'chips'}"

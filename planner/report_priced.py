@@ -6,12 +6,11 @@ from pathlib import Path
 
 from planner.explain import Explanation
 from planner.purchase import Fleet, PurchaseResult
-from planner.report import accelerator_per_group, capacity_json, fixed_table, point_json
+from planner.report import UNITS, accelerator_per_group, capacity_json, fixed_table, point_json
 from planner.schema import CapacityResult, Metrics
 
 __all__ = ["explanation_text", "plot_sweep", "purchase_json", "purchase_text", "sweep_json", "sweep_text"]
 
-UNITS = {"chips": "chips", "cost": "USD/h", "capex": "USD", "power": "W"}
 
 
 def explanation_text(e: Explanation) -> str:
