@@ -12,7 +12,6 @@ from planner.schema import CapacityResult, Metrics
 __all__ = ["explanation_text", "plot_sweep", "purchase_json", "purchase_text", "sweep_json", "sweep_text"]
 
 
-
 def explanation_text(e: Explanation) -> str:
     share = ", ".join(f"{s} {v:.0%}" for s, v in sorted(e.time_share.items(), key=lambda kv: -kv[1]))
     lines = [f"why: bottleneck {'+'.join(e.bottleneck)}; resource-time shares {share}"]
