@@ -189,7 +189,7 @@ class Space:
         return WEIGHT_SCALE.get(objective, 1)
 
 
-def _type_options(inst: Instance, stage: str, k: int, scaled) -> tuple[tuple[int, ...], str]:
+def _type_options(inst: Instance, stage: str, scaled) -> tuple[tuple[int, ...], str]:
     """S1 for one type: chip counts, or () with the reason."""
     sp = inst.search
     low = scaled.min_units()  # fewest chips the cost source can serve (memory, or the profiled counts)
@@ -226,7 +226,7 @@ def _chip_options(inst: Instance, costs: dict[str, tuple], types: tuple[str, ...
             if cost is None:
                 continue
             try:
-                opts, why = _type_options(inst, stage, k, cost.scaled_to(inst.search.max_chips_per_stage))
+                opts, why = _type_options(inst, stage, cost.scaled_to(inst.search.max_chips_per_stage))
             except ModelError as exc:
                 if len(types) == 1:
                     raise
