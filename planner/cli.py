@@ -142,11 +142,11 @@ def _sweep_targets(text: str) -> list[float]:
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
     out_json = output(args.json, "--json")
-    out_plot = output(getattr(args, "plot", None), "--plot", PLOT_SUFFIXES)
+    out_plot = output(args.plot, "--plot", PLOT_SUFFIXES)
     objective = args.objective
-    if out_plot is not None and not getattr(args, "sweep_qps", None):
+    if out_plot is not None and not args.sweep_qps:
         raise InstanceError("--plot draws a --sweep-qps run. To fix: add --sweep-qps A:B:N or drop --plot")
-    if getattr(args, "sweep_qps", None):
+    if args.sweep_qps:
         targets = _sweep_targets(args.sweep_qps)
         space = build_space(_with_overrides(load_instance(args.instance), args))
         results = [capacity(space, slo=space.instance.slo.model_copy(update={"qps_min": q}), objective=objective,
@@ -163,7 +163,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
         return capacity(space, objective=objective, **kw)
     space = build_space(_with_overrides(load_instance(args.instance), args))
     result = _planned(args, exhaustive, cpsat, space)
-    why = explain(space, result, marginals=args.marginals) if getattr(args, "explain", False) else None
+    why = explain(space, result, marginals=args.marginals) if args.explain else None
     payload = capacity_json(result) | ({"explanation": why.to_json()} if why else {})
     lines = write(out_json, json_writer(payload))
     print("\n".join([capacity_text(result)] + ([explanation_text(why)] if why else []) + lines))
@@ -275,7 +275,7 @@ def _parser() -> argparse.ArgumentParser:
                                                                   "(a table; --json and --plot write it)")
             cap.add_argument("--plot", metavar="OUT.png", help="with --sweep-qps: plot the objective per target")
         else:
-            cap.set_defaults(objective="chips", explain=False, marginals=False)
+            cap.set_defaults(objective="chips", explain=False, marginals=False, sweep_qps=None, plot=None)
         cap.add_argument("--json", metavar="OUT", help="write the answer and its plan as JSON")
         cap.set_defaults(func=_cmd_capacity)
     pur = sub.add_parser("purchase", help="the most QPS a budget buys under the SLO, per accelerator type and mixed")
