@@ -124,7 +124,7 @@ def _structure(space: Space, plan: Plan) -> None:
 def stage_latencies(space: Space, plan: Plan) -> dict[str, int]:
     """E1: latency of one batch of every stage under ``plan``, in whole picoseconds (Q1)."""
     codes = unit_codes(space, plan)
-    return {s: int(space.latency_ps(s, codes[s], plan.batch_per_stage[s])) for s in space.stages}
+    return {s: space.latency_at(s, codes[s], plan.batch_per_stage[s]) for s in space.stages}
 
 
 def evaluate(space: Space, plan: Plan) -> Metrics:

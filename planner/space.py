@@ -86,6 +86,7 @@ class Space:
     retrieval_options: tuple[int, ...] = ()  # S9 option codes (decision policy)
     _decode_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _row_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _point_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def pre_decode(self) -> tuple[str, ...]:
@@ -135,6 +136,14 @@ class Space:
             row.setflags(write=False)
             self._row_cache[key] = row
         return self._row_cache[key]
+
+    def latency_at(self, stage: str, code: int, batch: int) -> int:
+        """``latency_ps`` of one batch size, remembered per space (the evaluator's path: scalar batches, computed
+        apart from the solvers' rows)."""
+        key = (stage, int(code), int(batch))
+        if key not in self._point_cache:
+            self._point_cache[key] = int(self.latency_ps(stage, code, batch))
+        return self._point_cache[key]
 
     def label(self, code: int, server: bool = False) -> str:
         """An option for people: '4 x H100' (the type named only when several are offered)."""

@@ -16,7 +16,7 @@ from planner.cpsat.tables import SpaceTables, group_latency
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space, units_of
 
-__all__ = ["slice_bounds", "slice_chip_bounds"]
+__all__ = ["Curves", "need", "slice_bounds", "slice_chip_bounds"]
 
 
 def _group_q(space: Space, st: SpaceTables, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,7 @@ def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
     return num, den
 
 
-class _Curves:
+class Curves:
     """Per slice, each group's (and decode's, and under S9 retrieval's) options as their weights (chips: the
     counts, retrieval servers 0; else the objective's weights) with their best throughput as exact ratios num/den
     (requests per ps): what U1 and U4 need."""
@@ -72,16 +72,16 @@ class _Curves:
         return None if any(len(o) == 0 for o, _, _ in out) else out
 
 
-def _need(curves, levels: np.ndarray) -> np.ndarray:
+def need(curves, levels: np.ndarray) -> np.ndarray:
     """sum over curves of n(Q) = min{n : q(n) >= Q} at each level Q (floats, slack 1e-9: never above the exact
     value; inf where no option reaches it)."""
-    need = np.zeros(len(levels))
+    total = np.zeros(len(levels))
     for opts, num, den in curves:
         order = np.argsort(opts)
         run = np.maximum.accumulate((num / den)[order])
         k = np.searchsorted(run, levels * (1 - 1e-9))
-        need += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
-    return need
+        total += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
+    return total
 
 
 def _need_exact(curves, level: Fraction) -> int | None:
@@ -109,7 +109,7 @@ def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fra
     recomputed exactly, the others count with a 1e-9 widening (float error is about 1e-15)."""
     nb = len(st.batches)
     ttft_lb = sum(st.lat[s].min(axis=0) for s in space.pre_decode)
-    curves = _Curves(space, st, chips=True)
+    curves = Curves(space, st, chips=True)
     hosts = space.has_retrieval and not space.decides_servers
     ubs, qps_ub = [], np.zeros(nb)
     for b in range(nb):
@@ -125,19 +125,19 @@ def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fra
                 continue
             nums = [num for _, num, _ in cv] + ([np.full(len(ret), B)] if ret else [])
             dens = [den for _, _, den in cv] + ([st.lat["retrieval"][:, b]] if ret else [])
-            lv = np.unique(np.column_stack([np.concatenate(nums), np.concatenate(dens)]), axis=0)
+            lv = np.column_stack([np.concatenate(nums), np.concatenate(dens)])
             lv = lv[lv[:, 0] > 0]
-            q = lv[:, 0] / lv[:, 1]
+            q, inv = np.unique(lv[:, 0] / lv[:, 1], return_inverse=True)  # levels as floats, each row's one
             keep = q <= float(cap) * (1 + 1e-12) if cap is not None else np.ones(len(q), dtype=bool)
-            need = _need(cv, q)
-            ok = keep & (need <= space.max_chips)
+            want = need(cv, q)
+            ok = keep & (want <= space.max_chips)
             if not ok.any():
                 continue
-            val = np.where(ok, q / np.maximum(need, space.min_chips), 0.0)
+            val = np.where(ok, q / np.maximum(want, space.min_chips), 0.0)
             qps_ub[b] = max(qps_ub[b], float(q[ok].max()) * (1 + 1e-9))
             top = float(val.max())
-            for i in np.flatnonzero(val >= top * (1 - 1e-7)):  # candidates for the maximum: exactly
-                level = Fraction(int(lv[i, 0]), int(lv[i, 1]))
+            near = np.flatnonzero(val >= top * (1 - 1e-7))  # candidates for the maximum: exactly, every rational
+            for level in {Fraction(int(a), int(d)) for a, d in lv[np.isin(inv, near)].tolist()}:
                 if cap is not None and level > cap:
                     continue
                 n = _need_exact(cv, level)
@@ -155,14 +155,14 @@ def slice_chip_bounds(space: Space, st: SpaceTables, qps: float) -> np.ndarray:
     QPS >= qps (inf: none reaches qps)."""
     nb = len(st.batches)
     chips = st.objective == "chips"
-    curves = _Curves(space, st, chips=chips)
+    curves = Curves(space, st, chips=chips)
     lb = np.full(nb, np.inf)
     level = np.array([qps / 1e12])
     for b in range(nb):
         for placement in space.placements:
             cv = curves.of(placement, b)
             if cv is not None:
-                lb[b] = min(lb[b], float(_need(cv, level)[0]))
+                lb[b] = min(lb[b], float(need(cv, level)[0]))
         if space.has_retrieval and not space.decides_servers:
             reach = [bk.n_lo for bk, lat in zip(st.buckets, st.lat["retrieval"][:, b])
                      if st.batches[b] / lat >= level[0] * (1 - 1e-9)]

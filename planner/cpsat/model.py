@@ -208,6 +208,7 @@ class Ask:
     n_max: int | None = None
     l_max: int | None = None
     w_max: int | None = None
+    off: tuple[str, ...] = ()  # groups no qualifying plan uses (U5), by name
 
 
 @dataclass
@@ -290,6 +291,14 @@ def add_bounds(a: AskModel, m: SliceModel, ask: Ask) -> None:
         a.model.add(a.vars["W"] <= ask.w_max)
 
 
+def add_left_out(a: AskModel, m: SliceModel, ask: Ask) -> None:
+    """C13 groups left out: y_g = 0 for g in Off(ask), the groups of no placement whose U5 bound reaches the ask's
+    QPS/chip threshold under its TTFT bound (every plan the ask admits lies in a placement whose bound does); it
+    only removes plans that cannot qualify, and shrinks the model CP-SAT loads."""
+    for name in ask.off:
+        a.model.add(a.vars[f"y:{name}"] == 0)
+
+
 def cycle_unit(m: SliceModel, rows: np.ndarray) -> tuple[int, list[int]]:
     """C9's cycle unit tau (ps) and each decode row's cycle c_d = ceil(B L / (D tau)): tau = 1 unless N_max x C
     would pass INT_LIMIT (then the least power of ten that keeps it)."""
@@ -355,6 +364,7 @@ def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
     add_type_budgets(a, m)
     add_weight(a, m)
     add_bounds(a, m, ask)
+    add_left_out(a, m, ask)
     if ask.product:
         add_product(a, m, max(cd))
     exact = add_threshold(a, m, ask) if ask.k_max is not None else True

@@ -6,17 +6,18 @@ per B requests: QPS/chip = B / K, an exact rational. On a slice, under TTFT <= e
 
 - O1 the largest QPS/chip r_B(e): min P = N C (C9, the cycle rounded up: a good plan fast), then a strict
   certification "is there a plan with K < K(x)?" (C10, exact); a 'yes' is a better plan and the step repeats, a
-  'no' (INFEASIBLE) proves r_B(e) = B / K(x). Asked to beat a ratio r, the first solve also asks K < B / r: an
-  infeasible answer proves r_B(e) <= r in one solve.
+  'no' (INFEASIBLE) proves r_B(e) = B / K(x). Asked to tie or beat a ratio r, the first solve also asks
+  K <= B / f, f = r's tie floor: an infeasible answer proves r_B(e) < f in one solve.
 - O2 the least TTFT among plans with QPS/chip >= a tie floor r (K <= B / r, C10);
 - O3 the least TPOT, then the fewest chips, among those with TTFT <= t (decode rows capped per threshold);
 - O4 the least weight W (C12: chips, rent, purchase or power), then the least TTFT, under the SLO (QPS floor in C8);
   then the least TPOT.
 
-Bounds: U1 an upper bound on r_B for every e (per placement, group g needs n_g(Q) = min{n : q_g(n, B) >= Q} chips
-for a throughput Q); U2 r_B(e) never grows as e shrinks, so a slice optimum whose TTFT still fits e stands, and a
-proof that r_B(e) < r holds for every smaller e; U4 a lower bound on the chips of a slice's plans with QPS >= Q.
-Bounds are computed in floats from the picosecond tables and widened by 1e-9 relative (float error is 1e-15).
+Bounds (``planner.cpsat.bounds``, ``planner.cpsat.limits``): U1 an upper bound on r_B for every e (per placement,
+group g needs n_g(Q) = min{n : q_g(n, B) >= Q} chips for a throughput Q); U2 r_B(e) never grows as e shrinks, so a slice optimum whose TTFT still fits e stands, and a
+proof that r_B(e) < r holds for every smaller e; U4 a lower bound on the chips of a slice's plans with QPS >= Q;
+U5 (per placement) a bound on r_B(e) that knows e, U6 a TTFT lower bound at a QPS/chip floor (``SliceLimits``):
+they skip slices, drop placements from asks (C13) and cap O3's decode rows. Bounds are computed in floats from the picosecond tables and widened by 1e-9 relative (float error is 1e-15).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fractions import Fraction
 import numpy as np
 
 from planner.cpsat.bounds import slice_bounds, slice_chip_bounds
+from planner.cpsat.limits import SliceLimits
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.tables import best_rows, build_tables, capped_rows, fast_rows, slice_tables
@@ -83,6 +85,8 @@ class _Slice:
     best: tuple[Cost, dict, bool] | None = None  # O1 at the last e solved: (cost, values, proven) (U2)
     dead: bool = False
     hint: dict = field(default_factory=dict)
+    bounded_at: int | None | str = "never"  # the last TTFT bound e U5 was applied at
+    reach: dict = field(default_factory=dict)  # U5 there: placement -> bound on its QPS/chip
 
 
 class SliceSweep:
@@ -96,6 +100,7 @@ class SliceSweep:
         ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress)
         self.slices = [_Slice(i, int(self.tables.batches[i]), ub[i], int(lb[i]), dead=ub[i] <= 0)
                        for i in range(len(ub))]
+        self.limits = SliceLimits(space, self.tables)
         self.solves, self.exact = 0, True
 
     @staticmethod
@@ -109,6 +114,30 @@ class SliceSweep:
     @staticmethod
     def may_reach(sl: _Slice, r: Fraction) -> bool:
         return sl.ub > r or (sl.ub == r and not sl.ub_strict)
+
+    def tighten(self, sl: _Slice, e: int | None) -> None:
+        """U5 at e (once per e): r_B(e) <= the bound, for e and every smaller e; a slice without a plan under e
+        is dead."""
+        if sl.bounded_at == e or sl.dead:
+            return
+        sl.bounded_at = e
+        sl.reach = self.limits.ratio_bounds(sl.bi, e)
+        if not sl.reach:
+            sl.dead = True
+        else:
+            self.lower(sl, max(sl.reach.values()), strict=False)
+
+    def off(self, sl: _Slice, e: int | None, r: Fraction | None, strict: bool) -> tuple[str, ...]:
+        """The groups an ask at TTFT <= e for QPS/chip > r (>= r if not strict; None: any) may leave out: those of
+        no placement whose U5 bound reaches r (and, for >= r, whose U6 bound fits e): every plan that qualifies
+        lies in a placement that does."""
+        self.tighten(sl, e)
+        keep = [p for p, u in sl.reach.items() if r is None or u > r or (u == r and not strict)]
+        if r is not None and not strict:
+            fits = self.limits.ttft_bounds(sl.bi, r, e)
+            keep = [p for p in keep if p in fits]
+        used = {g for p in keep for g in p}
+        return tuple("+".join(g) for g in self.groups if g not in used)
 
     # -- models and solutions ------------------------------------------------------------------------------------
 
@@ -172,23 +201,27 @@ class SliceSweep:
 
     def o1(self, sl: _Slice, e: int | None, beat: Fraction | None):
         """O1: (cost, values, proven) of the largest QPS/chip under TTFT <= e, or None if the slice has no plan
-        there (with ``beat``: none with QPS/chip > beat). The slice's bound tightens accordingly (U2)."""
+        there (with ``beat``: none that ties or beats it, QPS/chip >= its tie floor: then r_B(e) < that floor, and
+        F2 need not look at the slice). The slice's bound tightens accordingly (U2)."""
         if sl.best is not None and (e is None or sl.best[0].ttft <= e):
             return sl.best if beat is None or sl.best[0].ratio > beat else None
         if self.base(sl) is None:
             return None
         rows = best_rows(self.tables.decode, sl.batch)
-        out = self._run(sl, Ask(rows, "P", e, sl.batch / beat if beat else None, strict=True, product=True))
+        floor = tie_floor(beat) if beat else None
+        out = self._run(sl, Ask(rows, "P", e, sl.batch / floor if beat else None, product=True,
+                                off=self.off(sl, e, floor, False)))
         if out is None:
             if beat is None:
                 sl.dead = True  # nothing under e, so nothing under any smaller e either
             else:
-                self.lower(sl, beat, strict=False)
+                self.lower(sl, floor, strict=True)
             return None
         cost, proven = self.cost(sl, out.values), True
         while cost.ratio < sl.ub:  # certify unless U1/U2 is attained (r_B(e) <= ub = this plan's ratio: optimal)
             try:
-                better = self._run(sl, Ask(rows, "P", e, cost.k, strict=True, product=True))
+                better = self._run(sl, Ask(rows, "P", e, cost.k, strict=True, product=True,
+                                           off=self.off(sl, e, cost.ratio, True)))
             except OutOfTime:
                 proven = False
                 break
@@ -210,7 +243,8 @@ class SliceSweep:
             return sl.best  # its TTFT is the slice's least: nothing to improve
         if self.base(sl) is None:
             return None
-        out = self._run(sl, Ask(best_rows(self.tables.decode, sl.batch), "TTFT", e, sl.batch / floor))
+        out = self._run(sl, Ask(best_rows(self.tables.decode, sl.batch), "TTFT", e, sl.batch / floor,
+                                off=self.off(sl, e, floor, False)))
         if out is None:
             self.lower(sl, floor, strict=True)
             return None
@@ -219,16 +253,19 @@ class SliceSweep:
     def o3(self, sl: _Slice, ttft: int, floor: Fraction) -> tuple[Cost, dict, bool]:
         """O3: the least TPOT, then the fewest chips, among plans with QPS/chip >= floor and TTFT <= ttft."""
         k = sl.batch / floor
-        rows = capped_rows(self.tables.decode, sl.batch, k, self.space.max_chips, self.space.min_chips)
+        self.tighten(sl, ttft)
+        least = self.limits.least_chips(sl.bi, ttft, set(sl.reach))  # rows capped below it admit no plan
+        most = self.limits.most_chips(sl.bi, floor, set(sl.reach))  # caps above it are all alike
+        rows = capped_rows(self.tables.decode, sl.batch, k, min(most, self.space.max_chips), least)
         if len(rows) == 0:
             raise RuntimeError(f"O3 on slice B={sl.batch} has no decode row right after O2 found a plan: a bug")
-        l_hi = int(rows[:, 2].max())
+        l_hi, off = int(rows[:, 2].max()), self.off(sl, ttft, floor, False)
         if (l_hi + 1) * (self.space.max_chips + 1) < INT_LIMIT:
-            out = self._run(sl, Ask(rows, "TPOT", ttft, k))
+            out = self._run(sl, Ask(rows, "TPOT", ttft, k, off=off))
             proven = out is not None and out.optimal
         else:  # the lexicographic objective would pass int64: two solves
-            first = self._run(sl, Ask(rows, "L", ttft, k))
-            out = first and self._run(sl, Ask(rows, "N", ttft, k, l_max=first.values["L"]))  # N alone
+            first = self._run(sl, Ask(rows, "L", ttft, k, off=off))
+            out = first and self._run(sl, Ask(rows, "N", ttft, k, l_max=first.values["L"], off=off))  # N alone
             proven = out is not None and first.optimal and out.optimal
         if out is None:
             raise RuntimeError(f"O3 infeasible on slice B={sl.batch} right after O2 found a plan: a solver bug")
@@ -275,9 +312,17 @@ class SliceSweep:
                       key=lambda s: (-s.ub, s.ttft_lb, s.bi))
         best, found, proven = None, [], True
         try:
+            for sl in live:  # U2: slice optima still under e are free, and give the asks below a ratio to beat
+                if sl.best is not None and (e is None or sl.best[0].ttft <= e):
+                    found.append((sl, sl.best))
+                    proven &= sl.best[2]
+                    best = sl.best[0].ratio if best is None else max(best, sl.best[0].ratio)
             for i, sl in enumerate(live):  # F1: r*(e), slices by decreasing bound, stop when none can beat it
                 if best is not None and sl.ub <= best:
                     break  # the rest can at most tie: F2 looks at them
+                self.tighten(sl, e)
+                if sl.dead or (best is not None and sl.ub <= best):
+                    continue
                 self.say(f"{label}best QPS/chip: slice {i + 1}/{len(live)} (B={sl.batch})")
                 res = self.o1(sl, e, best)
                 if res is not None:
@@ -292,6 +337,15 @@ class SliceSweep:
             for i, sl in enumerate(tied):  # F2: the least TTFT among ties, slices by TTFT lower bound
                 if t_star is not None and sl.ttft_lb > t_star:
                     break
+                self.tighten(sl, e)
+                if sl.dead or not self.may_reach(sl, floor):
+                    continue
+                low = self.limits.ttft_bound(sl.bi, floor, e)  # U6
+                if low is None:
+                    self.lower(sl, floor, strict=True)
+                    continue
+                if t_star is not None and low > t_star:
+                    continue
                 self.say(f"{label}least TTFT at QPS/chip {float(best) * 1e12:.6g}: slice {i + 1}/{len(tied)}")
                 res = self.o2(sl, e, floor)
                 if res is None:

@@ -226,17 +226,23 @@ def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor
     """Rows (n_d, D, L, o_d, w_d, N_cap) with D >= B under the threshold K: per decode option, for each chip cap
     the least-L row (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3
     needs."""
-    rows = []
-    for o, n, w, D, L in zip(book.options, book.chips, book.weights, book.D, book.L):
+    parts = []
+    for i, D in enumerate(book.D):
         k = int(np.searchsorted(D, batch))
-        if k == len(D):
-            continue
-        d, l = D[k:], L[k:]
-        cap = chip_caps(d, l, batch, k_max, False, top)
-        ok = cap >= max(n + 1, n_floor)
-        d, l, cap = d[ok], l[ok], cap[ok]
-        order = np.lexsort((d, l, -cap))  # by cap descending, then L, then D
-        best_l = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(l[order])[:-1]))
-        keep = order[l[order] < best_l]  # strictly faster than every row allowing more chips
-        rows.extend((int(n), int(d[i]), int(l[i]), int(o), int(w), int(cap[i])) for i in keep)
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 6)
+        if k < len(D):
+            parts.append(np.column_stack([np.full(len(D) - k, i), D[k:], book.L[i][k:]]))
+    if not parts:
+        return np.zeros((0, 6), dtype=np.int64)
+    opt, d, l = np.concatenate(parts).T
+    cap = chip_caps(d, l, batch, k_max, False, top)  # one vectorised call for every option's rows
+    ok = cap >= np.maximum(book.chips[opt] + 1, n_floor)
+    opt, d, l, cap = opt[ok], d[ok], l[ok], cap[ok]
+    order = np.lexsort((d, l, -cap, opt))  # per option, by cap descending, then L, then D
+    opt, d, l, cap = opt[order], d[order], l[order], cap[order]
+    start = np.flatnonzero(np.r_[True, opt[1:] != opt[:-1]])
+    keep = np.zeros(len(opt), dtype=bool)
+    for a, b in zip(start, np.r_[start[1:], len(opt)]):  # strictly faster than every row allowing more chips
+        best_l = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(l[a:b])[:-1]))
+        keep[a:b] = l[a:b] < best_l
+    opt, d, l, cap = opt[keep], d[keep], l[keep], cap[keep]
+    return np.column_stack([book.chips[opt], d, l, book.options[opt], book.weights[opt], cap]).astype(np.int64)

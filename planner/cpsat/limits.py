@@ -1,0 +1,205 @@
+"""Bounds of a slice that know the TTFT bound (``docs/model.md``, "Pareto sweep", U5 and U6).
+
+U1 bounds a slice's QPS/chip for every TTFT bound at once, so when the bound e is tight it is loose: most of the
+sweep's solves on the large `any` spaces were slices whose U1 bound beat the best plan while no plan of theirs
+under e did (measured: 1,002 of 1,159 O1 threshold solves and 351 of 418 O2 solves infeasible on paper case4-70b).
+Two functions of the total chips N, per slice and placement p, computed once per slice on first use (dense arrays
+over N = 0..N_max, N_max the effective budget):
+
+- LB_TT_p(N): a lower bound on the TTFT of p's plans with N chips: the min-plus convolution over p's accelerator
+  groups of their least latency with at most n chips, at N - d_0 (d_0 the fewest decode chips with a row
+  D >= B), plus retrieval's least latency among the buckets a total of at most N reaches. Whole picoseconds
+  (exact), non-increasing in N.
+- Q_p(N): an upper bound on the throughput (requests per ps) of p's plans with at most N chips: the largest
+  level Q (a group's, decode's or an S9 retrieval option's best throughput) with sum of n_c(Q) <= N (U1's
+  need), capped under S4 by the best retrieval bucket a total of at most N reaches.
+
+U5: a plan of p with TTFT <= e has N >= N_p(e) = max(N_min, min{N : LB_TT_p(N) <= e}), so
+r_B(e) <= max_p max_{N >= N_p(e)} Q_p(N) / N. U2's argument holds: valid for every smaller e.
+U6: a plan of p with QPS/chip >= f has Q_p(N) >= f N, so TTFT >= min_p LB_TT_p(max{N : Q_p(N) >= f N}).
+Throughputs are floats (relative error about 1e-16) widened by 1e-9, as in U1; TTFTs are exact integers.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from planner.cpsat.bounds import Curves, need
+from planner.cpsat.tables import SpaceTables, group_latency
+from planner.schema import ACCELERATOR_STAGES
+from planner.space import Space, units_of
+
+__all__ = ["SliceLimits"]
+
+#: 'no plan' in the int64 TTFT arrays: above any sum of latencies (each < 2^58 ps, Q1), summed without overflow.
+BIG = 2**61
+WIDEN = 1 + 1e-9
+
+
+def _staircase(units: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The options of a group that an 'at most n chips' bound needs: by units, those strictly faster than every
+    option with fewer chips (an option left out is never faster than a kept one with fewer chips, so it is
+    allowed under no cycle cap where that one is not)."""
+    order = np.lexsort((lat, units))
+    u, t = units[order], lat[order]
+    prev = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(t)[:-1]))
+    keep = t < prev
+    return u[keep], t[keep]
+
+
+def _convolve(f: np.ndarray, units: np.ndarray, lat: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Row k: min over options o with t_o <= caps[k] of f[k, N - u_o] + t_o (BIG where none fits); f holds 'at most
+    N chips' bounds, one row per cycle cap, caps ascending (so an option is allowed on a suffix of the rows)."""
+    out = np.full_like(f, BIG)
+    size = f.shape[1]
+    for u, t in zip(*_staircase(units, lat)):
+        k = int(np.searchsorted(caps, t))
+        if u < size and k < len(caps):
+            np.minimum(out[k:, u:], f[k:, : size - u] + t, out=out[k:, u:])
+    return np.minimum(out, BIG)
+
+
+class _Placement:
+    """One placement on one slice: the rows LB_TT_p(N | C_k) over the cycle grid, and the levels Q_i (ascending)
+    with their chips n_i, their grid row and the chips retrieval needs (S4)."""
+
+    def __init__(self, placement, lb: np.ndarray, levels: np.ndarray, n_lo: np.ndarray, row: np.ndarray):
+        self.placement, self.lb, self.levels, self.n_lo, self.row = placement, lb, levels, n_lo, row
+
+    def first(self, e: int | None) -> np.ndarray:
+        """Per grid row, the least N with LB_TT_p(N | C_k) <= e (the row's length if none)."""
+        return np.zeros(len(self.lb), dtype=np.int64) if e is None else (self.lb > e).sum(axis=1)
+
+
+class SliceLimits:
+    """U5 and U6 of the slices of a space, each slice's arrays computed on first use."""
+
+    def __init__(self, space: Space, st: SpaceTables, grid: int = 160):
+        self.space, self.st = space, st
+        self.curves = Curves(space, st, chips=True)
+        self.size = space.max_chips + 1
+        self.grid = max(1, min(grid, 2_000_000 // self.size))
+        self.acc = {}
+        for p in space.placements:
+            for g in p:
+                if "decode" not in g and any(s in ACCELERATOR_STAGES for s in g) and g not in self.acc:
+                    codes, lat = group_latency(space, st, g, retrieval=False)
+                    self.acc[g] = (np.asarray(units_of(codes), dtype=np.int64), lat[:, 0, :])
+        self._cache: dict[int, list[_Placement]] = {}
+
+    def _retrieval(self, b: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Retrieval's least latency (ps) and best throughput (requests/ps; inf: no cap) over the buckets a total of
+        at most N reaches, per N; and its least latency anywhere."""
+        sp, st = self.space, self.st
+        if not sp.has_retrieval:
+            return np.zeros(self.size, dtype=np.int64), np.full(self.size, np.inf), 0
+        lat = st.lat["retrieval"][:, b]
+        if sp.decides_servers:  # S9: any option at any N (its throughput is one of U1's curves)
+            return np.full(self.size, int(lat.min()), dtype=np.int64), np.full(self.size, np.inf), int(lat.min())
+        t = np.full(self.size, BIG, dtype=np.int64)
+        for bk, lt in zip(st.buckets, lat):
+            if bk.n_lo < self.size:
+                t[bk.n_lo] = min(t[bk.n_lo], int(lt))
+        t = np.minimum.accumulate(t)
+        q = np.where(t < BIG, int(st.batches[b]) / np.maximum(t, 1).astype(np.float64), 0.0)
+        return t, q, int(lat.min())
+
+    def of(self, b: int) -> list[_Placement]:
+        """The placements' arrays at slice b (computed once)."""
+        if b not in self._cache:
+            self._cache[b] = self._build(b)
+        return self._cache[b]
+
+    def _build(self, b: int) -> list[_Placement]:
+        sp, st, size = self.space, self.st, self.size
+        B = int(st.batches[b])
+        t_ret, q_ret, r_min = self._retrieval(b)
+        book = self.curves
+        dec_q = book.dec_num[:, b] / book.dec_den[:, b]
+        out = []
+        for p in sp.placements:
+            cv = book.of(p, b)
+            if cv is None:
+                continue
+            levels = np.unique(np.concatenate([num / den for _, num, den in cv]
+                                              + ([q_ret[q_ret > 0]] if np.isfinite(q_ret).all() else [])))
+            levels = levels[levels > 0]
+            if len(levels) == 0:
+                continue
+            # the cycle grid: cycles of K levels spread over the range, then no cap (BIG)
+            cyc = np.unique(np.ceil(B / levels * WIDEN)).astype(np.int64)
+            pick = np.unique(np.linspace(0, len(cyc) - 1, min(self.grid, len(cyc))).round().astype(int))
+            caps = np.append(np.minimum(cyc[pick], BIG - 1), BIG)
+            f = np.zeros((len(caps), size), dtype=np.int64)
+            for g in sorted(g for g in p if g in self.acc):
+                units, lat = self.acc[g]
+                f = _convolve(f, units, lat[:, b] + (r_min if "retrieval" in g else 0), caps)
+                if "retrieval" in g:
+                    f = np.where(f < BIG, f - r_min, BIG)  # the cap counted retrieval; the TTFT adds it once below
+            # decode: per cap, the fewest chips of an option whose best cycle B / q fits it (q >= B / cap)
+            order = np.argsort(-dec_q, kind="stable")
+            fewest = np.minimum.accumulate(np.where(dec_q[order] > 0, book.dec_w[order], BIG))
+            k = np.searchsorted(-dec_q[order], -B / (caps.astype(np.float64) * WIDEN), side="right")
+            d0 = np.where(k > 0, fewest[np.maximum(k - 1, 0)], BIG)
+            idx = np.arange(size)[None, :] - np.minimum(d0, size)[:, None]
+            lb = np.where(idx >= 0, np.take_along_axis(f, np.maximum(idx, 0), axis=1), BIG)
+            lb = np.minimum(lb + t_ret[None, :], BIG)
+            lo = np.maximum(need(cv, levels), sp.min_chips)
+            if np.isfinite(q_ret).all():  # S4: the chips whose servers reach the level
+                lo = np.maximum(lo, np.searchsorted(q_ret, levels * (1 - 1e-9)))
+            # a level's interval (Q_{i-1}, Q_i] has cycles up to B / Q_{i-1}: the first grid row at or above it
+            prev = np.concatenate(([0.0], levels[:-1]))
+            with np.errstate(divide="ignore"):
+                row = np.searchsorted(caps, np.where(prev > 0, B / prev * WIDEN, np.inf))
+            out.append(_Placement(p, lb, levels * WIDEN, lo, np.minimum(row, len(caps) - 1)))
+        return out
+
+    def ratio_bounds(self, b: int, e: int | None) -> dict:
+        """U5 per placement: an upper bound on the QPS/chip (requests per ps-chip) of its plans with TTFT <= e, valid
+        for every smaller bound too (placements without such a plan are left out)."""
+        out = {}
+        for pl in self.of(b):
+            n = np.maximum(pl.n_lo, pl.first(e)[pl.row])
+            ok = n < self.size
+            if ok.any():
+                out[pl.placement] = Fraction(float((pl.levels[ok] / np.maximum(n[ok], 1)).max()))
+        return out
+
+    def least_chips(self, b: int, e: int | None, placements=None) -> int:
+        """A lower bound on the chips of slice b's plans with TTFT <= e (in ``placements``, default all): the least
+        N with LB_TT_p(N) <= e under no cycle cap (N_max + 1: none)."""
+        firsts = [max(int(pl.first(e)[-1]), self.space.min_chips) for pl in self.of(b)
+                  if placements is None or pl.placement in placements]
+        return min(firsts, default=self.size)
+
+    def most_chips(self, b: int, floor: Fraction, placements=None) -> int:
+        """An upper bound on the chips of slice b's plans with QPS/chip >= floor (in ``placements``, default all):
+        N <= Q_i / floor for the level Q_i of the plan's throughput, N >= n_i (-1: none)."""
+        f, top = float(floor), -1
+        for pl in self.of(b):
+            if placements is None or pl.placement in placements:
+                hi = np.minimum(np.floor(pl.levels / f), self.size - 1).astype(np.int64)
+                ok = pl.n_lo <= hi
+                if ok.any():
+                    top = max(top, int(hi[ok].max()))
+        return top
+
+    def ttft_bounds(self, b: int, floor: Fraction, e: int | None) -> dict:
+        """U6 per placement: a lower bound on the TTFT (ps) of its plans with QPS/chip >= floor and TTFT <= e
+        (placements without such a plan are left out)."""
+        f, out = float(floor), {}
+        for pl in self.of(b):
+            hi = np.minimum(np.floor(pl.levels / f), self.size - 1).astype(np.int64)
+            ok = pl.n_lo <= hi
+            if ok.any():
+                t = int(pl.lb[pl.row[ok], hi[ok]].min())
+                if t < BIG and (e is None or t <= e):
+                    out[pl.placement] = t
+        return out
+
+    def ttft_bound(self, b: int, floor: Fraction, e: int | None) -> int | None:
+        """U6: a lower bound on the TTFT (ps) of slice b's plans with QPS/chip >= floor and TTFT <= e (None: there
+        are none)."""
+        return min(self.ttft_bounds(b, floor, e).values(), default=None)
