@@ -1,4 +1,4 @@
-"""The slices of a space and the exact objectives on them (``docs/model.md``, "CP-SAT model", O1-O4, U1-U4).
+"""The slices of a space and the exact objectives on them (``docs/model.md``, "CP-SAT model", O1-O4, U1-U6).
 
 The request batch B is the only decision every pre-decode group shares, so the problem splits into slices, one
 small model per B (C1-C10, ``planner.cpsat.model``). A slice plan costs K = N max(C_pre, B L / D) picosecond-chips
@@ -14,10 +14,11 @@ per B requests: QPS/chip = B / K, an exact rational. On a slice, under TTFT <= e
   then the least TPOT.
 
 Bounds (``planner.cpsat.bounds``, ``planner.cpsat.limits``): U1 an upper bound on r_B for every e (per placement,
-group g needs n_g(Q) = min{n : q_g(n, B) >= Q} chips for a throughput Q); U2 r_B(e) never grows as e shrinks, so a slice optimum whose TTFT still fits e stands, and a
-proof that r_B(e) < r holds for every smaller e; U4 a lower bound on the chips of a slice's plans with QPS >= Q;
-U5 (per placement) a bound on r_B(e) that knows e, U6 a TTFT lower bound at a QPS/chip floor (``SliceLimits``):
-they skip slices, drop placements from asks (C13) and cap O3's decode rows. Bounds are computed in floats from the picosecond tables and widened by 1e-9 relative (float error is 1e-15).
+group g needs n_g(Q) = min{n : q_g(n, B) >= Q} chips for a throughput Q); U2 r_B(e) never grows as e shrinks, so a
+slice optimum whose TTFT still fits e stands, and a proof that r_B(e) < r holds for every smaller e; U4 a lower bound
+on the chips of a slice's plans with QPS >= Q; U5 (per placement) a bound on r_B(e) that knows e, U6 a TTFT lower
+bound at a QPS/chip floor (``SliceLimits``): they skip slices, drop placements from asks (C13) and cap O3's decode
+rows. Bounds are computed in floats from the picosecond tables and widened by 1e-9 relative (float error is 1e-15).
 """
 
 from __future__ import annotations
