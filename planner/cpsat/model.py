@@ -63,6 +63,9 @@ class SliceModel:
     c_pre_hi: int = 0
     ttft_hi: int = 0
     budget: tuple[tuple[int, ...], int] | None = None  # S8 (caps per type, code stride) when one binds
+    per_server: np.ndarray | None = None  # C2 per server count: rows (r, j, t_r), added per ask (its N range)
+    r: cp_model.IntVar | None = None
+    server_chips: int = 1
 
 
 def add_placement(m: SliceModel, space: Space) -> None:
@@ -92,7 +95,8 @@ def add_buckets(m: SliceModel, space: Space) -> None:
     - per bucket (few buckets, e.g. profiled server tables): literals w_j, sum_j w_j = 1, w_j => N_lo_j <= N <= N_hi_j,
       bucket = sum_j j w_j, (bucket, t_r) in Rows_r;
     - per server count (a bucket per r, e.g. the analytical scan): q = floor(N / c), r = max(1, q),
-      (r, bucket, t_r) in one row per r that a total in [N_min, N_max] gives."""
+      (r, bucket, t_r) in one row per r that a total in [N_min, N_max] gives; the rows are added per ask, only
+      those of the ask's N range (C13), so a large budget does not make every model large."""
     bk, rows = m.tables.buckets, m.tables.retrieval
     c = space.chips_per_server
     m.bucket = m.model.new_int_var(0, max(len(bk) - 1, 0), "bucket")
@@ -122,7 +126,19 @@ def add_buckets(m: SliceModel, space: Space) -> None:
     m.model.add_max_equality(r, [q, 1])
     v = np.arange(r_lo, r_hi + 1)
     j = np.searchsorted(np.array([b.n_hi for b in bk]), np.maximum(v * c, space.min_chips))  # each r's bucket
-    m.model.add_allowed_assignments([r, m.bucket, m.t_r], np.column_stack([v, j, rows[j, 1]]).tolist())
+    m.r, m.per_server, m.server_chips = r, np.column_stack([v, j, rows[j, 1]]), c
+
+
+def _add_per_server(a: "AskModel", m: SliceModel, ask: "Ask") -> None:
+    """C2's per-server-count rows of the totals the ask allows (all of them without an N range)."""
+    if m.per_server is None:
+        return
+    rows = m.per_server
+    lo = max(1, (ask.n_min or m.n_min) // m.server_chips)
+    hi = max(1, (ask.n_max or m.n_max) // m.server_chips)
+    rows = rows[(rows[:, 0] >= lo) & (rows[:, 0] <= hi)]
+    get = a.model.get_int_var_from_proto_index
+    a.model.add_allowed_assignments([get(m.r.index), a.vars["bucket"], get(m.t_r.index)], rows.tolist())
 
 
 def add_group_tables(m: SliceModel, space: Space) -> None:
@@ -205,6 +221,7 @@ class Ask:
     k_max: Fraction | None = None
     strict: bool = False
     product: bool = False
+    n_min: int | None = None
     n_max: int | None = None
     l_max: int | None = None
     w_max: int | None = None
@@ -280,9 +297,11 @@ def add_weight(a: AskModel, m: SliceModel) -> None:
 
 
 def add_bounds(a: AskModel, m: SliceModel, ask: Ask) -> None:
-    """C8 TTFT <= e (Q3 of the SLO's bound, or the sweep's epsilon); and the asks' caps N <= n, L <= l, W <= w."""
+    """C8 TTFT <= e (Q3 of the SLO's bound, or the sweep's epsilon); and the asks' caps n_lo <= N <= n, L <= l, W <= w."""
     if ask.ttft_max is not None:
         a.model.add(a.vars["TTFT"] <= ask.ttft_max)
+    if ask.n_min is not None:
+        a.model.add(a.vars["N"] >= ask.n_min)
     if ask.n_max is not None:
         a.model.add(a.vars["N"] <= ask.n_max)
     if ask.l_max is not None:
@@ -292,9 +311,10 @@ def add_bounds(a: AskModel, m: SliceModel, ask: Ask) -> None:
 
 
 def add_left_out(a: AskModel, m: SliceModel, ask: Ask) -> None:
-    """C13 groups left out: y_g = 0 for g in Off(ask), the groups of no placement whose U5 bound reaches the ask's
-    QPS/chip threshold under its TTFT bound (every plan the ask admits lies in a placement whose bound does); it
-    only removes plans that cannot qualify, and shrinks the model CP-SAT loads."""
+    """C13 scope of an ask: y_g = 0 for g in Off(ask), the groups of no placement whose U5 bound reaches the ask's
+    QPS/chip threshold under its TTFT bound (every plan the ask admits lies in a placement whose bound does); and
+    N_lo <= N <= N_hi, the chip range of the placements kept (U5, U6; with ``add_bounds``). It only removes plans
+    that cannot qualify, and shrinks the model CP-SAT loads."""
     for name in ask.off:
         a.model.add(a.vars[f"y:{name}"] == 0)
 
@@ -365,6 +385,7 @@ def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
     add_weight(a, m)
     add_bounds(a, m, ask)
     add_left_out(a, m, ask)
+    _add_per_server(a, m, ask)
     if ask.product:
         add_product(a, m, max(cd))
     exact = add_threshold(a, m, ask) if ask.k_max is not None else True

@@ -128,17 +128,20 @@ class SliceSweep:
         else:
             self.lower(sl, max(sl.reach.values()), strict=False)
 
-    def off(self, sl: _Slice, e: int | None, r: Fraction | None, strict: bool) -> tuple[str, ...]:
-        """The groups an ask at TTFT <= e for QPS/chip > r (>= r if not strict; None: any) may leave out: those of
-        no placement whose U5 bound reaches r (and, for >= r, whose U6 bound fits e): every plan that qualifies
-        lies in a placement that does."""
+    def scope(self, sl: _Slice, e: int | None, r: Fraction | None, strict: bool) -> dict:
+        """C13 for an ask at TTFT <= e for QPS/chip > r (>= r if not strict; None: any): the groups it may leave out
+        (those of no placement whose U5 bound reaches r and, for >= r, whose U6 bound fits e: every plan that
+        qualifies lies in a placement that does) and the chip range of the placements kept (U5's least N under e,
+        U6's most N at r), as ``Ask`` fields."""
         self.tighten(sl, e)
         keep = [p for p, u in sl.reach.items() if r is None or u > r or (u == r and not strict)]
         if r is not None and not strict:
             fits = self.limits.ttft_bounds(sl.bi, r, e)
             keep = [p for p in keep if p in fits]
         used = {g for p in keep for g in p}
-        return tuple("+".join(g) for g in self.groups if g not in used)
+        most = self.limits.most_chips(sl.bi, r, set(keep)) if r is not None else self.space.max_chips
+        return {"off": tuple("+".join(g) for g in self.groups if g not in used),
+                "n_min": self.limits.least_chips(sl.bi, e, set(keep)), "n_max": min(most, self.space.max_chips)}
 
     # -- models and solutions ------------------------------------------------------------------------------------
 
@@ -210,8 +213,13 @@ class SliceSweep:
             return None
         rows = best_rows(self.tables.decode, sl.batch)
         floor = tie_floor(beat) if beat else None
-        out = self._run(sl, Ask(rows, "P", e, sl.batch / floor if beat else None, product=True,
-                                off=self.off(sl, e, floor, False)))
+        scope = self.scope(sl, e, floor, False)
+        out = None
+        if beat is None and scope["n_max"] > 2 * scope["n_min"]:  # a good plan among few chips first: then the
+            window = scope | {"n_max": 2 * scope["n_min"]}  # certifications' own range is narrow (C13)
+            out = self._run(sl, Ask(rows, "P", e, None, product=True, **window))
+        if out is None:
+            out = self._run(sl, Ask(rows, "P", e, sl.batch / floor if beat else None, product=True, **scope))
         if out is None:
             if beat is None:
                 sl.dead = True  # nothing under e, so nothing under any smaller e either
@@ -222,7 +230,7 @@ class SliceSweep:
         while cost.ratio < sl.ub:  # certify unless U1/U2 is attained (r_B(e) <= ub = this plan's ratio: optimal)
             try:
                 better = self._run(sl, Ask(rows, "P", e, cost.k, strict=True, product=True,
-                                           off=self.off(sl, e, cost.ratio, True)))
+                                           **self.scope(sl, e, cost.ratio, True)))
             except OutOfTime:
                 proven = False
                 break
@@ -245,7 +253,7 @@ class SliceSweep:
         if self.base(sl) is None:
             return None
         out = self._run(sl, Ask(best_rows(self.tables.decode, sl.batch), "TTFT", e, sl.batch / floor,
-                                off=self.off(sl, e, floor, False)))
+                                **self.scope(sl, e, floor, False)))
         if out is None:
             self.lower(sl, floor, strict=True)
             return None
@@ -253,20 +261,18 @@ class SliceSweep:
 
     def o3(self, sl: _Slice, ttft: int, floor: Fraction) -> tuple[Cost, dict, bool]:
         """O3: the least TPOT, then the fewest chips, among plans with QPS/chip >= floor and TTFT <= ttft."""
-        k = sl.batch / floor
-        self.tighten(sl, ttft)
-        least = self.limits.least_chips(sl.bi, ttft, set(sl.reach))  # rows capped below it admit no plan
-        most = self.limits.most_chips(sl.bi, floor, set(sl.reach))  # caps above it are all alike
-        rows = capped_rows(self.tables.decode, sl.batch, k, min(most, self.space.max_chips), least)
+        k, scope = sl.batch / floor, self.scope(sl, ttft, floor, False)
+        # rows capped below U5's least N admit no plan; caps above U6's most N are all alike
+        rows = capped_rows(self.tables.decode, sl.batch, k, scope["n_max"], scope["n_min"])
         if len(rows) == 0:
             raise RuntimeError(f"O3 on slice B={sl.batch} has no decode row right after O2 found a plan: a bug")
-        l_hi, off = int(rows[:, 2].max()), self.off(sl, ttft, floor, False)
+        l_hi = int(rows[:, 2].max())
         if (l_hi + 1) * (self.space.max_chips + 1) < INT_LIMIT:
-            out = self._run(sl, Ask(rows, "TPOT", ttft, k, off=off))
+            out = self._run(sl, Ask(rows, "TPOT", ttft, k, **scope))
             proven = out is not None and out.optimal
         else:  # the lexicographic objective would pass int64: two solves
-            first = self._run(sl, Ask(rows, "L", ttft, k, off=off))
-            out = first and self._run(sl, Ask(rows, "N", ttft, k, l_max=first.values["L"], off=off))  # N alone
+            first = self._run(sl, Ask(rows, "L", ttft, k, **scope))
+            out = first and self._run(sl, Ask(rows, "N", ttft, k, l_max=first.values["L"], **scope))  # N alone
             proven = out is not None and first.optimal and out.optimal
         if out is None:
             raise RuntimeError(f"O3 infeasible on slice B={sl.batch} right after O2 found a plan: a solver bug")
