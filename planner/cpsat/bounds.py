@@ -16,7 +16,7 @@ from planner.cpsat.tables import SpaceTables, group_latency
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space, units_of
 
-__all__ = ["Curves", "need", "slice_bounds", "slice_chip_bounds"]
+__all__ = ["Curves", "need", "need_exact", "slice_bounds", "slice_chip_bounds"]
 
 
 def _group_q(space: Space, st: SpaceTables, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +84,7 @@ def need(curves, levels: np.ndarray) -> np.ndarray:
     return total
 
 
-def _need_exact(curves, level: Fraction) -> int | None:
+def need_exact(curves, level: Fraction) -> int | None:
     """n(Q) summed over curves, exactly (None: some curve never reaches Q). Floats decide options far from Q;
     those within 1e-12 of it are compared as integers."""
     lf, total = float(level), 0
@@ -140,7 +140,7 @@ def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fra
             for level in {Fraction(int(a), int(d)) for a, d in lv[np.isin(inv, near)].tolist()}:
                 if cap is not None and level > cap:
                     continue
-                n = _need_exact(cv, level)
+                n = need_exact(cv, level)
                 if n is not None and n <= space.max_chips:
                     ub = max(ub, level / max(n, space.min_chips))
             rest = val[val < top * (1 - 1e-7)]

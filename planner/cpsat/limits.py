@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from planner.cpsat.bounds import Curves, need
+from planner.cpsat.bounds import Curves, need, need_exact
 from planner.cpsat.tables import SpaceTables, group_latency
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space, units_of
@@ -62,21 +62,40 @@ def _convolve(f: np.ndarray, units: np.ndarray, lat: np.ndarray, caps: np.ndarra
 
 
 class _Placement:
-    """One placement on one slice: the rows LB_TT_p(N | C_k) over the cycle grid, and the levels Q_i (ascending)
-    with their chips n_i, their grid row and the chips retrieval needs (S4)."""
+    """One placement on one slice: the rows LB_TT_p(N | C_k) over the cycle grid; the levels Q_i (ascending floats)
+    with a lower bound n_lo on their chips (n_i, and under S4 the chips whose servers reach Q_i) and their grid row;
+    and what recomputes a level exactly: the curves, the rationals (num, den) behind each float level (``inv``) and
+    the retrieval buckets (first N, latency) under S4."""
 
-    def __init__(self, placement, lb: np.ndarray, levels: np.ndarray, n_lo: np.ndarray, row: np.ndarray):
+    def __init__(self, placement, lb, levels, n_lo, row, curves, pairs, inv, buckets):
         self.placement, self.lb, self.levels, self.n_lo, self.row = placement, lb, levels, n_lo, row
+        self.curves, self.pairs, self.inv, self.buckets = curves, pairs, inv, buckets
 
     def first(self, e: int | None) -> np.ndarray:
         """Per grid row, the least N with LB_TT_p(N | C_k) <= e (the row's length if none)."""
         return np.zeros(len(self.lb), dtype=np.int64) if e is None else (self.lb > e).sum(axis=1)
 
+    def exact_chips(self, level: Fraction, floor: int) -> int | None:
+        """max(floor, n(level), the chips whose servers reach it), exactly (None: no option reaches the level)."""
+        n = need_exact(self.curves, level)
+        if n is None:
+            return None
+        if self.buckets is not None:  # S4: the first N of a bucket whose throughput B / t_r reaches the level
+            lo, lat, batch = self.buckets
+            q, lf = batch / lat.astype(np.float64), float(level)
+            ok = q >= lf * (1 + 1e-12)
+            for i in np.flatnonzero(np.abs(q - lf) <= lf * 1e-12):  # too close for floats: decide exactly
+                ok[i] = Fraction(batch, int(lat[i])) >= level
+            if not ok.any():
+                return None
+            n = max(n, int(lo[ok].min()))
+        return max(n, floor)
+
 
 class SliceLimits:
     """U5 and U6 of the slices of a space, each slice's arrays computed on first use."""
 
-    def __init__(self, space: Space, st: SpaceTables, grid: int = 160):
+    def __init__(self, space: Space, st: SpaceTables, grid: int = 64):
         self.space, self.st = space, st
         self.curves = Curves(space, st, chips=True)
         self.size = space.max_chips + 1
@@ -123,11 +142,14 @@ class SliceLimits:
             cv = book.of(p, b)
             if cv is None:
                 continue
-            levels = np.unique(np.concatenate([num / den for _, num, den in cv]
-                                              + ([q_ret[q_ret > 0]] if np.isfinite(q_ret).all() else [])))
-            levels = levels[levels > 0]
-            if len(levels) == 0:
+            hosts = sp.has_retrieval and not sp.decides_servers
+            ret_lat = st.lat["retrieval"][:, b] if hosts else np.zeros(0, dtype=np.int64)
+            pairs = np.column_stack([np.concatenate([num for _, num, _ in cv] + [np.full(len(ret_lat), B)]),
+                                     np.concatenate([den for _, _, den in cv] + [ret_lat])])
+            pairs = pairs[pairs[:, 0] > 0]
+            if len(pairs) == 0:
                 continue
+            levels, inv = np.unique(pairs[:, 0] / pairs[:, 1], return_inverse=True)
             # the cycle grid: cycles of K levels spread over the range, then no cap (BIG)
             cyc = np.unique(np.ceil(B / levels * WIDEN)).astype(np.int64)
             pick = np.unique(np.linspace(0, len(cyc) - 1, min(self.grid, len(cyc))).round().astype(int))
@@ -153,18 +175,38 @@ class SliceLimits:
             prev = np.concatenate(([0.0], levels[:-1]))
             with np.errstate(divide="ignore"):
                 row = np.searchsorted(caps, np.where(prev > 0, B / prev * WIDEN, np.inf))
-            out.append(_Placement(p, lb, levels * WIDEN, lo, np.minimum(row, len(caps) - 1)))
+            buckets = (np.array([bk.n_lo for bk in st.buckets]), ret_lat, B) if hosts else None
+            out.append(_Placement(p, lb, levels, lo, np.minimum(row, len(caps) - 1), cv, pairs, inv, buckets))
         return out
 
     def ratio_bounds(self, b: int, e: int | None) -> dict:
         """U5 per placement: an upper bound on the QPS/chip (requests per ps-chip) of its plans with TTFT <= e, valid
-        for every smaller bound too (placements without such a plan are left out)."""
-        out = {}
+        for every smaller bound too (placements without such a plan are left out). The levels within 1e-7 of the
+        float maximum are recomputed exactly (every rational behind them), the others widened by 1e-9: a bound
+        that a plan attains is that plan's QPS/chip exactly, so a slice that can only tie the best needs no
+        solve in F1."""
+        out, floor = {}, self.space.min_chips
         for pl in self.of(b):
-            n = np.maximum(pl.n_lo, pl.first(e)[pl.row])
+            need_n = pl.first(e)[pl.row]
+            n = np.maximum(pl.n_lo, need_n)
             ok = n < self.size
-            if ok.any():
-                out[pl.placement] = Fraction(float((pl.levels[ok] / np.maximum(n[ok], 1)).max()))
+            if not ok.any():
+                continue
+            val = np.where(ok, pl.levels / np.maximum(n, 1), 0.0)
+            top = float(val.max())
+            near = val >= top * (1 - 1e-7)
+            bound = Fraction(0)
+            for i in np.flatnonzero(near):
+                for a, d in {tuple(x) for x in pl.pairs[pl.inv == i].tolist()}:
+                    level = Fraction(a, d)
+                    m = pl.exact_chips(level, max(floor, int(need_n[i])))
+                    if m is not None and m < self.size:
+                        bound = max(bound, level / m)
+            rest = val[~near]
+            if len(rest):
+                bound = max(bound, Fraction(float(rest.max()) * WIDEN))
+            if bound > 0:
+                out[pl.placement] = bound
         return out
 
     def least_chips(self, b: int, e: int | None, placements=None) -> int:
@@ -180,7 +222,7 @@ class SliceLimits:
         f, top = float(floor), -1
         for pl in self.of(b):
             if placements is None or pl.placement in placements:
-                hi = np.minimum(np.floor(pl.levels / f), self.size - 1).astype(np.int64)
+                hi = np.minimum(np.floor(pl.levels * WIDEN / f), self.size - 1).astype(np.int64)
                 ok = pl.n_lo <= hi
                 if ok.any():
                     top = max(top, int(hi[ok].max()))
@@ -191,7 +233,7 @@ class SliceLimits:
         (placements without such a plan are left out)."""
         f, out = float(floor), {}
         for pl in self.of(b):
-            hi = np.minimum(np.floor(pl.levels / f), self.size - 1).astype(np.int64)
+            hi = np.minimum(np.floor(pl.levels * WIDEN / f), self.size - 1).astype(np.int64)
             ok = pl.n_lo <= hi
             if ok.any():
                 t = int(pl.lb[pl.row[ok], hi[ok]].min())

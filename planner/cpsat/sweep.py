@@ -205,28 +205,29 @@ class SliceSweep:
 
     def o1(self, sl: _Slice, e: int | None, beat: Fraction | None):
         """O1: (cost, values, proven) of the largest QPS/chip under TTFT <= e, or None if the slice has no plan
-        there (with ``beat``: none that ties or beats it, QPS/chip >= its tie floor: then r_B(e) < that floor, and
-        F2 need not look at the slice). The slice's bound tightens accordingly (U2)."""
+        there (with ``beat``: none with QPS/chip > beat). The slice's bound tightens accordingly (U2)."""
         if sl.best is not None and (e is None or sl.best[0].ttft <= e):
             return sl.best if beat is None or sl.best[0].ratio > beat else None
         if self.base(sl) is None:
             return None
         rows = best_rows(self.tables.decode, sl.batch)
-        floor = tie_floor(beat) if beat else None
-        scope = self.scope(sl, e, floor, False)
+        scope = self.scope(sl, e, None, False) if beat is None else None
         out = None
         if beat is None and scope["n_max"] > 2 * scope["n_min"]:  # a good plan among few chips first: then the
             window = scope | {"n_max": 2 * scope["n_min"]}  # certifications' own range is narrow (C13)
             out = self._run(sl, Ask(rows, "P", e, None, product=True, **window))
         if out is None:
-            out = self._run(sl, Ask(rows, "P", e, sl.batch / floor if beat else None, product=True, **scope))
+            floor = tie_floor(beat) if beat is not None else None  # tie or beat: a 'no' spares F2 the slice
+            ask_scope = self.scope(sl, e, floor, False) if beat is not None else scope
+            out = self._run(sl, Ask(rows, "P", e, sl.batch / floor if beat else None, product=True, **ask_scope))
         if out is None:
             if beat is None:
                 sl.dead = True  # nothing under e, so nothing under any smaller e either
             else:
                 self.lower(sl, floor, strict=True)
             return None
-        cost, proven = self.cost(sl, out.values), True
+        cost = self.cost(sl, out.values)
+        proven = True
         while cost.ratio < sl.ub:  # certify unless U1/U2 is attained (r_B(e) <= ub = this plan's ratio: optimal)
             try:
                 better = self._run(sl, Ask(rows, "P", e, cost.k, strict=True, product=True,
@@ -340,19 +341,21 @@ class SliceSweep:
                 return None
             floor = tie_floor(best)
             t_star, at = None, []
-            tied = sorted((s for s in live if not s.dead and self.may_reach(s, floor)), key=lambda s: (s.ttft_lb, s.bi))
-            for i, sl in enumerate(tied):  # F2: the least TTFT among ties, slices by TTFT lower bound
-                if t_star is not None and sl.ttft_lb > t_star:
-                    break
-                self.tighten(sl, e)
+            tied = []
+            for sl in live:  # F2's candidates, with U6's TTFT lower bound at the floor
                 if sl.dead or not self.may_reach(sl, floor):
                     continue
-                low = self.limits.ttft_bound(sl.bi, floor, e)  # U6
+                self.tighten(sl, e)
+                low = None if sl.dead or not self.may_reach(sl, floor) else self.limits.ttft_bound(sl.bi, floor, e)
                 if low is None:
-                    self.lower(sl, floor, strict=True)
+                    if not sl.dead:
+                        self.lower(sl, floor, strict=True)
                     continue
+                tied.append((max(low, sl.ttft_lb), sl.bi, sl))
+            tied.sort(key=lambda x: x[:2])
+            for i, (low, _, sl) in enumerate(tied):  # F2: the least TTFT among ties, slices by TTFT lower bound
                 if t_star is not None and low > t_star:
-                    continue
+                    break
                 self.say(f"{label}least TTFT at QPS/chip {float(best) * 1e12:.6g}: slice {i + 1}/{len(tied)}")
                 res = self.o2(sl, e, floor)
                 if res is None:

@@ -19,7 +19,7 @@ are exact; nothing is rounded here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -45,7 +45,7 @@ class DecodeBook:
     """Decode rows per decode option (``options``, codes; ``chips`` and ``weights`` of each): batches ``D[i]``
     ascending, whole-decode latencies ``L[i]`` (ps), both after the SLO's row filters; ``best_from[i][k]`` is the
     row >= k with the highest D / L (exact), then the least L, then the least D; ``fast_from[i][k]`` the row >= k
-    with the least L, then D."""
+    with the least L, then D; ``rank[i]`` the exact rank of each row's D / L (0: the highest)."""
 
     options: np.ndarray
     chips: np.ndarray
@@ -54,6 +54,29 @@ class DecodeBook:
     L: list[np.ndarray]
     best_from: list[np.ndarray]
     fast_from: list[np.ndarray]
+    rank: list[np.ndarray] = field(default_factory=list)
+    _staircases: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def staircase(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every option's rows with D >= B that some threshold can make O3 keep, as (option index, D, L): a row
+        is left out when a row of its option with D / L at least as high has a strictly lower L (that row allows
+        at least as many chips and is faster, whatever the threshold). Computed once per batch."""
+        if batch not in self._staircases:
+            parts = []
+            for i, (D, L, rank) in enumerate(zip(self.D, self.L, self.rank)):
+                k = int(np.searchsorted(D, batch))
+                d, l, r = D[k:], L[k:], rank[k:]
+                if len(d) == 0:
+                    continue
+                order = np.lexsort((r, l))  # by L, then by ratio (highest first)
+                l_s, r_s = l[order], r[order]
+                best = np.minimum.accumulate(r_s)  # the best rank among rows with L <= this row's
+                first = np.searchsorted(l_s, l_s, side="left")  # rows before index first have strictly lower L
+                prior = np.where(first > 0, best[np.maximum(first - 1, 0)], np.iinfo(np.int64).max)
+                keep = np.sort(order[prior > r_s])
+                parts.append(np.column_stack([np.full(len(keep), i), d[keep], l[keep]]))
+            self._staircases[batch] = (np.concatenate(parts).T if parts else np.zeros((3, 0), dtype=np.int64))
+        return self._staircases[batch]
 
 
 @dataclass(frozen=True)
@@ -115,7 +138,7 @@ def _suffix_best(keys: tuple[np.ndarray, ...]) -> np.ndarray:
 
 def _decode_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook:
     opts = np.asarray(space.stage_chip_options["decode"], dtype=np.int64)
-    Ds, Ls, best, fast = [], [], [], []
+    Ds, Ls, best, fast, ranks = [], [], [], [], []
     for i, n in enumerate(opts):
         if progress:
             progress(f"decode costs: chip option {i + 1}/{len(opts)}")
@@ -126,10 +149,11 @@ def _decode_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook
         Ds.append(D)
         Ls.append(L)
         rank = ratio_rank(D, L) if len(D) else np.zeros(0, dtype=np.int64)
+        ranks.append(rank)
         best.append(_suffix_best((rank, L, D)))
         fast.append(_suffix_best((L, D)))
     weights = np.array([space.weight(objective, int(o)) for o in opts], dtype=np.int64)
-    return DecodeBook(opts, units_of(opts), weights, Ds, Ls, best, fast)
+    return DecodeBook(opts, units_of(opts), weights, Ds, Ls, best, fast, ranks)
 
 
 def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips") -> SpaceTables:
@@ -226,14 +250,9 @@ def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor
     """Rows (n_d, D, L, o_d, w_d, N_cap) with D >= B under the threshold K: per decode option, for each chip cap
     the least-L row (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3
     needs."""
-    parts = []
-    for i, D in enumerate(book.D):
-        k = int(np.searchsorted(D, batch))
-        if k < len(D):
-            parts.append(np.column_stack([np.full(len(D) - k, i), D[k:], book.L[i][k:]]))
-    if not parts:
+    opt, d, l = book.staircase(batch)
+    if len(opt) == 0:
         return np.zeros((0, 6), dtype=np.int64)
-    opt, d, l = np.concatenate(parts).T
     cap = chip_caps(d, l, batch, k_max, False, top)  # one vectorised call for every option's rows
     ok = cap >= np.maximum(book.chips[opt] + 1, n_floor)
     opt, d, l, cap = opt[ok], d[ok], l[ok], cap[ok]
