@@ -205,7 +205,8 @@ class SliceSweep:
 
     def o1(self, sl: _Slice, e: int | None, beat: Fraction | None):
         """O1: (cost, values, proven) of the largest QPS/chip under TTFT <= e, or None if the slice has no plan
-        there (with ``beat``: none with QPS/chip > beat). The slice's bound tightens accordingly (U2)."""
+        there (with ``beat``: none that ties or beats it, QPS/chip >= its tie floor: then r_B(e) < that floor, and
+        F2 need not look at the slice). The slice's bound tightens accordingly (U2)."""
         if sl.best is not None and (e is None or sl.best[0].ttft <= e):
             return sl.best if beat is None or sl.best[0].ratio > beat else None
         if self.base(sl) is None:
