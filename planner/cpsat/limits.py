@@ -49,6 +49,15 @@ def _staircase(units: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return u[keep], t[keep]
 
 
+def _first(units: np.ndarray, lat: np.ndarray, caps: np.ndarray, size: int) -> np.ndarray:
+    """``_convolve`` of the all-zero bound: row k, N is the latency of the fastest option with at most N chips,
+    if it fits caps[k] (on the staircase, options with fewer chips are slower, so none of them fits then)."""
+    u, t = _staircase(units, lat)
+    j = np.searchsorted(u, np.arange(size), side="right") - 1  # the last staircase option with u <= N
+    lat_n = np.where(j >= 0, t[np.maximum(j, 0)], BIG)
+    return np.where(lat_n[None, :] <= caps[:, None], lat_n[None, :], BIG)
+
+
 def _convolve(f: np.ndarray, units: np.ndarray, lat: np.ndarray, caps: np.ndarray) -> np.ndarray:
     """Row k: min over options o with t_o <= caps[k] of f[k, N - u_o] + t_o (BIG where none fits); f holds 'at most
     N chips' bounds, one row per cycle cap, caps ascending (so an option is allowed on a suffix of the rows)."""
@@ -70,6 +79,7 @@ class _Placement:
     def __init__(self, placement, lb, levels, n_lo, row, curves, pairs, inv, buckets):
         self.placement, self.lb, self.levels, self.n_lo, self.row = placement, lb, levels, n_lo, row
         self.curves, self.pairs, self.inv, self.buckets = curves, pairs, inv, buckets
+        self._exact: dict = {}
 
     def first(self, e: int | None) -> np.ndarray:
         """Per grid row, the least N with LB_TT_p(N | C_k) <= e (the row's length if none)."""
@@ -77,6 +87,12 @@ class _Placement:
 
     def exact_chips(self, level: Fraction, floor: int) -> int | None:
         """max(floor, n(level), the chips whose servers reach it), exactly (None: no option reaches the level)."""
+        if level not in self._exact:
+            self._exact[level] = self._chips(level)
+        n = self._exact[level]
+        return None if n is None else max(n, floor)
+
+    def _chips(self, level: Fraction) -> int | None:
         n = need_exact(self.curves, level)
         if n is None:
             return None
@@ -89,13 +105,13 @@ class _Placement:
             if not ok.any():
                 return None
             n = max(n, int(lo[ok].min()))
-        return max(n, floor)
+        return n
 
 
 class SliceLimits:
     """U5 and U6 of the slices of a space, each slice's arrays computed on first use."""
 
-    def __init__(self, space: Space, st: SpaceTables, grid: int = 64):
+    def __init__(self, space: Space, st: SpaceTables, grid: int = 160):
         self.space, self.st = space, st
         self.curves = Curves(space, st, chips=True)
         self.size = space.max_chips + 1
@@ -131,13 +147,26 @@ class SliceLimits:
             self._cache[b] = self._build(b)
         return self._cache[b]
 
+    def _grid(self, B: int, curves: list, b: int) -> np.ndarray:
+        """The slice's cycle grid: the cycles B / Q of up to ``grid`` levels spread over every placement's levels
+        (one grid, so placements share their convolutions), then no cap (BIG)."""
+        qs = [num[num > 0] / den[num > 0] for cv in curves if cv is not None for _, num, den in cv]
+        if self.space.has_retrieval:
+            qs.append(B / self.st.lat["retrieval"][:, b].astype(np.float64))
+        levels = np.concatenate(qs) if qs else np.zeros(0)
+        cyc = np.unique(np.ceil(B / levels[levels > 0] * WIDEN)).astype(np.int64)
+        pick = np.unique(np.linspace(0, len(cyc) - 1, min(self.grid, len(cyc))).round().astype(int)) if len(cyc) \
+            else np.zeros(0, dtype=int)
+        return np.append(np.minimum(cyc[pick], BIG - 1), BIG)
+
     def _build(self, b: int) -> list[_Placement]:
         sp, st, size = self.space, self.st, self.size
         B = int(st.batches[b])
         t_ret, q_ret, r_min = self._retrieval(b)
         book = self.curves
         dec_q = book.dec_num[:, b] / book.dec_den[:, b]
-        out = []
+        out, conv = [], {}
+        caps = self._grid(B, [book.of(p, b) for p in sp.placements], b)
         for p in sp.placements:
             cv = book.of(p, b)
             if cv is None:
@@ -150,16 +179,20 @@ class SliceLimits:
             if len(pairs) == 0:
                 continue
             levels, inv = np.unique(pairs[:, 0] / pairs[:, 1], return_inverse=True)
-            # the cycle grid: cycles of K levels spread over the range, then no cap (BIG)
-            cyc = np.unique(np.ceil(B / levels * WIDEN)).astype(np.int64)
-            pick = np.unique(np.linspace(0, len(cyc) - 1, min(self.grid, len(cyc))).round().astype(int))
-            caps = np.append(np.minimum(cyc[pick], BIG - 1), BIG)
-            f = np.zeros((len(caps), size), dtype=np.int64)
-            for g in sorted(g for g in p if g in self.acc):
-                units, lat = self.acc[g]
-                f = _convolve(f, units, lat[:, b] + (r_min if "retrieval" in g else 0), caps)
-                if "retrieval" in g:
-                    f = np.where(f < BIG, f - r_min, BIG)  # the cap counted retrieval; the TTFT adds it once below
+            groups = tuple(sorted((g for g in p if g in self.acc), key=lambda g: sp.stages.index(g[0])))
+            f = None
+            for k in range(1, len(groups) + 1):  # placements in pipeline order share their prefixes
+                if groups[:k] not in conv:
+                    g = groups[k - 1]
+                    units, lat = self.acc[g]
+                    t = lat[:, b] + (r_min if "retrieval" in g else 0)
+                    nf = _first(units, t, caps, size) if f is None else _convolve(f, units, t, caps)
+                    if "retrieval" in g:  # the cap counted retrieval; the TTFT adds it once below
+                        nf = np.where(nf < BIG, nf - r_min, BIG)
+                    conv[groups[:k]] = nf
+                f = conv[groups[:k]]
+            if f is None:
+                f = np.zeros((len(caps), size), dtype=np.int64)
             # decode: per cap, the fewest chips of an option whose best cycle B / q fits it (q >= B / cap)
             order = np.argsort(-dec_q, kind="stable")
             fewest = np.minimum.accumulate(np.where(dec_q[order] > 0, book.dec_w[order], BIG))
