@@ -342,21 +342,19 @@ class SliceSweep:
                 return None
             floor = tie_floor(best)
             t_star, at = None, []
-            tied = []
-            for sl in live:  # F2's candidates, with U6's TTFT lower bound at the floor
+            tied = sorted((s for s in live if not s.dead and self.may_reach(s, floor)), key=lambda s: (s.ttft_lb, s.bi))
+            for i, sl in enumerate(tied):  # F2: the least TTFT among ties, slices by TTFT lower bound
+                if t_star is not None and sl.ttft_lb > t_star:
+                    break
+                self.tighten(sl, e)
                 if sl.dead or not self.may_reach(sl, floor):
                     continue
-                self.tighten(sl, e)
-                low = None if sl.dead or not self.may_reach(sl, floor) else self.limits.ttft_bound(sl.bi, floor, e)
+                low = self.limits.ttft_bound(sl.bi, floor, e)  # U6
                 if low is None:
-                    if not sl.dead:
-                        self.lower(sl, floor, strict=True)
+                    self.lower(sl, floor, strict=True)
                     continue
-                tied.append((max(low, sl.ttft_lb), sl.bi, sl))
-            tied.sort(key=lambda x: x[:2])
-            for i, (low, _, sl) in enumerate(tied):  # F2: the least TTFT among ties, slices by TTFT lower bound
                 if t_star is not None and low > t_star:
-                    break
+                    continue
                 self.say(f"{label}least TTFT at QPS/chip {float(best) * 1e12:.6g}: slice {i + 1}/{len(tied)}")
                 res = self.o2(sl, e, floor)
                 if res is None:

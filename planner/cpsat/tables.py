@@ -55,28 +55,14 @@ class DecodeBook:
     best_from: list[np.ndarray]
     fast_from: list[np.ndarray]
     rank: list[np.ndarray] = field(default_factory=list)
-    _staircases: dict = field(default_factory=dict, compare=False, repr=False)
+    _by_ratio: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def staircase(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every option's rows with D >= B that some threshold can make O3 keep, as (option index, D, L): a row
-        is left out when a row of its option with D / L at least as high has a strictly lower L (that row allows
-        at least as many chips and is faster, whatever the threshold). Computed once per batch."""
-        if batch not in self._staircases:
-            parts = []
-            for i, (D, L, rank) in enumerate(zip(self.D, self.L, self.rank)):
-                k = int(np.searchsorted(D, batch))
-                d, l, r = D[k:], L[k:], rank[k:]
-                if len(d) == 0:
-                    continue
-                order = np.lexsort((r, l))  # by L, then by ratio (highest first)
-                l_s, r_s = l[order], r[order]
-                best = np.minimum.accumulate(r_s)  # the best rank among rows with L <= this row's
-                first = np.searchsorted(l_s, l_s, side="left")  # rows before index first have strictly lower L
-                prior = np.where(first > 0, best[np.maximum(first - 1, 0)], np.iinfo(np.int64).max)
-                keep = np.sort(order[prior > r_s])
-                parts.append(np.column_stack([np.full(len(keep), i), d[keep], l[keep]]))
-            self._staircases[batch] = (np.concatenate(parts).T if parts else np.zeros((3, 0), dtype=np.int64))
-        return self._staircases[batch]
+    def by_ratio(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Option i's rows by D / L, highest first (exact ranks), and those ratios as floats; computed once."""
+        if i not in self._by_ratio:
+            order = np.argsort(self.rank[i], kind="stable")
+            self._by_ratio[i] = (order, self.D[i][order] / self.L[i][order].astype(np.float64))
+        return self._by_ratio[i]
 
 
 @dataclass(frozen=True)
@@ -249,19 +235,22 @@ def chip_caps(D: np.ndarray, L: np.ndarray, batch: int, k_max: Fraction, strict:
 def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor: int) -> np.ndarray:
     """Rows (n_d, D, L, o_d, w_d, N_cap) with D >= B under the threshold K: per decode option, for each chip cap
     the least-L row (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3
-    needs."""
-    opt, d, l = book.staircase(batch)
-    if len(opt) == 0:
-        return np.zeros((0, 6), dtype=np.int64)
-    cap = chip_caps(d, l, batch, k_max, False, top)  # one vectorised call for every option's rows
-    ok = cap >= np.maximum(book.chips[opt] + 1, n_floor)
-    opt, d, l, cap = opt[ok], d[ok], l[ok], cap[ok]
-    order = np.lexsort((d, l, -cap, opt))  # per option, by cap descending, then L, then D
-    opt, d, l, cap = opt[order], d[order], l[order], cap[order]
-    start = np.flatnonzero(np.r_[True, opt[1:] != opt[:-1]])
-    keep = np.zeros(len(opt), dtype=bool)
-    for a, b in zip(start, np.r_[start[1:], len(opt)]):  # strictly faster than every row allowing more chips
-        best_l = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(l[a:b])[:-1]))
-        keep[a:b] = l[a:b] < best_l
-    opt, d, l, cap = opt[keep], d[keep], l[keep], cap[keep]
-    return np.column_stack([book.chips[opt], d, l, book.options[opt], book.weights[opt], cap]).astype(np.int64)
+    needs. Only the rows whose D / L can give such a cap are looked at (by ratio, highest first: a prefix)."""
+    rows = []
+    for i, (o, n, w) in enumerate(zip(book.options, book.chips, book.weights)):
+        if len(book.D[i]) == 0:
+            continue
+        order, q = book.by_ratio(i)
+        floor = max(int(n) + 1, n_floor)  # N_cap = floor(K D / (B L)) >= floor needs D / L >= floor B / K
+        m = int(np.searchsorted(-q, -float(floor * batch / k_max) * (1 - 1e-9), side="right"))
+        idx = order[:m]
+        idx = idx[book.D[i][idx] >= batch]
+        d, l = book.D[i][idx], book.L[i][idx]
+        cap = chip_caps(d, l, batch, k_max, False, top)
+        ok = cap >= floor
+        d, l, cap = d[ok], l[ok], cap[ok]
+        sel = np.lexsort((d, l, -cap))  # by cap descending, then L, then D
+        best_l = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(l[sel])[:-1]))
+        keep = sel[l[sel] < best_l]  # strictly faster than every row allowing more chips
+        rows.extend((int(n), int(d[j]), int(l[j]), int(o), int(w), int(cap[j])) for j in keep)
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 6)
