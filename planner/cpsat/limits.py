@@ -22,6 +22,7 @@ Throughputs are floats (relative error about 1e-16) widened by 1e-9, as in U1; T
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from fractions import Fraction
 
 import numpy as np
@@ -36,6 +37,8 @@ __all__ = ["SliceLimits"]
 #: 'no plan' in the int64 TTFT arrays: above any sum of latencies (each < 2^58 ps, Q1), summed without overflow.
 BIG = 2**61
 WIDEN = 1 + 1e-9
+CELLS = 40_000  # grid rows x (N_max + 1) per placement: 160 cycles up to N_max = 248, fewer beyond
+KEEP_BYTES = 256 * 2**20  # the slices' arrays kept at once
 
 
 def _staircase(units: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,14 +118,16 @@ class SliceLimits:
         self.space, self.st = space, st
         self.curves = Curves(space, st, chips=True)
         self.size = space.max_chips + 1
-        self.grid = max(1, min(grid, 2_000_000 // self.size))
+        self.grid = max(0, min(grid, CELLS // self.size - 1))  # rows x N stays within CELLS per placement
         self.acc = {}
         for p in space.placements:
             for g in p:
                 if "decode" not in g and any(s in ACCELERATOR_STAGES for s in g) and g not in self.acc:
                     codes, lat = group_latency(space, st, g, retrieval=False)
                     self.acc[g] = (np.asarray(units_of(codes), dtype=np.int64), lat[:, 0, :])
-        self._cache: dict[int, list[_Placement]] = {}
+        self._cache: OrderedDict[int, list[_Placement]] = OrderedDict()
+        # slices kept at once (least recently used dropped, rebuilt on demand): within KEEP_BYTES of arrays
+        self.keep = max(8, KEEP_BYTES // max(1, len(space.placements) * (self.grid + 1) * self.size * 8))
 
     def _retrieval(self, b: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Retrieval's least latency (ps) and best throughput (requests/ps; inf: no cap) over the buckets a total of
@@ -143,8 +148,12 @@ class SliceLimits:
 
     def of(self, b: int) -> list[_Placement]:
         """The placements' arrays at slice b (computed once)."""
-        if b not in self._cache:
+        if b in self._cache:
+            self._cache.move_to_end(b)
+        else:
             self._cache[b] = self._build(b)
+            if len(self._cache) > self.keep:
+                self._cache.popitem(last=False)
         return self._cache[b]
 
     def _grid(self, B: int, curves: list, b: int) -> np.ndarray:

@@ -95,8 +95,9 @@ def add_buckets(m: SliceModel, space: Space) -> None:
     - per bucket (few buckets, e.g. profiled server tables): literals w_j, sum_j w_j = 1, w_j => N_lo_j <= N <= N_hi_j,
       bucket = sum_j j w_j, (bucket, t_r) in Rows_r;
     - per server count (a bucket per r, e.g. the analytical scan): q = floor(N / c), r = max(1, q),
-      (r, bucket, t_r) in one row per r that a total in [N_min, N_max] gives; the rows are added per ask, only
-      those of the ask's N range (C13), so a large budget does not make every model large."""
+      (r, bucket, t_r) in one row per r that a reachable total (a sum of the options' chip counts) in [N_min, N_max]
+      gives; the rows are added per ask, only those of the ask's N range (C13), so a large budget does not make
+      every model large."""
     bk, rows = m.tables.buckets, m.tables.retrieval
     c = space.chips_per_server
     m.bucket = m.model.new_int_var(0, max(len(bk) - 1, 0), "bucket")
@@ -124,7 +125,8 @@ def add_buckets(m: SliceModel, space: Space) -> None:
     m.model.add_division_equality(q, m.N, c)
     r = m.model.new_int_var(r_lo, r_hi, "r")  # retrieval servers for the total N (S4)
     m.model.add_max_equality(r, [q, 1])
-    v = np.arange(r_lo, r_hi + 1)
+    totals = m.tables.totals
+    v = np.arange(r_lo, r_hi + 1) if totals is None else np.unique(np.maximum(1, totals // c))  # reachable r only
     j = np.searchsorted(np.array([b.n_hi for b in bk]), np.maximum(v * c, space.min_chips))  # each r's bucket
     m.r, m.per_server, m.server_chips = r, np.column_stack([v, j, rows[j, 1]]), c
 

@@ -29,7 +29,7 @@ from planner.schema import ACCELERATOR_STAGES, Slo
 from planner.space import Space, units_of
 
 __all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "best_rows", "build_tables", "capped_rows",
-           "chip_caps", "fast_rows", "group_latency", "slice_tables"]
+           "chip_caps", "fast_rows", "group_latency", "reachable_totals", "slice_tables"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class SpaceTables:
     ttft_cap: int | None  # Q3 of slo.ttft_max_s
     cycle_cap: np.ndarray | None  # Q3 of slo.qps_min per batch: the largest pre-decode cycle (ps)
     objective: str = "chips"
+    totals: np.ndarray | None = None  # every total N in [N_min, N_max] some plan's options add up to, ascending
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class SliceTables:
     groups: dict[tuple[str, ...], np.ndarray]  # int64 rows (n, t, o, w) of the accelerator members (none: 0 rows)
     retrieval: np.ndarray  # int64 rows (j, t_r, w_r) per bucket (0 rows without retrieval)
     buckets: tuple[Bucket, ...]
+    totals: np.ndarray | None = None  # ``SpaceTables.totals``
 
 
 def _buckets(space: Space, objective: str) -> tuple[Bucket, ...]:
@@ -161,7 +163,29 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
                  if slo.qps_min is not None else None)
     return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, objective, progress), ttft_cap, cycle_cap,
-                       objective)
+                       objective, reachable_totals(space))
+
+
+def reachable_totals(space: Space) -> np.ndarray:
+    """Every total N in [N_min, N_max] that some placement's options add up to (its accelerator groups' chip
+    counts and decode's), ascending: a subset-sum over chip counts, as a bitset over N. With power-of-two counts a
+    large budget reaches few totals (the per-server-count retrieval rows, C2, need only theirs)."""
+    size = space.max_chips + 1
+    hit = np.zeros(size, dtype=bool)
+    dec = np.unique(units_of(np.asarray(space.stage_chip_options["decode"], dtype=np.int64)))
+    for p in space.placements:
+        reach = np.zeros(size, dtype=bool)
+        reach[0] = True
+        parts = [np.unique(units_of(np.asarray(space.group_chip_options(g), dtype=np.int64))) for g in p
+                 if "decode" not in g and any(s in ACCELERATOR_STAGES for s in g)] + [dec]
+        for units in parts:
+            nxt = np.zeros(size, dtype=bool)
+            for u in units[units < size]:
+                nxt[u:] |= reach[: size - u]
+            reach = nxt
+        hit |= reach
+    hit[: space.min_chips] = False
+    return np.flatnonzero(hit)
 
 
 def group_latency(space: Space, st: SpaceTables, group: tuple[str, ...], batches: np.ndarray | slice = slice(None),
@@ -197,7 +221,7 @@ def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], b
     ret = (np.column_stack([np.arange(len(st.buckets)), st.lat["retrieval"][:, bi],
                             [b.weight for b in st.buckets]]).astype(np.int64)
            if space.has_retrieval else np.zeros((0, 3), dtype=np.int64))
-    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets)
+    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals)
 
 
 def _pick_rows(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
