@@ -3,21 +3,21 @@
 U1 bounds a slice's QPS/chip for every TTFT bound at once, so when the bound e is tight it is loose: most of the
 sweep's solves on the large `any` spaces were slices whose U1 bound beat the best plan while no plan of theirs
 under e did (measured: 1,002 of 1,159 O1 threshold solves and 351 of 418 O2 solves infeasible on paper case4-70b).
-Two functions of the total chips N, per slice and placement p, computed once per slice on first use (dense arrays
-over N = 0..N_max, N_max the effective budget):
+Per slice (built on first use, the least recently used dropped beyond a memory budget) and placement p, over the
+total chips N = 0..N_max (dense arrays) and one grid of cycle caps C (up to 160 cycles spread over the slice's
+levels, then no cap):
 
-- LB_TT_p(N): a lower bound on the TTFT of p's plans with N chips: the min-plus convolution over p's accelerator
-  groups of their least latency with at most n chips, at N - d_0 (d_0 the fewest decode chips with a row
-  D >= B), plus retrieval's least latency among the buckets a total of at most N reaches. Whole picoseconds
-  (exact), non-increasing in N.
-- Q_p(N): an upper bound on the throughput (requests per ps) of p's plans with at most N chips: the largest
-  level Q (a group's, decode's or an S9 retrieval option's best throughput) with sum of n_c(Q) <= N (U1's
-  need), capped under S4 by the best retrieval bucket a total of at most N reaches.
+- LB_TT_p(N | C): a lower bound on the TTFT of p's plans with at most N chips and cycle at most C: the min-plus
+  convolution over p's accelerator groups of their options with latency <= C (the group holding retrieval counts
+  retrieval's least latency in its cycle), at N - d_0(C) (the fewest decode chips of an option whose best cycle fits
+  C), plus retrieval's least latency among the buckets at most N chips reach. Whole picoseconds, exact.
+- the levels Q_i of U1 (groups', decode's and, under S4, the buckets' throughputs) with n_i, the chips U1's need
+  gives them (under S4 also the chips whose servers reach Q_i).
 
-U5: a plan of p with TTFT <= e has N >= N_p(e) = max(N_min, min{N : LB_TT_p(N) <= e}), so
-r_B(e) <= max_p max_{N >= N_p(e)} Q_p(N) / N. U2's argument holds: valid for every smaller e.
-U6: a plan of p with QPS/chip >= f has Q_p(N) >= f N, so TTFT >= min_p LB_TT_p(max{N : Q_p(N) >= f N}).
-Throughputs are floats (relative error about 1e-16) widened by 1e-9, as in U1; TTFTs are exact integers.
+U5: a plan of p whose throughput lies in (Q_{i-1}, Q_i] has N >= max(N_min, n_i, min{N : LB_TT_p(N | C_k) <= e}) for
+the first grid cycle C_k >= B / Q_{i-1}, so its QPS/chip is at most Q_i over that; the maximum over i, exact at the
+levels near it (every rational behind the float), floats widened by 1e-9 elsewhere. Valid for every smaller e.
+U6: a plan of p at QPS/chip >= f in interval i has N <= Q_i / f, so TTFT >= min_i LB_TT_p(floor(Q_i / f) | C_k).
 """
 
 from __future__ import annotations
