@@ -56,6 +56,7 @@ class DecodeBook:
     fast_from: list[np.ndarray]
     rank: list[np.ndarray] = field(default_factory=list)
     _by_ratio: dict = field(default_factory=dict, compare=False, repr=False)
+    _picked: dict = field(default_factory=dict, compare=False, repr=False)
 
     def by_ratio(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Option i's rows by D / L, highest first (exact ranks), and those ratios as floats; computed once."""
@@ -225,6 +226,15 @@ def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], b
 
 
 def _pick_rows(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
+    key = (batch, id(table))  # the sweep asks a slice's rows once per solve: remembered per batch (read-only)
+    if key not in book._picked:
+        rows = _pick(book, batch, table)
+        rows.setflags(write=False)
+        book._picked[key] = rows
+    return book._picked[key]
+
+
+def _pick(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
     rows = []
     for o, n, w, D, L, pick in zip(book.options, book.chips, book.weights, book.D, book.L, table):
         k = int(np.searchsorted(D, batch))  # D ascending: rows k.. have D >= B
