@@ -88,6 +88,12 @@ class _Placement:
         """Per grid row, the least N with LB_TT_p(N | C_k) <= e (the row's length if none)."""
         return np.zeros(len(self.lb), dtype=np.int64) if e is None else (self.lb > e).sum(axis=1)
 
+    def most(self, floor: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per level, the most chips a plan at QPS/chip >= floor can have (Q_i / floor, capped at N_max), and
+        whether that leaves room for its least chips n_lo."""
+        hi = np.minimum(np.floor(self.levels * WIDEN / floor), size - 1).astype(np.int64)
+        return hi, self.n_lo <= hi
+
     def exact_chips(self, level: Fraction, floor: int) -> int | None:
         """max(floor, n(level), the chips whose servers reach it), exactly (None: no option reaches the level)."""
         if level not in self._exact:
@@ -175,12 +181,12 @@ class SliceLimits:
         book = self.curves
         dec_q = book.dec_num[:, b] / book.dec_den[:, b]
         out, conv = [], {}
-        caps = self._grid(B, [book.of(p, b) for p in sp.placements], b)
-        for p in sp.placements:
-            cv = book.of(p, b)
+        curves = {p: book.of(p, b) for p in sp.placements}
+        caps = self._grid(B, list(curves.values()), b)
+        hosts = sp.has_retrieval and not sp.decides_servers
+        for p, cv in curves.items():
             if cv is None:
                 continue
-            hosts = sp.has_retrieval and not sp.decides_servers
             ret_lat = st.lat["retrieval"][:, b] if hosts else np.zeros(0, dtype=np.int64)
             pairs = np.column_stack([np.concatenate([num for _, num, _ in cv] + [np.full(len(ret_lat), B)]),
                                      np.concatenate([den for _, _, den in cv] + [ret_lat])])
@@ -211,7 +217,7 @@ class SliceLimits:
             lb = np.where(idx >= 0, np.take_along_axis(f, np.maximum(idx, 0), axis=1), BIG)
             lb = np.minimum(lb + t_ret[None, :], BIG)
             lo = np.maximum(need(cv, levels), sp.min_chips)
-            if np.isfinite(q_ret).all():  # S4: the chips whose servers reach the level
+            if hosts:  # S4: the chips whose servers reach the level
                 lo = np.maximum(lo, np.searchsorted(q_ret, levels * (1 - 1e-9)))
             # a level's interval (Q_{i-1}, Q_i] has cycles up to B / Q_{i-1}: the first grid row at or above it
             prev = np.concatenate(([0.0], levels[:-1]))
@@ -261,11 +267,10 @@ class SliceLimits:
     def most_chips(self, b: int, floor: Fraction, placements=None) -> int:
         """An upper bound on the chips of slice b's plans with QPS/chip >= floor (in ``placements``, default all):
         N <= Q_i / floor for the level Q_i of the plan's throughput, N >= n_i (-1: none)."""
-        f, top = float(floor), -1
+        top = -1
         for pl in self.of(b):
             if placements is None or pl.placement in placements:
-                hi = np.minimum(np.floor(pl.levels * WIDEN / f), self.size - 1).astype(np.int64)
-                ok = pl.n_lo <= hi
+                hi, ok = pl.most(float(floor), self.size)
                 if ok.any():
                     top = max(top, int(hi[ok].max()))
         return top
@@ -273,10 +278,9 @@ class SliceLimits:
     def ttft_bounds(self, b: int, floor: Fraction, e: int | None) -> dict:
         """U6 per placement: a lower bound on the TTFT (ps) of its plans with QPS/chip >= floor and TTFT <= e
         (placements without such a plan are left out)."""
-        f, out = float(floor), {}
+        out = {}
         for pl in self.of(b):
-            hi = np.minimum(np.floor(pl.levels * WIDEN / f), self.size - 1).astype(np.int64)
-            ok = pl.n_lo <= hi
+            hi, ok = pl.most(float(floor), self.size)
             if ok.any():
                 t = int(pl.lb[pl.row[ok], hi[ok]].min())
                 if t < BIG and (e is None or t <= e):

@@ -315,7 +315,8 @@ def add_weight(a: AskModel, m: SliceModel) -> None:
 
 
 def add_bounds(a: AskModel, m: SliceModel, ask: Ask) -> None:
-    """C8 TTFT <= e (Q3 of the SLO's bound, or the sweep's epsilon); and the asks' caps n_lo <= N <= n, L <= l, W <= w."""
+    """C8 TTFT <= e (Q3 of the SLO's bound, or the sweep's epsilon); and the asks' caps n_lo <= N <= n, L <= l,
+    W <= w."""
     if ask.ttft_max is not None:
         a.model.add(a.vars["TTFT"] <= ask.ttft_max)
     if ask.n_min is not None:

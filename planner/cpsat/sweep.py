@@ -212,15 +212,14 @@ class SliceSweep:
         if self.base(sl) is None:
             return None
         rows = best_rows(self.tables.decode, sl.batch)
-        scope = self.scope(sl, e, None, False) if beat is None else None
+        floor = tie_floor(beat) if beat is not None else None  # tie or beat: a 'no' spares F2 the slice
+        scope = self.scope(sl, e, floor, False)
         out = None
         if beat is None and scope["n_max"] > 2 * scope["n_min"]:  # a good plan among few chips first: then the
             window = scope | {"n_max": 2 * scope["n_min"]}  # certifications' own range is narrow (C13)
             out = self._run(sl, Ask(rows, "P", e, None, product=True, **window))
         if out is None:
-            floor = tie_floor(beat) if beat is not None else None  # tie or beat: a 'no' spares F2 the slice
-            ask_scope = self.scope(sl, e, floor, False) if beat is not None else scope
-            out = self._run(sl, Ask(rows, "P", e, sl.batch / floor if beat else None, product=True, **ask_scope))
+            out = self._run(sl, Ask(rows, "P", e, sl.batch / floor if beat else None, product=True, **scope))
         if out is None:
             if beat is None:
                 sl.dead = True  # nothing under e, so nothing under any smaller e either

@@ -225,10 +225,10 @@ def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], b
     return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals)
 
 
-def _pick_rows(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
-    key = (batch, id(table))  # the sweep asks a slice's rows once per solve: remembered per batch (read-only)
+def _pick_rows(book: DecodeBook, batch: int, table: str) -> np.ndarray:
+    key = (batch, table)  # the sweep asks a slice's rows once per solve: remembered per batch (read-only)
     if key not in book._picked:
-        rows = _pick(book, batch, table)
+        rows = _pick(book, batch, getattr(book, table))
         rows.setflags(write=False)
         book._picked[key] = rows
     return book._picked[key]
@@ -246,12 +246,12 @@ def _pick(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
 
 def best_rows(book: DecodeBook, batch: int) -> np.ndarray:
     """Rows (n_d, D, L, o_d, w_d) with D >= B: per decode option the highest throughput D / L (then least L)."""
-    return _pick_rows(book, batch, book.best_from)
+    return _pick_rows(book, batch, "best_from")
 
 
 def fast_rows(book: DecodeBook, batch: int) -> np.ndarray:
     """Rows (n_d, D, L, o_d, w_d) with D >= B: per decode option the least L (then least D)."""
-    return _pick_rows(book, batch, book.fast_from)
+    return _pick_rows(book, batch, "fast_from")
 
 
 def chip_caps(D: np.ndarray, L: np.ndarray, batch: int, k_max: Fraction, strict: bool, top: int) -> np.ndarray:
