@@ -110,6 +110,9 @@ class RooflineCost:
         raise ModelError(f"{self.description} does not fit on up to {limit} chips: {self.memory_reason(limit)}. "
                          f"To fix: raise search.max_chips_per_stage or choose an accelerator with more HBM")
 
+    def batch_cap(self, units: int) -> None:
+        return None  # any batch (in waves where it does not fit at once, R5)
+
     def unit_counts(self) -> tuple[int, ...]:
         """Power-of-two chip counts up to ``max_units`` that hold the model (the ``chips: pow2`` options)."""
         low = self.min_units()

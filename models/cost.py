@@ -50,6 +50,10 @@ class StageCost(Protocol):
     def min_units(self) -> int:
         """Fewest chips the source serves (memory, or the profiled counts)."""
 
+    def batch_cap(self, units: int) -> int | None:
+        """Largest micro-batch (MB1) the source describes on ``units`` chips: a profile's largest (replica-scaled)
+        row; None: any batch."""
+
     def unit_counts(self) -> tuple[int, ...]:
         """The chip counts of a ``chips: pow2`` space (when ``every_pow2`` is false)."""
 
@@ -80,6 +84,9 @@ class RetrievalModel(Protocol):
 
     def server_counts(self) -> tuple[int, ...]:
         """Server counts with a distinct latency table (others use the largest count below them)."""
+
+    def batch_cap(self, servers: int) -> int | None:
+        """Largest micro-batch (MB1) the source describes on ``servers`` servers (None: any batch)."""
 
     def scaled_to(self, max_servers: int) -> "RetrievalModel": ...
 

@@ -264,6 +264,9 @@ class TableCost:
     def max_batch(self, units: int) -> int:
         return int(self.table.curve(units).max_batch)
 
+    def batch_cap(self, units: int) -> int:
+        return self.max_batch(units)
+
     def unit_counts(self) -> tuple[int, ...]:
         return self.table.unit_counts
 
@@ -302,6 +305,9 @@ class RetrievalCost:
 
     def min_servers(self) -> int:
         return self.table.unit_counts[0]
+
+    def batch_cap(self, servers: int) -> int:
+        return max(1, int(self.table.floor_curve(servers).max_batch) // self.queries_per_retrieval)
 
     def server_counts(self) -> tuple[int, ...]:
         """Server counts with a (scaled) table; P5 serves any other count from the largest one below it."""
@@ -348,6 +354,9 @@ class RerankCost:
 
     def max_batch(self, units: int) -> int:
         return max(1, int(self.query_curve(units).max_batch))
+
+    def batch_cap(self, units: int) -> int:
+        return self.max_batch(units)
 
     def unit_counts(self) -> tuple[int, ...]:
         return self.passages.unit_counts
@@ -399,6 +408,9 @@ class EncodeCost:
             return 1
         x = int(np.ceil(b1 / share))
         return 1 << (x - 1).bit_length()
+
+    def batch_cap(self, chips: int) -> int:
+        return self.max_batch(chips)
 
     def unit_counts(self) -> tuple[int, ...]:
         return ()

@@ -75,6 +75,9 @@ class ReplicaCost:
     def min_units(self) -> int:
         return min(self.units)
 
+    def batch_cap(self, n: int) -> int:
+        return self.max_batch(n)
+
     def unit_counts(self) -> tuple[int, ...]:
         return tuple(sorted(self.units))
 

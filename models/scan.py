@@ -101,6 +101,9 @@ class ScanCost:
         """V3: fewest servers whose memory holds the database."""
         return max(1, math.ceil(self.db.total_bytes / (self.memory_usable * self.host.memory_bytes)))
 
+    def batch_cap(self, servers: int) -> None:
+        return None  # the scan model serves any batch
+
     def server_counts(self) -> tuple[int, ...]:
         top = max(self.max_servers, self.min_servers())
         return tuple(range(self.min_servers(), top + 1))

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from models.calibration import load_calibration
+from planner.baseline import BASELINES, compare_frontiers, llm_extension
 from planner.capacity import capacity
 from planner.cli_calibrate import calibrate_parser
 from planner.cli_common import (
@@ -37,7 +38,7 @@ from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import exhaustive_frontier, exhaustive_min_chips
 from planner.explain import explain
-from planner.loader import load_instance, load_prices
+from planner.loader import load_instance, load_prices, with_search
 from planner.pareto import cpsat_frontier
 from planner.plans import read_plan
 from planner.purchase import purchase
@@ -60,6 +61,7 @@ from planner.report_priced import (
     sweep_json,
     sweep_text,
 )
+from planner.report_compare import compare_json, compare_text, plot_compare
 from planner.schema import OBJECTIVES, Instance, clip
 from planner.space import build_space
 from planner.validate import validate
@@ -104,17 +106,27 @@ def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
               if v is not None}
     if args.chips == "any":
         search["chip_options"] = {}  # every count 1..max_chips_per_stage, whatever the instance lists
+        search["collocated_chip_options"] = {}
+    if args.burst is not None:  # MB1: micro-batch a burst (fixed R, or searched: R = the largest b_s)
+        search |= {"micro_batching": True, "burst_requests": None if args.burst == "search" else args.burst}
     slo = {k: v for k, v in (("ttft_max_s", args.ttft_max_s), ("tpot_max_s", args.tpot_max_s),
                              ("qps_min", args.qps_min)) if v is not None}
-    return inst.model_copy(update={"search": inst.search.model_copy(update=search),
-                                   "slo": inst.slo.model_copy(update=slo)})
+    inst = with_search(inst, search) if search else inst
+    return inst.model_copy(update={"slo": inst.slo.model_copy(update=slo)})
+
+
+def _burst(text: str) -> int | str:
+    """``--burst``: a power of two (requests) or 'search'."""
+    if text == "search":
+        return text
+    return COUNT(text)
 
 
 def _planned(args: argparse.Namespace, exhaustive, cpsat, space=None):
     """Build the (overridden) space (unless given) and run the chosen solver on it."""
     space = space or build_space(_with_overrides(load_instance(args.instance), args))
     progress = Progress(not args.quiet)
-    if args.solver == "exhaustive":
+    if args.solver == "exhaustive" or (args.solver == "auto" and space.micro):
         return exhaustive(space, progress=progress)
     return cpsat(space, workers=args.workers, time_limit_s=args.time_limit_s, seed=args.seed, progress=progress)
 
@@ -124,6 +136,22 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     result = _planned(args, exhaustive_frontier, cpsat_frontier)
     lines = write(out_json, json_writer(frontier_json(result))) + write(out_plot, lambda p: plot_frontier(result, p))
     print("\n".join([frontier_table(result)] + lines))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """B1-B2: the frontier against the baseline's (micro-batched spaces are enumerated with ``--solver auto``)."""
+    out_json, out_plot = output(args.json, "--json"), output(args.plot, "--plot", PLOT_SUFFIXES)
+    inst = _with_overrides(load_instance(args.instance), args)
+    base_inst, n = llm_extension(inst, args.baseline_chips)
+    results = []
+    for one in (inst, base_inst):
+        results.append(_planned(args, exhaustive_frontier, cpsat_frontier, build_space(one)))
+    ours, base = results
+    c = compare_frontiers(ours, base)
+    lines = (write(out_json, json_writer(compare_json(ours, base, c, args.baseline, 2 * n)))
+             + write(out_plot, lambda p: plot_compare(ours, base, c, args.baseline, p)))
+    print("\n".join([compare_text(ours, base, c, args.baseline, 2 * n)] + lines))
     return 0
 
 
@@ -226,12 +254,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
-    p.add_argument("--solver", choices=["exhaustive", "cpsat"], default="cpsat",
+    p.add_argument("--solver", choices=["exhaustive", "cpsat", "auto"], default="cpsat",
                    help="cpsat (default): proven-optimal slice sweep, any space size; exhaustive: enumerate every "
-                        "schedule (refuses spaces beyond 1e8 schedules)")
+                        "schedule (refuses spaces beyond 1e8 schedules); auto: exhaustive for micro-batched "
+                        "spaces, else cpsat")
     p.add_argument("--chips", choices=["pow2", "any"], help="override search.chips")
     p.add_argument("--batches", choices=["pow2", "any"], help="override search.batches")
-    p.add_argument("--placement", choices=["all", "disaggregated", "collocated"], help="override search.placement")
+    p.add_argument("--placement", choices=["all", "disaggregated", "collocated", "llm-extension"],
+                   help="override search.placement")
+    p.add_argument("--burst", type=_burst, metavar="R|search",
+                   help="micro-batch a burst of R requests across the pre-decode stages (each its own batch; "
+                        "'search': R is searched, the largest batch); sets search.micro_batching")
     p.add_argument("--accelerator", help="override cost.accelerator (analytical cost sources), e.g. XPU-A, or a "
                                          "comma-separated list of types the planner chooses from per group")
     p.add_argument("--prices", metavar="PRICES.yaml", help="price file overriding the catalog's estimated prices")
@@ -278,6 +311,18 @@ def _parser() -> argparse.ArgumentParser:
             cap.set_defaults(objective="chips", explain=False, marginals=False, sweep_qps=None, plot=None)
         cap.add_argument("--json", metavar="OUT", help="write the answer and its plan as JSON")
         cap.set_defaults(func=_cmd_capacity)
+    cmp = sub.add_parser("compare", help="the frontier against the RAGO paper's baseline (LLM-system extension)")
+    cmp.add_argument("instance", help="instance YAML")
+    _planning_options(cmp, "override slo.qps_min")
+    cmp.set_defaults(solver="auto")
+    cmp.add_argument("--baseline", choices=list(BASELINES), default="llm-extension",
+                     help="llm-extension: every pre-decode stage collocated with the prefix, prefix chips = decode "
+                          "chips, total fixed, batching searched")
+    cmp.add_argument("--baseline-chips", type=COUNT, help="the baseline's total chips (half prefix, half decode; "
+                                                          "default: the most both offer within total_chips.max)")
+    cmp.add_argument("--json", metavar="OUT", help="write both frontiers and the speedups as JSON")
+    cmp.add_argument("--plot", metavar="OUT.png", help="plot both frontiers (.png, .svg or .pdf)")
+    cmp.set_defaults(func=_cmd_compare)
     pur = sub.add_parser("purchase", help="the most QPS a budget buys under the SLO, per accelerator type and mixed")
     pur.add_argument("instance", help="instance YAML (its offered types: cost.accelerator, or --accelerator)")
     pur.add_argument("--budget-usd", type=number(float, 0.0, "an amount of USD"), required=True, help="the budget: purchase USD (or USD/h with "

@@ -35,7 +35,7 @@ def _pre_counts(space: Space, placement) -> np.ndarray:
     """Cumulative counts of the pre-decode groups' chip sums 0..N_max (a prefix sum: csum[t + 1] - csum[s] is the
     number of assignments with a sum in [s, t]), times the retrieval options (S9); type budgets (S8) are not
     counted, so this is an upper bound when they bind."""
-    counts = _sum_counts([space.group_chip_options(g) or (0,) for g in placement[:-1]], space.max_chips)
+    counts = _sum_counts([space.group_chip_options(g, placement) or (0,) for g in placement[:-1]], space.max_chips)
     counts *= max(1, len(space.retrieval_options))
     return np.concatenate(([0.0], np.cumsum(counts)))
 
@@ -44,20 +44,21 @@ def count_assignments(space: Space, placement) -> float:
     """S3: how many chip assignments of ``placement`` have a total in [min_chips, max_chips] (no enumeration)."""
     csum = _pre_counts(space, placement)
     total = 0.0
-    for n in units_of(np.asarray(space.group_chip_options(placement[-1]))).tolist():
+    for n in units_of(np.asarray(space.group_chip_options(placement[-1], placement))).tolist():
         lo, hi = max(space.min_chips - n, 0), space.max_chips - n
         total += csum[hi + 1] - csum[lo] if hi >= lo else 0.0
     return total
 
 
 def count_schedules(space: Space, stop_above: float = np.inf) -> float:
-    """The number of schedules (placement, chips, B, D >= B) of the space, counted without enumerating them
+    """The number of schedules (placement, chips, B or a micro-batch schedule, D >= B or its largest batch) of the space, counted without enumerating them
     (stops early once it exceeds ``stop_above``)."""
     total = 0.0
-    B = np.asarray(space.batch_options)
+    B = (np.asarray([max(v) for v, _ in space.burst_columns()]) if space.micro  # D >= the largest b_s (MB1)
+         else np.asarray(space.batch_options))
     for placement in space.placements:
         csum = _pre_counts(space, placement)
-        for code in space.group_chip_options(placement[-1]):
+        for code in space.group_chip_options(placement[-1], placement):
             n = int(units_of(code))
             lo, hi = max(space.min_chips - n, 0), space.max_chips - n
             ways = csum[hi + 1] - csum[lo] if hi >= lo else 0.0

@@ -8,7 +8,8 @@ that flows between them. Placement rules (RAGO section 6, ``docs/model.md`` sect
 - G3 a multi-stage group never starts or ends with retrieval (its accelerators may wait for a retrieval
   inside it, but a group is bounded by accelerator stages);
 - a placement is a split of the whole pipeline into allowed groups; "disaggregated" is the split into
-  singletons, "collocated" every other split, "all" both.
+  singletons, "collocated" every other split, "all" both; "llm-extension" (the RAGO paper's baseline) the one
+  split with every pre-decode stage in one group with the prefix.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _splits(chain: tuple[str, ...]) -> tuple[Placement, ...]:
 
 
 def placements(dag: nx.DiGraph, policy: str = "all") -> list[Placement]:
-    """Placements of the pipeline under ``policy`` ('all', 'disaggregated' or 'collocated')."""
+    """Placements of the pipeline under ``policy`` ('all', 'disaggregated', 'collocated' or 'llm-extension')."""
     chain = stage_chain(dag)
     disagg: Placement = tuple((s,) for s in chain)
     if policy == "disaggregated":
@@ -89,4 +90,7 @@ def placements(dag: nx.DiGraph, policy: str = "all") -> list[Placement]:
         return [p for p in every if p != disagg]
     if policy == "all":
         return every
+    if policy == "llm-extension":
+        one: Placement = (chain[:-1], chain[-1:])
+        return [one] if one in every else []
     raise ValueError(f"unknown placement policy {policy!r}")

@@ -14,6 +14,9 @@ base of ``planner.exact`` (every latency a whole number of picoseconds, Q1; ever
 - E8 time share (the RAGO paper's breakdown: time x resources): stage s spends u_s = m_s / q_s resource-seconds
   per request, m_s = its group's chips (retrieval: servers x chips_per_server, the hosts it occupies);
   share_s = u_s / sum_s' u_s'.
+- MB (micro-batching, ``planner.burst``): with ``plan.burst_requests`` = R, stage s runs batches b_s (dividing R);
+  a pre-decode group serves R requests every C_g = sum_{s in g} (R / b_s) L_s (MB4), and TTFT is the mean time
+  the burst's requests leave the last pre-decode stage, its groups each on one timeline (MB2, MB3).
 - E9 (M2) rent, purchase and power: sum over groups of n_g x the price of the group's type, plus, when retrieval
   servers are a decision (S9), r x the server type's price (hosts, S4, are priced with the chips); from the same
   integer weights as the solvers (``Space.weight``); None where a resource has no such price.
@@ -23,6 +26,7 @@ base of ``planner.exact`` (every latency a whole number of picoseconds, Q1; ever
 
 from __future__ import annotations
 
+from planner.burst import finish_times, mean_ceil
 from planner.errors import InstanceError
 from planner.exact import ps_to_s, rate, tpot_s
 from planner.schema import ACCELERATOR_STAGES, Metrics, Plan, Slo
@@ -114,9 +118,13 @@ def _structure(space: Space, plan: Plan) -> None:
     if missing_b:
         raise InstanceError(f"plan gives no batch size for {missing_b}. To fix: add them to batch_per_stage")
     pre = {plan.batch_per_stage[s] for s in space.pre_decode}
-    if len(pre) > 1:
-        raise InstanceError(f"pre-decode batches differ ({sorted(pre)}); that needs micro-batching, which this "
-                            f"version does not evaluate. To fix: use one batch for every pre-decode stage")
+    burst = plan.burst_requests
+    if burst is None and len(pre) > 1:
+        raise InstanceError(f"pre-decode batches differ ({sorted(pre)}) without a burst; that needs micro-batching "
+                            f"(MB1). To fix: give the plan burst_requests, or one batch for every pre-decode stage")
+    if burst is not None and any(burst % b for b in pre):
+        raise InstanceError(f"pre-decode batches {sorted(pre)} do not all divide the burst of {burst} requests "
+                            f"(MB1). To fix: use batches that divide burst_requests (powers of two up to it)")
     if space.has_retrieval and plan.retrieval_servers < 1:
         raise InstanceError(f"plan has {plan.retrieval_servers} retrieval servers. To fix: give at least 1")
 
@@ -135,7 +143,16 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
     _structure(space, plan)
     lat = stage_latencies(space, plan)
     b = plan.batch_per_stage
-    groups = [(b[g[0]], sum(lat[s] for s in g)) for g in plan.placement]  # (requests, ps) per group
+    pre = [g for g in plan.placement if "decode" not in g]
+    if plan.burst_requests is None:
+        groups = [(b[g[0]], sum(lat[s] for s in g)) for g in pre]  # (requests, ps) per group
+        ttft = sum(lat[s] for s in space.pre_decode)
+    else:  # MB4: R requests per cycle; MB2-MB3: the burst's mean finish time
+        r = plan.burst_requests
+        groups = [(r, sum(r // b[s] * lat[s] for s in g)) for g in pre]
+        ttft = mean_ceil(sum(finish_times([[b[s] for s in g] for g in pre], [[lat[s] for s in g] for g in pre],
+                                          r)), r)
+    groups.append((b["decode"], lat["decode"]))
     qb, qc = groups[0]
     for gb, gc in groups[1:]:
         if gb * qc <= qb * gc:  # gb / gc <= qb / qc: ties go to the later group (E4)
@@ -144,7 +161,6 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
     group_codes = _group_codes(space, plan, unit_codes(space, plan))
     chips = sum(int(units_of(c)) for c in group_codes)
     per_type = {t: sum(int(units_of(c)) for c in group_codes if kind_of(c) == k) for k, t in enumerate(space.types)}
-    ttft = sum(lat[s] for s in space.pre_decode)
     use = {s: (plan.retrieval_servers * space.chips_per_server if s == "retrieval" else plan.chips_per_stage[s])
            * lat[s] / b[s] for s in space.stages}
     total_use = sum(use.values())
@@ -182,7 +198,7 @@ def check_plan(space: Space, plan: Plan) -> list[str]:
     codes = unit_codes(space, plan)
     chips, per_type = 0, [0] * len(space.types)
     for g in plan.placement:
-        opts = space.group_chip_options(g)
+        opts = space.group_chip_options(g, plan.placement)
         if opts:
             o = codes[next(s for s in g if s in ACCELERATOR_STAGES)]
             chips += int(units_of(o))
@@ -200,14 +216,35 @@ def check_plan(space: Space, plan: Plan) -> list[str]:
                    f"(shard minimum to search.max_retrieval_servers)")
     elif space.has_retrieval and not space.decides_servers and plan.retrieval_servers != space.servers(chips):
         why.append(f"{plan.retrieval_servers} retrieval servers, the space gives {space.servers(chips)} for {chips} chips")
-    b = plan.batch_per_stage[space.stages[0]]
     d = plan.batch_per_stage["decode"]
-    if b not in space.batch_options:
-        why.append(f"request batch {b} not among {list(space.batch_options)}")
+    if plan.burst_requests is None:
+        b = plan.batch_per_stage[space.stages[0]]
+        if b not in space.batch_options:
+            why.append(f"request batch {b} not among {list(space.batch_options)}")
+    else:
+        why += _burst_reasons(space, plan)
+        b = max(plan.batch_per_stage[s] for s in space.pre_decode)
     if codes["decode"] in space.stage_chip_options["decode"] and (
             d not in space.decode_batch_options(codes["decode"]) or d < b):
         why.append(f"decode batch {d} not among the decode options at {space.label(codes['decode'])} chips or "
                    f"below the request batch {b}")
+    return why
+
+
+def _burst_reasons(space: Space, plan: Plan) -> list[str]:
+    """MB1: why a micro-batched plan is outside the space (empty: inside)."""
+    sp = space.instance.search
+    if not space.micro:
+        return [f"plan micro-batches a burst of {plan.burst_requests}, and the space does not (search.micro_batching"
+                f" is false)"]
+    why = [f"stage {s} batch {plan.batch_per_stage[s]} not among its micro-batches {list(space.stage_batch_options(s))}"
+           for s in space.pre_decode if plan.batch_per_stage[s] not in space.stage_batch_options(s)]
+    r, top = plan.burst_requests, max(plan.batch_per_stage[s] for s in space.pre_decode)
+    if sp.burst_requests is not None and r != sp.burst_requests:
+        why.append(f"burst of {r} requests, the space's is {sp.burst_requests} (search.burst_requests)")
+    elif sp.burst_requests is None and (r & (r - 1) or not top <= r <= sp.max_batch_size):
+        why.append(f"burst of {r} requests: not a power of two in [{top}, {sp.max_batch_size}] (the largest batch, "
+                   f"search.max_batch_size)")
     return why
 
 

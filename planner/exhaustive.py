@@ -18,7 +18,7 @@ Points of a complete enumeration are proven optimal.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -27,16 +27,16 @@ import numpy as np
 from planner.counting import MAX_SCHEDULES, count_assignments, count_schedules, guard
 from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, VerificationError
 from planner.evaluate import evaluate, plan_weight
-from planner.exact import cmp_products, decode_rows_meet, mul, qps_cycle_cap_ps, rate, ratio_rank, ttft_cap_ps
+from planner.exact import cmp_products, mul, rate
 from planner.frontier import candidates, pareto_indices
+from planner.schedules import Progress, chunks, total_chips
+from planner.schedules import ScheduleTables as _Tables
 from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, FrontierResult, Plan, Slo, distinct
 from planner.space import Space, kind_of, units_of
 
 __all__ = ["MAX_SCHEDULES", "ScheduleArrays", "count_assignments", "count_schedules", "empty_space_message",
            "exhaustive_frontier", "exhaustive_min_chips", "exhaustive_most_qps", "iter_schedules"]
 
-Progress = Callable[[str], None]
-_CHUNK = 2_000_000  # array elements per chunk (memory stays bounded)
 
 
 @dataclass(frozen=True)
@@ -46,160 +46,67 @@ class ScheduleArrays:
 
     placement_index: int
     chips: np.ndarray  # (m, groups) group chip counts
-    batch: np.ndarray  # (m,) request batch B
+    batch: np.ndarray  # (m,) requests per pre-decode cycle: the request batch B, or the burst R (MB4)
     decode_batch: np.ndarray  # (m,) decode batch D
     ttft_ps: np.ndarray
     decode_ps: np.ndarray
     cycle_batch: np.ndarray
     cycle_ps: np.ndarray
     total_chips: np.ndarray
+    column: np.ndarray  # (m,) the batch column (``_Tables.batches``): B's index, or a micro-batch schedule's
 
-    def take(self, idx: np.ndarray) -> "ScheduleArrays":
-        return ScheduleArrays(self.placement_index, *(getattr(self, f)[idx] for f in (
-            "chips", "batch", "decode_batch", "ttft_ps", "decode_ps", "cycle_batch", "cycle_ps", "total_chips")))
-
-
-@dataclass(frozen=True)
-class _Decode:
-    """Decode rows at one chip count: batches D (ascending), whole-decode latency L (ps), whether each row meets
-    the SLO's TPOT bound and its share of the QPS floor, and the exact rank of D / L (0 = highest)."""
-
-    D: np.ndarray
-    L: np.ndarray
-    ok: np.ndarray
-    rank: np.ndarray
+    def take(self, idx: np.ndarray) -> ScheduleArrays:
+        return ScheduleArrays(self.placement_index, *(getattr(self, f)[idx] for f in _FIELDS))
 
 
-class _Tables:
-    """What every chunk of a space under an SLO shares: batches, SLO limits, decode rows per chip count."""
-
-    def __init__(self, space: Space, slo: Slo):
-        self.space, self.slo = space, slo
-        self.B = np.asarray(space.batch_options, dtype=np.int64)
-        self.ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
-        self.cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in self.B], dtype=np.int64)
-                          if slo.qps_min is not None else None)
-        self._dec: dict[int, _Decode] = {}
-
-    def decode(self, n: int) -> _Decode:
-        if n not in self._dec:
-            D = np.asarray(self.space.decode_batch_options(n), dtype=np.int64)
-            L = np.asarray(self.space.latency_ps("decode", n, D), dtype=np.int64).reshape(-1)
-            ok = decode_rows_meet(D, L, self.space.decode_tokens(), self.slo.tpot_max_s, self.slo.qps_min)
-            self._dec[n] = _Decode(D, L, ok, ratio_rank(D, L) if len(D) else np.zeros(0, dtype=np.int64))
-        return self._dec[n]
-
-    def pre(self, placement, A: np.ndarray):
-        """(TTFT, C_pre, ok) of shape (k, |B|): ok = within the TTFT bound and the QPS floor."""
-        sp = self.space
-        servers = (A[:, len(placement)] if sp.decides_servers else
-                   sp.servers(_chips(A, placement)) if sp.has_retrieval else None)
-        group_of = {s: gi for gi, g in enumerate(placement) for s in g}
-        cyc = {gi: np.zeros((len(A), len(self.B)), dtype=np.int64) for gi, g in enumerate(placement)
-               if "decode" not in g}
-        ttft = np.zeros((len(A), len(self.B)), dtype=np.int64)
-        for s in sp.pre_decode:
-            units = servers if s == "retrieval" else A[:, group_of[s]]
-            uniq, inv = np.unique(units, return_inverse=True)
-            lat = np.stack([np.asarray(sp.latency_ps(s, int(u), self.B)).reshape(-1) for u in uniq])[inv.reshape(-1)]
-            ttft += lat
-            cyc[group_of[s]] += lat
-        cpre = np.max(np.stack(list(cyc.values())), axis=0)
-        ok = np.ones(ttft.shape, dtype=bool)
-        if self.ttft_cap is not None:
-            ok &= ttft <= self.ttft_cap
-        if self.cycle_cap is not None:
-            ok &= cpre <= self.cycle_cap[None, :]
-        return ttft, cpre, ok
-
-
-def _chips(A: np.ndarray, placement) -> np.ndarray:
-    """E5: total chips of assignment rows (the group columns' units; a retrieval column after them is not chips)."""
-    return units_of(A[:, :len(placement)]).sum(axis=1)
-
-
-def _cross(grid: np.ndarray, opts: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.repeat(grid, len(opts), axis=0), np.tile(opts, len(grid))[:, None]], axis=1)
-
-
-def _assignments(space: Space, placement, rows: int) -> Iterator[np.ndarray]:
-    """S3: the group options (codes) of ``placement`` with a chip total in [min_chips, max_chips] and every type
-    within its budget (S8), then (S9) each retrieval option in a last column, in chunks of about ``rows``; partial
-    sums that cannot reach the range are pruned as the groups are added."""
-    opts = [np.asarray(space.group_chip_options(g) or (0,), dtype=np.int64) for g in placement]
-    lo_rest = np.cumsum([int(units_of(o).min()) for o in opts][::-1])[::-1].tolist() + [0]
-    hi_rest = np.cumsum([int(units_of(o).max()) for o in opts][::-1])[::-1].tolist() + [0]
-    for first in opts[0]:
-        grid = np.array([[first]], dtype=np.int64)
-        for gi in range(1, len(opts)):
-            grid = _cross(grid, opts[gi])
-            s = units_of(grid).sum(axis=1)
-            grid = grid[(s + lo_rest[gi + 1] <= space.max_chips) & (s + hi_rest[gi + 1] >= space.min_chips)]
-        s = units_of(grid).sum(axis=1)
-        keep = (s >= space.min_chips) & (s <= space.max_chips)
-        if space.budgeted:
-            for k, cap in enumerate(space.type_budget):
-                keep &= np.where(kind_of(grid) == k, units_of(grid), 0).sum(axis=1) <= cap
-        grid = grid[keep]
-        if space.decides_servers:
-            grid = _cross(grid, np.asarray(space.retrieval_options, dtype=np.int64))
-        for start in range(0, len(grid), max(1, rows)):
-            yield grid[start:start + rows]
-
-
-def _chunks(space: Space, tables: _Tables, progress: Progress | None):
-    """(placement index, chip rows A, TTFT, C_pre, ok) per chunk of every placement."""
-    nB = len(tables.B)
-    for pi, placement in enumerate(space.placements):
-        if progress:
-            progress(f"[{pi + 1}/{len(space.placements)}] placement {' | '.join('+'.join(g) for g in placement)}")
-        n_d = max(len(space.decode_batch_options(int(n))) for n in space.group_chip_options(placement[-1]))
-        for A in _assignments(space, placement, max(1, _CHUNK // (nB * max(n_d, 1)))):
-            if len(A):
-                yield (pi, A, *tables.pre(placement, A))
+_FIELDS = ("chips", "batch", "decode_batch", "ttft_ps", "decode_ps", "cycle_batch", "cycle_ps", "total_chips", "column")
 
 
 def _stairs(tables: _Tables, n: int) -> list[np.ndarray]:
-    """Per request batch B: decode's staircase at n chips, the rows with D >= B (meeting the SLO's row filters)
+    """Per column: decode's staircase at n chips, the rows with D >= its need (B; MB: the largest b_s) (meeting the SLO's row filters)
     undominated on (D / L higher, L lower), by D / L descending (so L descending too)."""
     dt = tables.decode(n)
-    out = []
-    for B in tables.B:
-        idx = np.flatnonzero(dt.ok & (dt.D >= B))
+    memo: dict[int, np.ndarray] = {}
+    for need in np.unique(tables.need):
+        idx = np.flatnonzero(dt.ok & (dt.D >= need))
         idx = idx[np.lexsort((dt.D[idx], dt.L[idx], dt.rank[idx]))]
         best = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(dt.L[idx])[:-1]))
-        out.append(idx[dt.L[idx] < best])
-    return out
+        memo[int(need)] = idx[dt.L[idx] < best]
+    return [memo[int(need)] for need in tables.need]
 
 
 def _decode_choices(tables: _Tables, A: np.ndarray, dc: int, cpre: np.ndarray, ok: np.ndarray):
-    """The decode rows a frontier may pick per (row, B), as flat arrays (row, B index, decode index, binds).
+    """The decode rows a frontier may pick per (row, column), as flat arrays (row, column, decode index, binds).
 
     At fixed chips and TTFT a schedule's QPS/chip is min(B / C_pre, D / L) / N, so F2 only ever picks, on the
     staircase, the least-L row that does not bind (D C_pre >= B L), and binding rows whose QPS/chip is within the
     tie tolerance of the best there (a float band, 2e-9 wide: a superset)."""
-    B = tables.B
     picks = []
     n_dec = A[:, dc]
+    needs = np.unique(tables.need)
     for n in np.unique(n_dec):
         rows = np.flatnonzero(n_dec == n)
         dt = tables.decode(int(n))
-        for b, stair in enumerate(_stairs(tables, int(n))):
-            r = rows[ok[rows, b]]
-            if len(stair) == 0 or len(r) == 0:
+        stairs = _stairs(tables, int(n))
+        for need in needs:  # the columns needing the same D share a staircase: decided together
+            cols = np.flatnonzero(tables.need == need)
+            stair = stairs[int(cols[0])]
+            ri, ci = np.nonzero(ok[np.ix_(rows, cols)])
+            if len(stair) == 0 or len(ri) == 0:
                 continue
-            c = cpre[r, b]
+            r, b = rows[ri], cols[ci]
+            c, B = cpre[r, b], tables.B[b]
             # j0 = how many staircase rows do not bind (their D / L >= B / C_pre), exactly
-            free = cmp_products(dt.D[stair][None, :], c[:, None], B[b], dt.L[stair][None, :]) >= 0
+            free = cmp_products(dt.D[stair][None, :], c[:, None], B[:, None], dt.L[stair][None, :]) >= 0
             j0 = free.sum(axis=1)
             q = dt.D[stair] / dt.L[stair]
-            top = np.where(j0 > 0, B[b] / c, q[0])  # the best throughput at this (row, B)
+            top = np.where(j0 > 0, B / c, q[0])  # the best throughput at this (row, column)
             band = np.searchsorted(-q, -top * (1 - 2e-9), side="right")  # rows within the tie band
             first = np.maximum(j0 - 1, 0)
             for off in range(int((band - first).max(initial=0))):
                 j = first + off
                 sel = j < band
-                picks.append((r[sel], np.full(int(sel.sum()), b), stair[j[sel]], j[sel] >= j0[sel]))
+                picks.append((r[sel], b[sel], stair[j[sel]], j[sel] >= j0[sel]))
     if not picks:
         e = np.zeros(0, dtype=np.int64)
         return e, e, e, np.zeros(0, dtype=bool)
@@ -218,7 +125,7 @@ def _frontier_chunk(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -
         D[m], L[m] = dt.D[di[m]], dt.L[di[m]]
     B = tables.B[bi]
     return ScheduleArrays(pi, A[r], B, D, ttft[r, bi], L, np.where(binds, D, B), np.where(binds, L, cpre[r, bi]),
-                          _chips(A[r], placement))
+                          total_chips(A[r], placement), bi)
 
 
 def _front(arr: ScheduleArrays) -> ScheduleArrays:
@@ -229,19 +136,19 @@ def _front(arr: ScheduleArrays) -> ScheduleArrays:
 
 def _concat(arrs: list[ScheduleArrays]) -> tuple[ScheduleArrays, np.ndarray]:
     """All arrays as one (placement index per entry in the second value)."""
-    fields = ("chips", "batch", "decode_batch", "ttft_ps", "decode_ps", "cycle_batch", "cycle_ps", "total_chips")
     width = max(a.chips.shape[1] for a in arrs)
     pad = [np.pad(a.chips, ((0, 0), (0, width - a.chips.shape[1]))) for a in arrs]
-    cat = {f: np.concatenate([getattr(a, f) for a in arrs]) for f in fields[1:]}
+    cat = {f: np.concatenate([getattr(a, f) for a in arrs]) for f in _FIELDS[1:]}
     return ScheduleArrays(-1, np.concatenate(pad), **cat), np.concatenate([np.full(len(a.batch), a.placement_index)
                                                                             for a in arrs])
 
 
-def _plan(space: Space, pi: int, codes: np.ndarray, b: int, d: int) -> Plan:
-    """The plan of one assignment row (group option codes, then the retrieval option under S9)."""
+def _plan(space: Space, tables: _Tables, pi: int, codes: np.ndarray, col: int, d: int) -> Plan:
+    """The plan of one assignment row (group option codes, then the retrieval option under S9) at a batch column."""
     placement = space.placements[pi]
     acc = [(s, int(codes[gi])) for gi, g in enumerate(placement) for s in g if s in ACCELERATOR_STAGES]
-    batch = {s: int(b) for s in space.pre_decode} | {"decode": int(d)}
+    pre, burst = tables.batches(int(col))
+    batch = pre | {"decode": int(d)}
     total = int(units_of(codes[:len(placement)]).sum())
     servers, server = (int(space.servers(total)) if space.has_retrieval else 0), space.server_types[0]
     if space.decides_servers:
@@ -249,11 +156,11 @@ def _plan(space: Space, pi: int, codes: np.ndarray, b: int, d: int) -> Plan:
         servers, server = int(units_of(ret)), space.server_types[int(kind_of(ret))]
     return Plan(placement=placement, chips_per_stage={s: int(units_of(c)) for s, c in acc}, batch_per_stage=batch,
                 retrieval_servers=servers, accelerator_per_stage={s: space.types[int(kind_of(c))] for s, c in acc},
-                retrieval_server=server if space.has_retrieval else "")
+                retrieval_server=server if space.has_retrieval else "", burst_requests=burst)
 
 
-def _checked_point(space: Space, arr: ScheduleArrays, pis: np.ndarray, i: int) -> FrontierPoint:
-    plan = _plan(space, int(pis[i]), arr.chips[i], int(arr.batch[i]), int(arr.decode_batch[i]))
+def _checked_point(space: Space, tables: _Tables, arr: ScheduleArrays, pis: np.ndarray, i: int) -> FrontierPoint:
+    plan = _plan(space, tables, int(pis[i]), arr.chips[i], int(arr.column[i]), int(arr.decode_batch[i]))
     m = evaluate(space, plan)
     if (m.ttft_ps, m.decode_ps, m.ratio) != (int(arr.ttft_ps[i]), int(arr.decode_ps[i]), _ratio(arr, i)):
         raise VerificationError(f"exhaustive and evaluator disagree on {plan}: TTFT {arr.ttft_ps[i]} vs "
@@ -274,7 +181,7 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
     t0 = time.perf_counter()
     tables = _Tables(space, slo)
     kept = []
-    for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
+    for pi, A, ttft, cpre, ok in chunks(space, tables, progress):
         arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok)
         if len(arr.batch):
             kept.append(_front(arr))
@@ -283,7 +190,7 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
     arr, pis = _concat(kept)
     best = pareto_indices(arr.ttft_ps, arr.cycle_batch, mul(arr.cycle_ps, arr.total_chips), arr.decode_ps,
                           arr.total_chips)
-    points = tuple(_checked_point(space, arr, pis, int(i)) for i in best)  # F1-F3 over the chunks' candidates
+    points = tuple(_checked_point(space, tables, arr, pis, int(i)) for i in best)  # F1-F3 over the chunks' candidates
     return FrontierResult(instance=space.instance.name, solver="exhaustive", solve_seconds=time.perf_counter() - t0,
                           points=points, schedules_evaluated=int(total), complete=True)
 
@@ -294,12 +201,12 @@ def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | No
     slo = slo or Slo()
     guard(space, max_schedules)
     tables = _Tables(space, slo)
-    for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
+    for pi, A, ttft, cpre, ok in chunks(space, tables, progress):
         dc = len(space.placements[pi]) - 1
         for n in np.unique(A[:, dc]):
             rows = np.flatnonzero(A[:, dc] == n)
             dt = tables.decode(int(n))
-            valid = ok[rows][:, :, None] & dt.ok[None, None, :] & (dt.D[None, None, :] >= tables.B[None, :, None])
+            valid = ok[rows][:, :, None] & dt.ok[None, None, :] & (dt.D[None, None, :] >= tables.need[None, :, None])
             r, bi, di = np.nonzero(valid)
             if len(r) == 0:
                 continue
@@ -308,7 +215,7 @@ def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | No
             binds = cmp_products(dt.D[di], c, tables.B[bi], dt.L[di]) < 0  # D / L < B / C_pre
             yield ScheduleArrays(pi, A[rr], tables.B[bi], dt.D[di], ttft[rr, bi], dt.L[di],
                                  np.where(binds, dt.D[di], tables.B[bi]), np.where(binds, dt.L[di], c),
-                                 _chips(A[rr], space.placements[pi]))
+                                 total_chips(A[rr], space.placements[pi]), bi)
 
 
 def _weights(space: Space, placement, A: np.ndarray, objective: str) -> np.ndarray:
@@ -334,14 +241,14 @@ def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progres
     t0 = time.perf_counter()
     tables = _Tables(space, slo)
     best = None
-    for pi, A, ttft, cpre, ok in _chunks(space, tables, progress):
+    for pi, A, ttft, cpre, ok in chunks(space, tables, progress):
         placement = space.placements[pi]
         dc = len(placement) - 1
         weight = _weights(space, placement, A, objective)
         for n in np.unique(A[:, dc]):
             rows = np.flatnonzero(A[:, dc] == n)
             dt = tables.decode(int(n))
-            valid = dt.ok[None, :] & (dt.D[None, :] >= tables.B[:, None])  # (|B|, |D|)
+            valid = dt.ok[None, :] & (dt.D[None, :] >= tables.need[:, None])  # (|columns|, |D|)
             lmin = np.where(valid, dt.L[None, :], np.iinfo(np.int64).max)
             j = np.argmin(lmin, axis=1)  # least L (then least D) per B
             good = ok[rows] & valid.any(axis=1)[None, :]
@@ -351,7 +258,7 @@ def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progres
             key = np.lexsort((dt.L[j[bi]], ttft[rows[r], bi], weight[rows[r]]))[0]
             cand = (int(weight[rows[r[key]]]), int(ttft[rows[r[key]], bi[key]]), int(dt.L[j[bi[key]]]))
             if best is None or cand < best[0]:
-                best = (cand, _plan(space, pi, A[rows[r[key]]], int(tables.B[bi[key]]), int(dt.D[j[bi[key]]])))
+                best = (cand, _plan(space, tables, pi, A[rows[r[key]]], int(bi[key]), int(dt.D[j[bi[key]]])))
     if best is None:
         raise InfeasibleError(_infeasible_reason(space, slo))
     m = evaluate(space, best[1])
@@ -377,10 +284,10 @@ def exhaustive_most_qps(space: Space, slo: Slo, budget: float, objective: str,
             key = (-rate(int(arr.cycle_batch[i]), int(arr.cycle_ps[i])), int(w[i]), int(arr.ttft_ps[i]),
                    int(arr.decode_ps[i]))
             if best is None or key < best[0]:
-                best = (key, arr.placement_index, arr.chips[i], int(arr.batch[i]), int(arr.decode_batch[i]))
+                best = (key, arr.placement_index, arr.chips[i], int(arr.column[i]), int(arr.decode_batch[i]))
     if best is None:
         return None
-    plan = _plan(space, *best[1:])
+    plan = _plan(space, _Tables(space, slo), *best[1:])
     return FrontierPoint(metrics=evaluate(space, plan), plan=plan, proven_optimal=True, gap=0.0)
 
 
@@ -395,7 +302,7 @@ def _infeasible_reason(space: Space, slo: Slo) -> str:
     bounds = ", ".join(f"{k} = {v}" for k, v in slo.model_dump().items() if v is not None)
     tables = _Tables(space, Slo())
     best_ttft, best_dec, best_qps = None, None, 0.0
-    for pi, A, ttft, cpre, ok in _chunks(space, tables, None):
+    for pi, A, ttft, cpre, ok in chunks(space, tables, None):
         arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok)
         if len(arr.batch) == 0:
             continue

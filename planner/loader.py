@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from planner.errors import InstanceError
 from planner.prices import PriceFile
-from planner.schema import MAX_YAML_NODES, Instance, ProfileCostSource, clip
+from planner.schema import MAX_YAML_NODES, Instance, ProfileCostSource, SearchSpace, clip
 
-__all__ = ["load_instance", "load_prices"]
+__all__ = ["load_instance", "load_prices", "with_search"]
 
 
 def _format_validation(path: Path, err: ValidationError) -> str:
@@ -112,3 +112,14 @@ def load_instance(path: str | Path) -> Instance:
     elif cost.calibration not in ("default", "none"):
         update["calibration"] = _resolved(path, cost.calibration)
     return inst.model_copy(update={"cost": cost.model_copy(update=update)})
+
+
+def with_search(inst: Instance, update: dict, source: str = "command line") -> Instance:
+    """``inst`` with ``search`` fields replaced, validated like the YAML (an ``InstanceError`` naming the field and
+    the fix, not a silently inconsistent space)."""
+    try:
+        search = SearchSpace.model_validate(inst.search.model_dump() | update)
+    except ValidationError as exc:
+        raise InstanceError(_format_validation(Path(source), exc).replace("invalid instance", "invalid options")) \
+            from exc
+    return inst.model_copy(update={"search": search})

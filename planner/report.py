@@ -66,6 +66,7 @@ def point_json(p: FrontierPoint) -> dict:
         "placement": [list(g) for g in p.plan.placement],
         "chips_per_stage": dict(p.plan.chips_per_stage),
         "batch_per_stage": dict(p.plan.batch_per_stage),
+        "burst_requests": p.plan.burst_requests,
         "accelerator_per_stage": dict(p.plan.accelerator_per_stage),
         "retrieval_server": p.plan.retrieval_server,
         "chips_per_type": dict(p.metrics.chips_per_type),

@@ -15,41 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from models.roofline import Efficiency
 from models.scan import Database, ScanCost
 
-__all__ = [
-    "ACCELERATOR_STAGES",
-    "CALIBRATED_EFFICIENCIES",
-    "CapacityResult",
-    "MAX_QUOTE",
-    "MAX_YAML_NODES",
-    "AnalyticalCostSource",
-    "DatabaseSpec",
-    "Efficiencies",
-    "STAGE_ORDER",
-    "CostSource",
-    "DecodeStage",
-    "EncodeStage",
-    "FrontierPoint",
-    "FrontierResult",
-    "Instance",
-    "IntRange",
-    "OBJECTIVES",
-
-    "Metrics",
-    "Pipeline",
-    "Plan",
-    "PrefillStage",
-    "ProfileCostSource",
-    "ProfileFiles",
-    "RerankStage",
-    "RetrievalStage",
-    "RewriteDecodeStage",
-    "RewritePrefillStage",
-    "SearchSpace",
-    "Slo",
-    "Stage",
-    "clip",
-    "distinct",
-]
+__all__ = ["ACCELERATOR_STAGES", "AnalyticalCostSource", "CALIBRATED_EFFICIENCIES", "CapacityResult", "CostSource",
+           "DatabaseSpec", "DecodeStage", "Efficiencies", "EncodeStage", "FrontierPoint", "FrontierResult", "Instance",
+           "IntRange", "MAX_QUOTE", "MAX_YAML_NODES", "Metrics", "OBJECTIVES", "Pipeline", "Plan", "PrefillStage",
+           "ProfileCostSource", "ProfileFiles", "RerankStage", "RetrievalStage", "RewriteDecodeStage",
+           "RewritePrefillStage", "STAGE_ORDER", "SearchSpace", "Slo", "Stage", "clip", "distinct"]
 
 StageKind = Literal["encode", "rewrite_prefill", "rewrite_decode", "retrieval", "rerank", "prefill", "decode"]
 #: RAGSchema order of the stages; a pipeline lists a subsequence of it.
@@ -303,10 +273,13 @@ class IntRange(_Strict):
 class SearchSpace(_Strict):
     """What the planner may choose: placement, chips per stage/group, batch sizes."""
 
-    placement: Literal["all", "disaggregated", "collocated"] = "all"
+    placement: Literal["all", "disaggregated", "collocated", "llm-extension"] = "all"
     chips: Literal["pow2", "any"] = "pow2"
     batches: Literal["pow2", "any"] = "pow2"
     chip_options: dict[StageKind, list[Chips]] = Field(default_factory=dict)
+    collocated_chip_options: dict[StageKind, list[Chips]] = Field(
+        default_factory=dict, description="S1: more chip counts a stage may take in every placement other than "
+                                          "full disaggregation (the RAGO artifact's collocated sweeps)")
     total_chips: IntRange
     max_chips_per_stage: Chips
     max_batch_size: Batch = Field(1024, description="largest request batch of the pre-decode stages")
@@ -320,14 +293,31 @@ class SearchSpace(_Strict):
     max_retrieval_servers: Annotated[int, Field(gt=0, le=10**5)] | None = Field(
         None, description="most dedicated retrieval servers (decision; default: the shard minimum x 4)")
     max_chips_per_type: dict[str, Chips] = Field(default_factory=dict, description="budget per accelerator type")
-    micro_batching: Literal[False] = False
+    micro_batching: bool = Field(False, description="MB1: every pre-decode stage runs its own batch b_s over a "
+                                 "burst of requests (docs/model.md, Micro-batching)")
+    burst_requests: Batch | None = Field(None, description="MB1: the burst R of requests arriving together "
+                                         "(micro-batching; None: searched, R = the largest b_s, MB5)")
 
-    @field_validator("chip_options")
+    @model_validator(mode="after")
+    def _burst(self) -> "SearchSpace":
+        if self.burst_requests is not None and not self.micro_batching:
+            raise ValueError(f"burst_requests {self.burst_requests} needs micro_batching: true (without it every "
+                             f"pre-decode stage runs one batch). To fix: set micro_batching: true or drop "
+                             f"burst_requests")
+        if self.micro_batching and self.batches != "pow2":
+            raise ValueError("micro_batching needs batches: pow2 (each stage's batch must divide the burst, MB1). "
+                             "To fix: set search.batches: pow2")
+        if self.burst_requests is not None and self.burst_requests & (self.burst_requests - 1):
+            raise ValueError(f"burst_requests {self.burst_requests} is not a power of two (each stage's batch must "
+                             f"divide it, MB1). To fix: use a power of two")
+        return self
+
+    @field_validator("chip_options", "collocated_chip_options")
     @classmethod
     def _options(cls, v: dict[str, list[int]]) -> dict[str, list[int]]:
         if "retrieval" in v:
-            raise ValueError("chip_options.retrieval: retrieval runs on CPU servers, whose count follows the total "
-                             "chips. To fix: remove chip_options.retrieval")
+            raise ValueError("retrieval runs on CPU servers, whose count follows the total chips: it takes no chip "
+                             "options. To fix: remove retrieval from chip_options and collocated_chip_options")
         for stage, opts in v.items():
             if not opts:
                 raise ValueError(f"chip_options.{stage} is empty. To fix: list at least one chip count")
@@ -359,7 +349,7 @@ class Instance(_Strict):
                     raise ValueError(f"retrieval database {st.database!r} is not described in cost.databases "
                                      f"(has {sorted(self.cost.databases)}). To fix: add cost.databases."
                                      f"{st.database} with its vectors and bytes_per_vector")
-        for stage in self.search.chip_options:
+        for stage in (*self.search.chip_options, *self.search.collocated_chip_options):
             if stage not in names:
                 raise ValueError(f"search.chip_options names stage {stage!r}, which is not in the pipeline {list(names)}."
                                  f" To fix: remove it or add that stage")
@@ -376,6 +366,8 @@ class Plan(_Strict):
     retrieval_servers: Annotated[int, Field(ge=0)] = 0
     accelerator_per_stage: dict[str, str] = Field(default_factory=dict)
     retrieval_server: str = ""
+    burst_requests: PositiveInt | None = Field(None, description="MB1: the burst served with micro-batching (None: "
+                                               "one batch B for every pre-decode stage)")
 
 
 class Metrics(_Strict):

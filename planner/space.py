@@ -26,6 +26,7 @@ instance (rules S1-S9 of ``docs/model.md``, section "Search space"):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -84,6 +85,7 @@ class Space:
     server_resources: tuple[Resource, ...] = ()
     type_budget: tuple[int, ...] = ()
     retrieval_options: tuple[int, ...] = ()  # S9 option codes (decision policy)
+    collocated_options: dict[str, tuple[int, ...]] = field(default_factory=dict)  # S1: more codes when collocated
     _decode_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _row_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _point_cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -109,6 +111,47 @@ class Space:
     def budgeted(self) -> bool:
         """Whether some type's budget (S8) binds below the total budget."""
         return any(b < self.max_chips for b in self.type_budget)
+
+    @property
+    def micro(self) -> bool:
+        """MB1: whether the pre-decode stages micro-batch a burst (each its own batch b_s)."""
+        return self.instance.search.micro_batching
+
+    def stage_batch_options(self, stage: str) -> tuple[int, ...]:
+        """MB1: the micro-batches of pre-decode ``stage``: powers of two up to max_batch_size, the fixed burst and
+        the largest batch its cost source describes on its largest option (a profile's largest row, RAGO's rule)."""
+        sp = self.instance.search
+        top = min(sp.max_batch_size, sp.burst_requests or sp.max_batch_size)
+        if stage == "retrieval":
+            most = (max((int(units_of(o)) for o in self.retrieval_options), default=1) if self.decides_servers
+                    else max(1, self.max_chips // self.chips_per_server))
+            caps = [c.batch_cap(most) for c in self.costs[stage]]
+        else:
+            caps = [self.cost(stage, o).batch_cap(int(units_of(o))) for o in self.stage_options(stage)]
+        if caps and None not in caps:
+            top = min(top, max(caps))
+        return pow2_upto(top)
+
+    def burst_sizes(self) -> tuple[int, ...]:
+        """MB1/MB5: the bursts a micro-batched space serves: the fixed one, else every power of two some stage's
+        largest batch can reach (each schedule's burst is then its largest b_s, MB5)."""
+        fixed = self.instance.search.burst_requests
+        if fixed is not None:
+            return (fixed,)
+        return pow2_upto(max(max(self.stage_batch_options(s)) for s in self.pre_decode))
+
+    def burst_product(self, burst: int) -> tuple[tuple[int, ...], ...]:
+        """Per pre-decode stage, its micro-batches up to ``burst``; their product (first stage most significant)
+        holds the burst's schedules, those whose largest batch is the burst when it is searched (MB5)."""
+        return tuple(tuple(b for b in self.stage_batch_options(s) if b <= burst) for s in self.pre_decode)
+
+    def burst_columns(self) -> list[tuple[tuple[int, ...], int]]:
+        """MB1/MB5: every (pre-decode batches, burst) of a micro-batched space, by burst, then in product order."""
+        searched = self.instance.search.burst_requests is None
+        out = []
+        for r in self.burst_sizes():
+            out += [(v, r) for v in itertools.product(*self.burst_product(r)) if not searched or max(v) == r]
+        return out
 
     def decode_tokens(self) -> int:
         return self.instance.pipeline.stage("decode").decode_tokens
@@ -151,14 +194,22 @@ class Space:
         n = int(units_of(code))
         return f"{n} x {names[int(kind_of(code))]}" if len(names) > 1 else str(n)
 
-    def group_chip_options(self, group: tuple[str, ...]) -> tuple[int, ...]:
-        """S2: option codes a group may use (empty tuple for a retrieval-only group)."""
+    def stage_options(self, stage: str, placement=None) -> set[int]:
+        """S1: a stage's option codes, in ``placement`` (with ``collocated_chip_options`` unless it is the full
+        disaggregation; no placement: every option the stage may take anywhere)."""
+        extra = self.collocated_options.get(stage, ())
+        if placement is not None and all(len(g) == 1 for g in placement):
+            extra = ()
+        return set(self.stage_chip_options[stage]) | set(extra)
+
+    def group_chip_options(self, group: tuple[str, ...], placement=None) -> tuple[int, ...]:
+        """S2: option codes a group may use in ``placement`` (empty tuple for a retrieval-only group)."""
         acc = [s for s in group if s in ACCELERATOR_STAGES]
         if not acc:
             return ()
-        opts = set(self.stage_chip_options[acc[0]])
+        opts = self.stage_options(acc[0], placement)
         for s in acc[1:]:
-            opts &= set(self.stage_chip_options[s])
+            opts &= self.stage_options(s, placement)
         if len(acc) > 1 and self.instance.search.chips == "pow2":
             opts = {o for o in opts if int(units_of(o)) & (int(units_of(o)) - 1) == 0}
             opts = {o for o in opts if units_of(o) <= self.instance.search.max_chips_per_stage}
@@ -249,6 +300,22 @@ def _chip_options(inst: Instance, costs: dict[str, tuple], types: tuple[str, ...
     return out
 
 
+def _collocated_options(inst: Instance, costs: dict[str, tuple]) -> dict[str, tuple[int, ...]]:
+    """S1: the codes of ``search.collocated_chip_options`` each type can serve (within the per-stage max)."""
+    sp, out = inst.search, {}
+    for stage, extra in sp.collocated_chip_options.items():
+        if sp.chips == "pow2" and any(n & (n - 1) for n in extra):
+            raise InstanceError(f"search.collocated_chip_options.{stage} has {[n for n in extra if n & (n - 1)]}, not "
+                                f"powers of two, with search.chips: pow2. To fix: use powers of two or chips: any")
+        codes = []
+        for k, cost in enumerate(costs[stage]):
+            if cost is not None:
+                low = cost.scaled_to(sp.max_chips_per_stage).min_units()
+                codes += [k * STRIDE + n for n in extra if low <= n <= sp.max_chips_per_stage]
+        out[stage] = tuple(sorted(codes))
+    return out
+
+
 def _retrieval(inst: Instance, raw: tuple, max_chips: int, any_mode: bool) -> tuple[tuple, tuple[int, ...], int]:
     """S4/S9: retrieval's scaled costs per server type, its option codes (decision) and its fewest servers."""
     sp = inst.search
@@ -285,17 +352,18 @@ def build_space(inst: Instance) -> Space:
     options = _chip_options(inst, raw, types)
     dag = build_dag(inst.pipeline)
     draft = Space(inst, inst.pipeline.stage_names, {}, tuple(placements(dag, sp.placement)), options, 0, 0,
-                  batch_grid(sp.max_batch_size, sp.batches), types)
+                  batch_grid(sp.max_batch_size, sp.batches), types,
+                  collocated_options=_collocated_options(inst, raw))
 
-    def usable(g) -> bool:  # S2: an accelerator group needs an option common to its members
-        return bool(draft.group_chip_options(g)) or not any(s in ACCELERATOR_STAGES for s in g)
+    def usable(g, p) -> bool:  # S2: an accelerator group needs an option common to its members
+        return bool(draft.group_chip_options(g, p)) or not any(s in ACCELERATOR_STAGES for s in g)
 
-    allowed = tuple(p for p in draft.placements if all(usable(g) for g in p))
+    allowed = tuple(p for p in draft.placements if all(usable(g, p) for g in p))
     if not allowed:
         raise EmptySpaceError(f"placement policy {sp.placement!r} allows no placement of stages "
                               f"{list(inst.pipeline.stage_names)} whose collocated stages share a chip option. "
                               f"To fix: set search.placement: all, or give collocated stages common chip_options")
-    most = max(sum(int(units_of(np.asarray(draft.group_chip_options(g) or (0,))).max()) for g in p)
+    most = max(sum(int(units_of(np.asarray(draft.group_chip_options(g, p) or (0,))).max()) for g in p)
                for p in allowed)  # S3
     min_chips, max_chips = sp.total_chips.min, min(sp.total_chips.max, most)
     if max_chips < max(min_chips, 1):
@@ -312,7 +380,7 @@ def build_space(inst: Instance) -> Space:
             continue
         scaled = []
         for k, cost in enumerate(per_type):
-            mine = [units_of(o) for o in options[stage] if kind_of(o) == k]
+            mine = [units_of(o) for o in draft.stage_options(stage) if kind_of(o) == k]
             if cost is None or not mine:
                 scaled.append(None)
                 continue

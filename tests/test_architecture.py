@@ -11,13 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RANK = {
     "models": 0,
     "planner.errors": 1, "planner.schema": 2, "planner.prices": 2, "planner.exact": 2, "planner.frontier": 2, "planner.plans": 2,
-    "planner.dag": 3, "planner.costs": 3, "planner.loader": 3, "planner.space": 4,
-    "planner.evaluate": 5, "planner.counting": 5, "planner.exhaustive": 6, "planner.cpsat": 6,
-    "planner.verify": 7, "planner.pareto": 7, "planner.capacity": 7, "planner.purchase": 7.5, "planner.explain": 7.5, "planner.validate": 7,
-    "planner.report": 8, "planner.report_priced": 8, "planner.calibrate": 8, "planner.cli_common": 8, "planner.cli_calibrate": 9,
+    "planner.dag": 3, "planner.costs": 3, "planner.loader": 3, "planner.burst": 3, "planner.space": 4,
+    "planner.evaluate": 5, "planner.counting": 5, "planner.schedules": 5.5, "planner.exhaustive": 6, "planner.cpsat": 6,
+    "planner.verify": 7, "planner.pareto": 7, "planner.baseline": 7, "planner.capacity": 7, "planner.purchase": 7.5, "planner.explain": 7.5, "planner.validate": 7,
+    "planner.report": 8, "planner.report_priced": 8, "planner.calibrate": 8, "planner.cli_common": 8, "planner.cli_calibrate": 9, "planner.cli_compare": 9, "planner.report_compare": 8,
     "planner.cli": 9, "planner": 10,
 }
-NO_SOLVER = ("models", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.schema", "planner.exact",
+NO_SOLVER = ("models", "planner.burst", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.schema", "planner.exact",
              "planner.frontier", "planner.plans", "planner.loader")
 
 
@@ -54,7 +54,7 @@ def test_layers():
 
 def test_evaluator_side_never_imports_ortools():
     for path in list((ROOT / "models").rglob("*.py")) + [ROOT / "planner" / f"{m}.py" for m in
-                                                         ("evaluate", "exhaustive", "counting", "prices", "space", "schema", "costs",
+                                                         ("evaluate", "exhaustive", "counting", "prices", "space", "schema", "costs", "burst", "schedules",
                                                           "exact", "frontier", "plans", "loader")]:
         assert not any(i.startswith("ortools") for i in _imports(path)), path
 

@@ -34,7 +34,7 @@ from planner.cpsat.limits import SliceLimits
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.tables import best_rows, build_tables, capped_rows, fast_rows, slice_tables
-from planner.errors import VerificationError
+from planner.errors import InstanceError, VerificationError
 from planner.frontier import tie_floor
 from planner.schema import ACCELERATOR_STAGES, Plan, Slo
 from planner.space import Space, kind_of, units_of
@@ -95,6 +95,10 @@ class SliceSweep:
 
     def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
                  objective: str = "chips"):
+        if space.micro or space.collocated_options:
+            what = "micro-batching (MB1-MB5)" if space.micro else "search.collocated_chip_options"
+            raise InstanceError(f"{space.instance.name}: the CP-SAT sweep does not model {what} yet. To fix: use "
+                                f"--solver exhaustive")
         self.space, self.settings, self.clock, self.progress = space, settings, clock, progress
         self.tables = build_tables(space, slo, progress, objective)
         self.groups = slice_groups(space)
