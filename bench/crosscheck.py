@@ -9,7 +9,10 @@ With ``--priced``: priced multi-type pipelines (``tests.strategies.priced_instan
 prices, per-type budgets, retrieval servers as hosts or a decision) through ``check_priced_space`` (frontier and
 O4 under every objective) and ``check_purchase`` (O5 at three budgets).
 
-Usage: python bench/crosscheck.py [--pipelines 2000] [--seed S] [--priced] [--out bench/results/crosscheck.json]
+With ``--micro``: micro-batched pipelines (fixed or searched bursts, some with collocated-only chip options:
+MB1-MB5, C14-C15) through ``check_space``.
+
+Usage: python bench/crosscheck.py [--pipelines 2000] [--seed S] [--priced | --micro] [--out OUT.json]
 """
 
 from __future__ import annotations
@@ -35,15 +38,17 @@ def main() -> int:
     ap.add_argument("--pipelines", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--priced", action="store_true", help="priced multi-type pipelines (O4 objectives, O5)")
+    ap.add_argument("--micro", action="store_true", help="micro-batched pipelines (MB1-MB5, C14-C15)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    args.out = args.out or ROOT / "bench" / "results" / ("crosscheck-priced.json" if args.priced else "crosscheck.json")
+    name = "crosscheck-priced.json" if args.priced else "crosscheck-micro.json" if args.micro else "crosscheck.json"
+    args.out = args.out or ROOT / "bench" / "results" / name
     stats = {"pipelines": 0, "spaces": 0, "empty": 0, "comparisons": 0}
     t0 = time.perf_counter()
 
     @settings(max_examples=args.pipelines, derandomize=False, database=None, deadline=None, print_blob=True,
               suppress_health_check=list(HealthCheck))
-    @given(priced_instances() if args.priced else random_instances(budgets=True))
+    @given(priced_instances() if args.priced else random_instances(budgets=not args.micro, micro=args.micro))
     def run(data):
         stats["pipelines"] += 1
         try:
@@ -63,7 +68,7 @@ def main() -> int:
     run()
     stats["seconds"] = round(time.perf_counter() - t0, 1)
     stats["seed"] = args.seed
-    stats["priced"] = args.priced
+    stats["priced"], stats["micro"] = args.priced, args.micro
     print(f"CP-SAT = enumeration on all {stats['pipelines']} random pipelines ({stats['spaces']} non-empty spaces, "
           f"{stats['comparisons']} frontier/min-chips comparisons) in {stats['seconds']} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,7 @@ def diagnose_infeasible(space: Space, slo: Slo, free: SliceSweep) -> str:
     sweep of the same space without an SLO)."""
     st = free.tables
     facts = []
-    fastest = {s: ps_to_s(int(st.lat[s][:, 0].min())) for s in space.pre_decode}  # smallest batch, best option
+    fastest = {s: ps_to_s(int(st.steps(s)[:, 0].min())) for s in space.pre_decode}  # smallest batch, best option
     if slo.ttft_max_s is not None:
         over = [f"{s} {t:.4g} s" for s, t in fastest.items() if t > slo.ttft_max_s]
         total = sum(fastest.values())

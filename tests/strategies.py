@@ -14,13 +14,14 @@ def exact_clouds(draw, max_size=60):
 
 
 @st.composite
-def random_instances(draw, budgets: bool = False):
+def random_instances(draw, budgets: bool = False, micro: bool = False):
     """A small random pipeline with random (monotone) profiles: (instance dict, profile rows).
 
     Profiles: 1- and 2-chip rows at batches 1, 2, 4 (decode up to 8); latency grows with batch and shrinks with
     chips. Times are whole microseconds, or (``round`` false) carry sub-microsecond parts, so that picosecond
     quantization and near-ties are exercised. With ``budgets``, total_chips.max may be 10^3 .. 10^9 (the per-stage
-    caps then bind). Some draws list chip options per stage."""
+    caps then bind). Some draws list chip options per stage. With ``micro``, the stages micro-batch a burst (fixed
+    or searched, MB1) and some draws give collocated-only chip options (S1, C14)."""
     stages = []
     if draw(st.booleans()):
         stages.append({"kind": "encode", "model": "enc", "chunk_tokens": 16,
@@ -74,6 +75,13 @@ def random_instances(draw, budgets: bool = False):
         search["chip_options"] = {s["kind"]: draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3,
                                                             unique=True))
                                   for s in stages if s["kind"] != "retrieval" and draw(st.booleans())}
+    if micro:
+        search |= {"batches": "pow2", "micro_batching": True,
+                   "burst_requests": draw(st.sampled_from([None, None, 2, 4])),
+                   "max_batch_size": draw(st.sampled_from([2, 4]))}
+        if draw(st.booleans()):
+            search["collocated_chip_options"] = {s["kind"]: [draw(st.sampled_from([2, 4]))] for s in stages
+                                                 if s["kind"] not in ("retrieval", "decode") and draw(st.booleans())}
     inst = {"name": "random", "pipeline": {"stages": stages},
             "cost": {"kind": "profiles", "profiles_dir": ".", "hardware": "X",
                      "files": {"retrieval": ["retrieval_perf.csv"]}},

@@ -46,11 +46,12 @@ def test_tables_are_the_evaluators_integers():
     for bi in (0, 3, 7):
         tb = slice_tables(space, st_, slice_groups(space), bi)
         for g, rows in tb.groups.items():
-            for n, t, o, w in rows[:10]:
-                want = sum(int(space.latency_ps(s, int(o), int(tb.batch))) for s in g if s != "retrieval")
-                assert t == want and n == o and w == n  # one type: the option code is the count; chips weigh 1
-        for j, t, w in tb.retrieval:
-            assert t == int(space.latency_ps("retrieval", st_.buckets[j].servers, int(tb.batch)))
+            for n, t, o, w, x, *steps in rows[:10]:
+                each = [int(space.latency_ps(s, int(o), int(tb.batch))) for s in g if s != "retrieval"]
+                assert t == sum(each) and steps == each  # one batch per cycle without micro-batching
+                assert n == o and w == n and x == 0  # one type: the option code is the count; chips weigh 1
+        for j, t, w, step in tb.retrieval:
+            assert t == step == int(space.latency_ps("retrieval", st_.buckets[j].servers, int(tb.batch)))
 
 
 def test_decode_rows_pick_exactly():

@@ -19,6 +19,17 @@ def test_cpsat_equals_enumeration_on_random_pipelines(data):
     check_space(space)
 
 
+@settings(max_examples=examples(20))
+@given(random_instances(micro=True))
+def test_cpsat_equals_enumeration_on_random_micro_batched_pipelines(data):
+    """C14-C15 against MB1-MB5 by enumeration: frontiers, TTFT bounds, QPS floors, min-chips."""
+    try:
+        space = space_of(data)
+    except (EmptySpaceError, InstanceError):  # a draw may list no usable chip count
+        return
+    check_space(space)
+
+
 @settings(max_examples=examples(100))
 @given(priced_instances())
 def test_cpsat_equals_enumeration_on_priced_multi_type_pipelines(data):

@@ -12,11 +12,12 @@ from fractions import Fraction
 
 import numpy as np
 
+from planner.burst import finish_times, mean_ceil
 from planner.cpsat.tables import SpaceTables, group_latency
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space, units_of
 
-__all__ = ["Curves", "need", "need_exact", "slice_bounds", "slice_chip_bounds"]
+__all__ = ["Curves", "SliceBound", "burst_ttft_bounds", "need", "need_exact", "slice_bounds", "slice_chip_bounds"]
 
 
 def _group_q(space: Space, st: SpaceTables, group: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -27,13 +28,13 @@ def _group_q(space: Space, st: SpaceTables, group: tuple[str, ...]) -> tuple[np.
 
 
 def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
-    """Best decode throughput per decode option and slice, max over D >= B of D / L, as (D, L) arrays (0, 1:
-    no row)."""
+    """Best decode throughput per decode option and slice, max over D >= B (MB: max b_s) of D / L, as (D, L) arrays
+    (0, 1: no row)."""
     book = st.decode
     num = np.zeros((len(book.options), len(st.batches)), dtype=np.int64)
     den = np.ones((len(book.options), len(st.batches)), dtype=np.int64)
     for i, (D, L, best) in enumerate(zip(book.D, book.L, book.best_from)):
-        k = np.searchsorted(D, st.batches)
+        k = np.searchsorted(D, st.needs())
         ok = k < len(D)
         j = best[np.minimum(k, len(D) - 1)[ok]] if len(D) else np.zeros(0, dtype=np.int64)
         num[i, ok], den[i, ok] = D[j], L[j]
@@ -101,24 +102,58 @@ def need_exact(curves, level: Fraction) -> int | None:
     return total
 
 
-def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fraction], np.ndarray, np.ndarray]:
+def burst_ttft_bounds(space: Space, st: SpaceTables) -> np.ndarray:
+    """U7 (micro-batching): a lower bound on the TTFT of each slice's plans: MB2-MB3 with every stage alone and at
+    its least one-batch latency over its options. Finish times only grow with latencies, and a group's shared
+    timeline starts each step no earlier than the stage's own timeline would (its inputs and its previous batch
+    come first on it), so no placement or option finishes earlier."""
+    low = [st.steps(s).min(axis=0) for s in space.pre_decode]
+    return np.array([mean_ceil(sum(finish_times([[b] for b in v], [[int(x[i])] for x in low], r)), r)
+                     for i, (v, r) in enumerate(st.columns)], dtype=np.int64)
+
+
+def slice_bounds(space: Space, st: SpaceTables, progress=None,
+                 lazy: bool = False) -> tuple[list[Fraction], np.ndarray, np.ndarray]:
     """U1 upper bound on QPS/chip (requests per ps-chip, exact where it is attained), TTFT lower bound (ps) and
     upper bound on QPS within the budget (requests/ps) of every slice: a plan of the slice has
     Q / N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (groups' and buckets' throughputs), retrieval
     capping Q at its best bucket. Floats find the levels that may attain the maximum (within 1e-7); those are
-    recomputed exactly, the others count with a 1e-9 widening (float error is about 1e-15)."""
+    recomputed exactly, the others count with a 1e-9 widening (float error is about 1e-15). With ``lazy`` (many
+    slices), U3's cheaper bound stands in until ``SliceBound.of`` computes a slice's U1 (the sweep does, on first
+    visit)."""
     nb = len(st.batches)
-    ttft_lb = sum(st.lat[s].min(axis=0) for s in space.pre_decode)
-    curves = Curves(space, st, chips=True)
-    hosts = space.has_retrieval and not space.decides_servers
+    ttft_lb = sum(st.steps(s).min(axis=0) for s in space.pre_decode)
+    if st.columns is not None:  # U7
+        ttft_lb = burst_ttft_bounds(space, st)
+    u1 = SliceBound(space, st)
+    if lazy:
+        ub, qps = u1.cheap()
+        return ub, np.asarray(ttft_lb, dtype=np.int64), qps
     ubs, qps_ub = [], np.zeros(nb)
     for b in range(nb):
         if progress and b % 32 == 0:
             progress(f"bounds: slice {b + 1}/{nb}")
+        ub, q = u1.of(b)
+        ubs.append(ub)
+        qps_ub[b] = q
+    return ubs, np.asarray(ttft_lb, dtype=np.int64), qps_ub
+
+
+class SliceBound:
+    """U1 of one slice at a time (``of``), and U3 for all slices at once (``cheap``)."""
+
+    def __init__(self, space: Space, st: SpaceTables):
+        self.space, self.st = space, st
+        self.curves = Curves(space, st, chips=True)
+        self.hosts = space.has_retrieval and not space.decides_servers
+
+    def of(self, b: int) -> tuple[Fraction, float]:
+        """U1 at slice b, and the slice's bound on QPS (requests/ps)."""
+        space, st, curves, hosts = self.space, self.st, self.curves, self.hosts
         B = int(st.batches[b])
         ret = [Fraction(B, int(l)) for l in st.lat["retrieval"][:, b]] if hosts else []
         cap = max(ret) if ret else None
-        ub = Fraction(0)
+        ub, qps_ub = Fraction(0), 0.0
         for placement in space.placements:
             cv = curves.of(placement, b)
             if cv is None:
@@ -134,7 +169,7 @@ def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fra
             if not ok.any():
                 continue
             val = np.where(ok, q / np.maximum(want, space.min_chips), 0.0)
-            qps_ub[b] = max(qps_ub[b], float(q[ok].max()) * (1 + 1e-9))
+            qps_ub = max(qps_ub, float(q[ok].max()) * (1 + 1e-9))
             top = float(val.max())
             near = np.flatnonzero(val >= top * (1 - 1e-7))  # candidates for the maximum: exactly, every rational
             for level in {Fraction(int(a), int(d)) for a, d in lv[np.isin(inv, near)].tolist()}:
@@ -146,8 +181,27 @@ def slice_bounds(space: Space, st: SpaceTables, progress=None) -> tuple[list[Fra
             rest = val[val < top * (1 - 1e-7)]
             if len(rest):
                 ub = max(ub, Fraction(float(rest.max()) * (1 + 1e-9)))
-        ubs.append(ub)
-    return ubs, np.asarray(ttft_lb, dtype=np.int64), qps_ub
+        return ub, qps_ub
+
+    def cheap(self) -> tuple[list[Fraction], np.ndarray]:
+        """U3 for every slice at once: Q / N <= 1 / sum_g 1 / e_g, e_g = max_n q_g(n) / n a curve's best QPS per
+        chip (decode's included; N = sum_g n_g >= sum_g Q / e_g), and <= Q_r / N_min with Q_r retrieval's best
+        throughput; the maximum over placements, widened by 1e-9 (floats). The QPS bound is retrieval's (or
+        none: inf)."""
+        space, st, cv = self.space, self.st, self.curves
+        eff = {g: np.max(st.batches[None, :] / (lat * np.maximum(w, 1)[:, None]), axis=0)
+               for g, (w, lat) in cv.groups.items() if len(w)}
+        dec = np.max(cv.dec_num / (cv.dec_den * np.maximum(cv.dec_w, 1)[:, None]), axis=0)
+        ret = (np.max(st.batches[None, :] / st.lat["retrieval"], axis=0) if space.has_retrieval
+               else np.full(len(st.batches), np.inf))
+        best = np.zeros(len(st.batches))
+        for p in space.placements:
+            inv = 1.0 / np.maximum(dec, 1e-300)
+            for g in p:
+                if g in cv.groups:
+                    inv = inv + (1.0 / np.maximum(eff[g], 1e-300) if g in eff else np.inf)
+            best = np.maximum(best, np.minimum(1.0 / inv, ret / max(space.min_chips, 1)))
+        return [Fraction(float(x) * (1 + 1e-9)) for x in best], ret * (1 + 1e-9)
 
 
 def slice_chip_bounds(space: Space, st: SpaceTables, qps: float) -> np.ndarray:

@@ -39,6 +39,7 @@ BIG = 2**61
 WIDEN = 1 + 1e-9
 CELLS = 40_000  # grid rows x (N_max + 1) per placement: 160 cycles up to N_max = 248, fewer beyond
 KEEP_BYTES = 256 * 2**20  # the slices' arrays kept at once
+INT_BOUND = 2**62  # 'no bound' on a QPS/chip (requests per ps-chip: every real one is below 1)
 
 
 def _staircase(units: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,6 +123,9 @@ class SliceLimits:
 
     def __init__(self, space: Space, st: SpaceTables, grid: int = 160):
         self.space, self.st = space, st
+        # with micro-batching a stage's time per cycle is not its TTFT term, and TTFT is not additive (MB2): U5 and
+        # U6 are not derived there, the methods answer what holds for every plan (no bound)
+        self.off = space.micro
         self.curves = Curves(space, st, chips=True)
         self.size = space.max_chips + 1
         self.grid = max(0, min(grid, CELLS // self.size - 1))  # rows x N stays within CELLS per placement
@@ -233,6 +237,8 @@ class SliceLimits:
         float maximum are recomputed exactly (every rational behind them), the others widened by 1e-9: a bound
         that a plan attains is that plan's QPS/chip exactly, so a slice that can only tie the best needs no
         solve in F1."""
+        if self.off:
+            return {p: Fraction(INT_BOUND) for p in self.space.placements}
         out, floor = {}, self.space.min_chips
         for pl in self.of(b):
             need_n = pl.first(e)[pl.row]
@@ -260,6 +266,8 @@ class SliceLimits:
     def least_chips(self, b: int, e: int | None, placements=None) -> int:
         """A lower bound on the chips of slice b's plans with TTFT <= e (in ``placements``, default all): the least
         N with LB_TT_p(N) <= e under no cycle cap (N_max + 1: none)."""
+        if self.off:
+            return self.space.min_chips
         firsts = [max(int(pl.first(e)[-1]), self.space.min_chips) for pl in self.of(b)
                   if placements is None or pl.placement in placements]
         return min(firsts, default=self.size)
@@ -267,6 +275,8 @@ class SliceLimits:
     def most_chips(self, b: int, floor: Fraction, placements=None) -> int:
         """An upper bound on the chips of slice b's plans with QPS/chip >= floor (in ``placements``, default all):
         N <= Q_i / floor for the level Q_i of the plan's throughput, N >= n_i (-1: none)."""
+        if self.off:
+            return self.space.max_chips
         top = -1
         for pl in self.of(b):
             if placements is None or pl.placement in placements:
@@ -278,6 +288,8 @@ class SliceLimits:
     def ttft_bounds(self, b: int, floor: Fraction, e: int | None) -> dict:
         """U6 per placement: a lower bound on the TTFT (ps) of its plans with QPS/chip >= floor and TTFT <= e
         (placements without such a plan are left out)."""
+        if self.off:
+            return {p: 0 for p in self.space.placements}
         out = {}
         for pl in self.of(b):
             hi, ok = pl.most(float(floor), self.size)

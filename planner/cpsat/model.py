@@ -1,17 +1,16 @@
-"""The CP-SAT model of one batch slice (``docs/model.md``, section "CP-SAT model", C1-C10).
+"""The CP-SAT model of one slice (``docs/model.md``, section "CP-SAT model", C1-C15).
 
-A slice fixes the request batch B, the only decision every pre-decode group shares (``planner.cpsat.sweep``
-searches over slices). Notation, every time a whole number of picoseconds (Q1): groups g in G (allowed pre-decode
-groups), y_g placement literals, o_g the group's option (accelerator type and count, S1) with n_g chips and
-weight w_g, t_g the latency sum of g's accelerator stages, r retrieval servers and j their bucket (S4; S9: the
-retrieval option), t_r retrieval's latency and w_r its weight, C_pre >= every chosen group's cycle,
-TTFT = sum_g t_g + t_r; decode row (n_d, D, L, o_d, w_d) of the ask's rows; N total chips, W total weight (O4).
-A slice plan's exact cost is K = N max(C_pre, B L / D) (ps x chips per B requests): QPS/chip = B / K.
+A slice fixes the request batch B (micro-batching: every pre-decode stage's batch b_s and the burst R, MB1), what
+every pre-decode group shares (``planner.cpsat.sweep`` searches over slices). In whole picoseconds (Q1): groups g
+in G, y_g placement literals, o_g a group's option (type and count, S1) with n_g chips and weight w_g, t_g its
+accelerator stages' time per cycle (sum of L_s; MB: of (R / b_s) L_s), j retrieval's bucket (S4; S9: option), t_r
+its time per cycle and w_r its weight, C_pre >= every chosen group's cycle, TTFT = sum_g t_g + t_r (MB: C15);
+decode row (n_d, D, L, o_d, w_d); N chips, W weight (O4). A slice plan's exact cost is K = N max(C_pre, B L / D)
+(ps x chips per B requests; MB: per R): QPS/chip = B / K.
 
-``build_base`` adds the families every solve shares (C1-C3, C6, C7, C8's QPS floor) once; ``build_ask`` clones
-it (the base is never edited) and adds what one solve asks: decode rows (C4), the chip total (C5), TTFT <= e
-(C8), then the O1 product (C9) or a threshold on K (C10), and an objective. Each ``add_<family>`` adds one
-family; none prints or mutates its inputs.
+``build_base`` adds what every solve shares (C1-C3, C6, C7, C8's QPS floor, C14, C15) once; ``build_ask`` clones
+it (never editing it) and adds one solve's families: decode rows (C4), chips (C5), TTFT <= e (C8), the O1 product
+(C9) or a threshold on K (C10), and an objective. Each ``add_<family>`` adds one family; none prints or mutates.
 """
 
 from __future__ import annotations
@@ -22,7 +21,9 @@ from fractions import Fraction
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.cpsat.micro import add_burst, add_collocated_only
 from planner.cpsat.tables import SliceTables, chip_caps
+from planner.schema import ACCELERATOR_STAGES
 from planner.space import STRIDE, Space
 
 __all__ = ["INT_LIMIT", "Ask", "AskModel", "SliceModel", "build_ask", "build_base", "cycle_unit", "slice_groups"]
@@ -82,6 +83,9 @@ class SliceModel:
     per_server: np.ndarray | None = None  # C2 per server count: rows (r, j, t_r), added per ask (its N range)
     r: cp_model.IntVar | None = None
     server_chips: int = 1
+    l_r: cp_model.IntVar | int = 0  # C15: one retrieval batch's latency
+    x: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)  # C14: a collocated-only option
+    step: dict[tuple[tuple[str, ...], str], cp_model.IntVar] = field(default_factory=dict)  # C15: L_s in group g
 
 
 def add_placement(m: SliceModel, space: Space) -> None:
@@ -124,7 +128,7 @@ def add_buckets(m: SliceModel, space: Space) -> None:
     m.t_r = m.model.new_int_var_from_domain(_dom(rows[:, 1]), "t[retrieval]")
     if space.decides_servers:
         m.w_r = m.model.new_int_var_from_domain(_dom(rows[:, 2]), "w[retrieval]")
-        m.model.add_allowed_assignments([m.bucket, m.t_r, m.w_r], rows.tolist())
+        m.model.add_allowed_assignments([m.bucket, m.t_r, m.w_r], rows[:, :3].tolist())
         return
     r_lo, r_hi = max(1, space.min_chips // c), max(1, space.max_chips // c)
     if 4 * len(bk) <= r_hi - r_lo + 1:
@@ -162,16 +166,18 @@ def _add_per_server(a: "AskModel", m: SliceModel, ask: "Ask") -> None:
 def add_group_tables(m: SliceModel, space: Space) -> None:
     """C3 group costs: a chosen group takes one row of its table; an unchosen group costs nothing.
 
-    (y_g, n_g, t_g, o_g, w_g) in {1} x Rows_g  U  {(0, 0, 0, 0, 0)} for groups with an accelerator stage (a
-    retrieval-only group has n_g = t_g = w_g = 0). y_g is a column of the table rather than an enforcement
-    literal: OR-Tools 9.15 wrongly proved an enforced table infeasible (see docs/model.md)."""
+    (y_g, n_g, t_g, o_g, w_g[, x_g][, L_s for s in g]) in {1} x Rows_g  U  {(0, ..., 0)} for groups with an
+    accelerator stage (a retrieval-only group has n_g = t_g = w_g = 0); t_g its time per cycle, x_g (C14), L_s
+    (C15). y_g is a table column, not an enforcement literal: OR-Tools 9.15 wrongly proved an enforced table
+    infeasible (see docs/model.md)."""
+    micro = m.tables.column is not None
     for g in m.groups:
         rows = m.tables.groups[g]
         if len(rows) == 0:
             continue
         name = "+".join(g)
-        # n[g] chips of group g (0 if unchosen); t[g] its accelerator stages' latency sum; o[g] its option (type
-        # and count); w[g] its weight
+        # n[g] chips of group g (0 if unchosen); t[g] its accelerator stages' time per cycle; o[g] its option
+        # (type and count); w[g] its weight
         m.n[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 0]]), f"n[{name}]")
         m.t[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 1]]), f"t[{name}]")
         cols, keep = [m.y[g], m.n[g], m.t[g]], [0, 1]
@@ -182,6 +188,17 @@ def add_group_tables(m: SliceModel, space: Space) -> None:
             store[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, k]]), f"{label}[{name}]")
             cols.append(store[g])
             keep.append(k)
+        if rows[:, 4].any():
+            # x[g] = 1 if group g takes an option only collocated placements offer
+            m.x[g] = m.model.new_bool_var(f"x[{name}]")
+            cols.append(m.x[g])
+            keep.append(4)
+        acc = [s for s in g if s in ACCELERATOR_STAGES]
+        for k, s in enumerate(acc if micro else ()):
+            # step[g, s] the latency of one batch of stage s in group g (0 if unchosen)
+            m.step[g, s] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 5 + k]]), f"L[{name}:{s}]")
+            cols.append(m.step[g, s])
+            keep.append(5 + k)
         m.model.add_allowed_assignments(cols, [[1, *r] for r in rows[:, keep].tolist()] + [[0] * len(cols)])
 
 
@@ -194,8 +211,13 @@ def add_cycle(m: SliceModel, space: Space) -> None:
 
 
 def add_ttft(m: SliceModel, space: Space) -> None:
-    """C7 TTFT: TTFT = sum_g t_g + t_r (every pre-decode stage runs the batch B in turn, E6)."""
-    m.model.add(m.ttft == sum(m.t.values()) + m.t_r)
+    """C7 TTFT: TTFT = sum_g t_g + t_r (every pre-decode stage runs the batch B in turn, E6). With micro-batching
+    (t_g a time per cycle) TTFT >= sum_g sum_{s in g} L_s + L_r (every request passes each stage), and C15 makes it
+    exact."""
+    if m.tables.column is None:
+        m.model.add(m.ttft == sum(m.t.values()) + m.t_r)
+    else:
+        m.model.add(m.ttft >= sum(m.step.values()) + m.l_r)
 
 
 def add_qps_floor(m: SliceModel, space: Space, cycle_cap: int | None) -> None:
@@ -221,7 +243,9 @@ def build_base(space: Space, tables: SliceTables, cycle_cap: int | None) -> Slic
     add_buckets(m, space)
     add_group_tables(m, space)
     add_cycle(m, space)
+    add_burst(m, space)
     add_ttft(m, space)
+    add_collocated_only(m, space)
     add_qps_floor(m, space, cycle_cap)
     return m
 

@@ -29,12 +29,13 @@ from fractions import Fraction
 
 import numpy as np
 
-from planner.cpsat.bounds import slice_bounds, slice_chip_bounds
+from planner.cpsat.bounds import SliceBound, slice_bounds, slice_chip_bounds
 from planner.cpsat.limits import SliceLimits
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.tables import best_rows, build_tables, capped_rows, fast_rows, slice_tables
-from planner.errors import InstanceError, VerificationError
+from planner.burst import finish_times, mean_ceil
+from planner.errors import VerificationError
 from planner.frontier import tie_floor
 from planner.schema import ACCELERATOR_STAGES, Plan, Slo
 from planner.space import Space, kind_of, units_of
@@ -88,6 +89,7 @@ class _Slice:
     hint: dict = field(default_factory=dict)
     bounded_at: int | None | str = "never"  # the last TTFT bound e U5 was applied at
     reach: dict = field(default_factory=dict)  # U5 there: placement -> bound on its QPS/chip
+    need: int = 0  # the least decode batch: B, or with micro-batching the largest b_s
 
 
 class SliceSweep:
@@ -95,15 +97,14 @@ class SliceSweep:
 
     def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
                  objective: str = "chips"):
-        if space.micro or space.collocated_options:
-            what = "micro-batching (MB1-MB5)" if space.micro else "search.collocated_chip_options"
-            raise InstanceError(f"{space.instance.name}: the CP-SAT sweep does not model {what} yet. To fix: use "
-                                f"--solver exhaustive")
         self.space, self.settings, self.clock, self.progress = space, settings, clock, progress
         self.tables = build_tables(space, slo, progress, objective)
         self.groups = slice_groups(space)
-        ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress)
-        self.slices = [_Slice(i, int(self.tables.batches[i]), ub[i], int(lb[i]), dead=ub[i] <= 0)
+        self.lazy = space.micro  # many slices: U3 first, each slice's U1 on first visit
+        ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress, lazy=self.lazy)
+        self.u1 = SliceBound(space, self.tables) if self.lazy else None
+        need = self.tables.needs()
+        self.slices = [_Slice(i, int(self.tables.batches[i]), ub[i], int(lb[i]), dead=ub[i] <= 0, need=int(need[i]))
                        for i in range(len(ub))]
         self.limits = SliceLimits(space, self.tables)
         self.solves, self.exact = 0, True
@@ -125,6 +126,9 @@ class SliceSweep:
         is dead."""
         if sl.bounded_at == e or sl.dead:
             return
+        if sl.bounded_at == "never" and self.u1 is not None:  # U1 replaces U3 (lazy bounds)
+            self.lower(sl, self.u1.of(sl.bi)[0], strict=False)
+            sl.dead |= sl.ub <= 0
         sl.bounded_at = e
         sl.reach = self.limits.ratio_bounds(sl.bi, e)
         if not sl.reach:
@@ -152,7 +156,7 @@ class SliceSweep:
     def base(self, sl: _Slice) -> SliceModel | None:
         """The slice's base model (built on first use); None (and the slice dead) if decode has no row D >= B."""
         if sl.base is None and not sl.dead:
-            if len(best_rows(self.tables.decode, sl.batch)) == 0:
+            if len(best_rows(self.tables.decode, sl.need)) == 0:
                 sl.dead = True
                 return None
             cap = self.tables.cycle_cap
@@ -174,27 +178,42 @@ class SliceSweep:
         tb = sl.base.tables
         t_r = int(tb.retrieval[v["bucket"], 1]) if len(tb.retrieval) else 0
         w = v["w_d"] + (int(tb.retrieval[v["bucket"], 2]) if len(tb.retrieval) else 0)
-        ttft, c_pre, n = 0, 0, v["n_d"]
+        ttft, c_pre, n, steps = 0, 0, v["n_d"], {}
         for g in self.groups:
             name = "+".join(g)
             if not v[f"y:{name}"]:
                 continue
             rows = tb.groups[g]
-            row = rows[rows[:, 2] == v[f"o:{name}"]][0] if len(rows) else np.zeros(4, dtype=np.int64)
+            row = rows[rows[:, 2] == v[f"o:{name}"]][0] if len(rows) else np.zeros(5, dtype=np.int64)
             n, w, t = n + int(row[0]), w + int(row[3]), int(row[1])
             ttft += t
             c_pre = max(c_pre, t + (t_r if "retrieval" in g else 0))
+            if tb.column is not None:  # one batch's latency of each stage (C3's L_s, C15's L_r)
+                acc = iter(row[5:].tolist())
+                steps[g] = [int(tb.retrieval[v["bucket"], 3]) if s == "retrieval" else next(acc) for s in g]
         ttft += t_r
-        if n != v["N"] or ttft != v["TTFT"] or w != v["W"]:
+        if tb.column is not None:  # MB2-MB3 from the tables: the solver's TTFT only bounds it from above (C15)
+            ttft = self._burst_ttft(steps, tb)
+        if n != v["N"] or w != v["W"] or ttft > v["TTFT"] or (tb.column is None and ttft != v["TTFT"]):
             raise VerificationError(f"CP-SAT solution {v} disagrees with its tables: N {n}, TTFT {ttft}, W {w}")
         return Cost(sl.batch, ttft, c_pre, n, v["D"], v["L"], w)
+
+    def _burst_ttft(self, steps: dict, tb) -> int:
+        """MB3 of the chosen groups (their stages' one-batch latencies ``steps``, retrieval's included)."""
+        batches, burst = tb.column
+        b = dict(zip(self.space.pre_decode, batches))
+        order = sorted(steps, key=lambda g: self.space.stages.index(g[0]))
+        return mean_ceil(sum(finish_times([[b[s] for s in g] for g in order], [steps[g] for g in order], burst)),
+                         burst)
 
     def plan(self, sl: _Slice, v: dict) -> Plan:
         """The ``Plan`` of a solution's values."""
         sp = self.space
         chosen = sorted((g for g in self.groups if v[f"y:{'+'.join(g)}"]), key=lambda g: sp.stages.index(g[0]))
         codes = {s: v[f"o:{'+'.join(g)}"] for g in chosen for s in g if s in ACCELERATOR_STAGES} | {"decode": v["o_d"]}
-        batch = {s: sl.batch for s in sp.pre_decode} | {"decode": v["D"]}
+        column = self.tables.columns[sl.bi] if self.tables.columns is not None else None
+        pre = dict(zip(sp.pre_decode, column[0])) if column else {s: sl.batch for s in sp.pre_decode}
+        batch = pre | {"decode": v["D"]}
         servers, server = (int(sp.servers(v["N"])) if sp.has_retrieval else 0), sp.server_types[0]
         if sp.decides_servers:
             o = self.tables.buckets[v["bucket"]].servers
@@ -203,7 +222,7 @@ class SliceSweep:
                                                                                codes.items()},
                     batch_per_stage=batch, retrieval_servers=servers,
                     accelerator_per_stage={s: sp.types[int(kind_of(o))] for s, o in codes.items()},
-                    retrieval_server=server if sp.has_retrieval else "")
+                    retrieval_server=server if sp.has_retrieval else "", burst_requests=column[1] if column else None)
 
     # -- objectives ----------------------------------------------------------------------------------------------
 
@@ -215,7 +234,7 @@ class SliceSweep:
             return sl.best if beat is None or sl.best[0].ratio > beat else None
         if self.base(sl) is None:
             return None
-        rows = best_rows(self.tables.decode, sl.batch)
+        rows = best_rows(self.tables.decode, sl.need)
         floor = tie_floor(beat) if beat is not None else None  # tie or beat: a 'no' spares F2 the slice
         scope = self.scope(sl, e, floor, False)
         out = None
@@ -257,7 +276,7 @@ class SliceSweep:
             return sl.best  # its TTFT is the slice's least: nothing to improve
         if self.base(sl) is None:
             return None
-        out = self._run(sl, Ask(best_rows(self.tables.decode, sl.batch), "TTFT", e, sl.batch / floor,
+        out = self._run(sl, Ask(best_rows(self.tables.decode, sl.need), "TTFT", e, sl.batch / floor,
                                 **self.scope(sl, e, floor, False)))
         if out is None:
             self.lower(sl, floor, strict=True)
@@ -268,7 +287,7 @@ class SliceSweep:
         """O3: the least TPOT, then the fewest chips, among plans with QPS/chip >= floor and TTFT <= ttft."""
         k, scope = sl.batch / floor, self.scope(sl, ttft, floor, False)
         # rows capped below U5's least N admit no plan; caps above U6's most N are all alike
-        rows = capped_rows(self.tables.decode, sl.batch, k, scope["n_max"], scope["n_min"])
+        rows = capped_rows(self.tables.decode, sl.batch, k, scope["n_max"], scope["n_min"], sl.need)
         if len(rows) == 0:
             raise RuntimeError(f"O3 on slice B={sl.batch} has no decode row right after O2 found a plan: a bug")
         l_hi = int(rows[:, 2].max())
@@ -288,7 +307,7 @@ class SliceSweep:
         plan)."""
         if self.base(sl) is None:
             return None
-        rows = fast_rows(self.tables.decode, sl.batch)
+        rows = fast_rows(self.tables.decode, sl.need)
         if len(rows) == 0:
             return None
         if (self.w_hi(sl, rows) + 1) * (sl.base.ttft_hi + 1) < INT_LIMIT:
@@ -307,7 +326,7 @@ class SliceSweep:
 
     def o4_tpot(self, sl: _Slice, w: int, ttft: int) -> tuple[Cost, dict, bool]:
         """O4's tie-break: the least TPOT among plans with W <= w and TTFT <= ttft."""
-        out = self._run(sl, Ask(fast_rows(self.tables.decode, sl.batch), "L", ttft, w_max=w))
+        out = self._run(sl, Ask(fast_rows(self.tables.decode, sl.need), "L", ttft, w_max=w))
         if out is None:
             raise RuntimeError(f"O4 TPOT infeasible on slice B={sl.batch} right after O4 found a plan: a solver bug")
         return self.cost(sl, out.values), out.values, out.optimal

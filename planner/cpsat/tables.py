@@ -68,7 +68,10 @@ class DecodeBook:
 
 @dataclass(frozen=True)
 class SpaceTables:
-    """Latencies (ps) of every pre-decode stage: lat[s][i, b] at chip option i (retrieval: bucket i), batch b."""
+    """Per slice (a column: a request batch B, or with micro-batching stage batches over a burst R, MB1/MB5) the
+    requests per pre-decode cycle ``batches`` (B or R), the least decode batch ``need`` (B or max b_s), and per
+    pre-decode stage lat[s][i, b]: its time per cycle (ps) at chip option i (retrieval: bucket i) in slice b, L_s(B)
+    or (R / b_s) L_s(b_s) (MB4); ``step[s]`` the latency of one of its batches, L_s(b_s) (None: ``lat``)."""
 
     batches: np.ndarray
     options: dict[str, np.ndarray]
@@ -79,15 +82,26 @@ class SpaceTables:
     cycle_cap: np.ndarray | None  # Q3 of slo.qps_min per batch: the largest pre-decode cycle (ps)
     objective: str = "chips"
     totals: np.ndarray | None = None  # every total N in [N_min, N_max] some plan's options add up to, ascending
+    need: np.ndarray | None = None
+    step: dict[str, np.ndarray] | None = None
+    columns: list | None = None  # MB: (stage batches, burst) per slice
+
+    def steps(self, s: str) -> np.ndarray:
+        """L_s of one batch per option and slice (the TTFT's terms)."""
+        return self.lat[s] if self.step is None else self.step[s]
+
+    def needs(self) -> np.ndarray:
+        return self.batches if self.need is None else self.need
 
 
 @dataclass(frozen=True)
 class SliceTables:
-    batch: int
-    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows (n, t, o, w) of the accelerator members (none: 0 rows)
-    retrieval: np.ndarray  # int64 rows (j, t_r, w_r) per bucket (0 rows without retrieval)
+    batch: int  # requests per pre-decode cycle: B, or the burst R (MB4)
+    groups: dict[tuple[str, ...], np.ndarray]  # int64 rows (n, t, o, w, x, L_s...) (``slice_tables``; none: 0 rows)
+    retrieval: np.ndarray  # int64 rows (j, t_r, w_r, L_r) per bucket (0 rows without retrieval)
     buckets: tuple[Bucket, ...]
     totals: np.ndarray | None = None  # ``SpaceTables.totals``
+    column: tuple | None = None  # MB: (stage batches, burst)
 
 
 def _buckets(space: Space, objective: str) -> tuple[Bucket, ...]:
@@ -148,23 +162,29 @@ def _decode_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook
 def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips") -> SpaceTables:
     """Every pre-decode stage's latencies over its options and the request batches, and the decode book; weights
     of every option under ``objective`` (O4)."""
-    B = np.asarray(space.batch_options, dtype=np.int64)
+    columns = space.burst_columns() if space.micro else None
+    B = (np.array([r for _, r in columns], dtype=np.int64) if columns is not None
+         else np.asarray(space.batch_options, dtype=np.int64))
     buckets = _buckets(space, objective)
-    options, lat = {}, {}
-    for s in space.pre_decode:
+    options, lat, step = {}, {}, {}
+    for k, s in enumerate(space.pre_decode):
         options[s] = (np.array([b.servers for b in buckets], dtype=np.int64) if s == "retrieval"
-                      else np.asarray(space.stage_chip_options[s], dtype=np.int64))
+                      else np.asarray(sorted(space.stage_options(s)), dtype=np.int64))
+        mine = (np.array([v[k] for v, _ in columns], dtype=np.int64) if columns is not None else B)
+        grid, at = np.unique(mine, return_inverse=True)
         rows = []
         for i, u in enumerate(options[s]):
             if progress:
                 progress(f"stage costs: {s}, option {i + 1}/{len(options[s])}")
-            rows.append(space.latency_row(s, int(u), tuple(int(b) for b in B)))
-        lat[s] = np.stack(rows)
+            rows.append(space.latency_row(s, int(u), tuple(int(b) for b in grid))[at])
+        step[s] = np.stack(rows)
+        lat[s] = step[s] * (B // mine)[None, :]  # MB4: R / b_s batches per cycle (1 without micro-batching)
     ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
                  if slo.qps_min is not None else None)
+    need = np.array([max(v) for v, _ in columns], dtype=np.int64) if columns is not None else None
     return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, objective, progress), ttft_cap, cycle_cap,
-                       objective, reachable_totals(space))
+                       objective, reachable_totals(space), need, step if columns is not None else None, columns)
 
 
 def reachable_totals(space: Space) -> np.ndarray:
@@ -191,9 +211,9 @@ def reachable_totals(space: Space) -> np.ndarray:
 
 def group_latency(space: Space, st: SpaceTables, group: tuple[str, ...], batches: np.ndarray | slice = slice(None),
                   retrieval: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """A group's options (codes; 0 for a retrieval-only group) and sum_{s in g} L_s (ps) of shape (n, j, b): j over
-    the retrieval buckets (a single column if the group holds no retrieval, or if ``retrieval`` is false: then
-    the sum leaves retrieval out), b over ``batches`` (indices)."""
+    """A group's options (codes; 0 for a retrieval-only group) and its time per cycle, sum_{s in g} ``lat[s]``
+    (ps), of shape (n, j, b): j over the retrieval buckets (a single column if the group holds no retrieval, or if
+    ``retrieval`` is false: then the sum leaves retrieval out), b over ``batches`` (indices)."""
     opts = space.group_chip_options(group)
     acc = any(s in ACCELERATOR_STAGES for s in group)
     n_vals = np.asarray(opts if acc else (0,), dtype=np.int64)
@@ -210,19 +230,26 @@ def group_latency(space: Space, st: SpaceTables, group: tuple[str, ...], batches
 
 
 def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], bi: int) -> SliceTables:
-    """The integer rows of the slice B = batches[bi]."""
+    """The integer rows of slice bi: per group (n, t, o, w, x, L_s...) with t its accelerator stages' time per
+    cycle, x = 1 for an option only collocated placements offer (S1), then each accelerator member's L_s(b_s);
+    retrieval (j, t_r, w_r, L_r) per bucket (t_r its time per cycle, L_r one batch's latency)."""
     gt = {}
     for g in groups:
-        if any(s in ACCELERATOR_STAGES for s in g):
+        acc = [s for s in g if s in ACCELERATOR_STAGES]
+        if acc:
             codes, lat = group_latency(space, st, g, np.array([bi]), retrieval=False)
             w = [space.weight(st.objective, int(o)) for o in codes]
-            gt[g] = np.column_stack([units_of(codes), lat[:, 0, 0], codes, w]).astype(np.int64)
+            base = set(space.group_chip_options(g, (g,))) if len(g) == 1 else set(codes.tolist())
+            x = [int(int(o) not in base) for o in codes]
+            steps = [st.steps(s)[np.searchsorted(st.options[s], codes), bi] for s in acc]
+            gt[g] = np.column_stack([units_of(codes), lat[:, 0, 0], codes, w, x, *steps]).astype(np.int64)
         else:
-            gt[g] = np.zeros((0, 4), dtype=np.int64)
-    ret = (np.column_stack([np.arange(len(st.buckets)), st.lat["retrieval"][:, bi],
-                            [b.weight for b in st.buckets]]).astype(np.int64)
-           if space.has_retrieval else np.zeros((0, 3), dtype=np.int64))
-    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals)
+            gt[g] = np.zeros((0, 5), dtype=np.int64)
+    ret = (np.column_stack([np.arange(len(st.buckets)), st.lat["retrieval"][:, bi], [b.weight for b in st.buckets],
+                            st.steps("retrieval")[:, bi]]).astype(np.int64)
+           if space.has_retrieval else np.zeros((0, 4), dtype=np.int64))
+    column = st.columns[bi] if st.columns is not None else None
+    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals, column)
 
 
 def _pick_rows(book: DecodeBook, batch: int, table: str) -> np.ndarray:
@@ -245,7 +272,8 @@ def _pick(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
 
 
 def best_rows(book: DecodeBook, batch: int) -> np.ndarray:
-    """Rows (n_d, D, L, o_d, w_d) with D >= B: per decode option the highest throughput D / L (then least L)."""
+    """Rows (n_d, D, L, o_d, w_d) with D >= ``batch`` (B, or max b_s): per decode option the highest throughput
+    D / L (then least L)."""
     return _pick_rows(book, batch, "best_from")
 
 
@@ -266,8 +294,10 @@ def chip_caps(D: np.ndarray, L: np.ndarray, batch: int, k_max: Fraction, strict:
     return np.clip(out, -1, top)
 
 
-def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor: int) -> np.ndarray:
-    """Rows (n_d, D, L, o_d, w_d, N_cap) with D >= B under the threshold K: per decode option, for each chip cap
+def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor: int,
+                need: int | None = None) -> np.ndarray:
+    """Rows (n_d, D, L, o_d, w_d, N_cap) with D >= need (default B) under the threshold K on the cost of ``batch``
+    requests per cycle (B, or the burst R): per decode option, for each chip cap
     the least-L row (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3
     needs. Only the rows whose D / L can give such a cap are looked at (by ratio, highest first: a prefix)."""
     rows = []
@@ -278,7 +308,7 @@ def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor
         floor = max(int(n) + 1, n_floor)  # N_cap = floor(K D / (B L)) >= floor needs D / L >= floor B / K
         m = int(np.searchsorted(-q, -float(floor * batch / k_max) * (1 - 1e-9), side="right"))
         idx = order[:m]
-        idx = idx[book.D[i][idx] >= batch]
+        idx = idx[book.D[i][idx] >= (batch if need is None else need)]
         d, l = book.D[i][idx], book.L[i][idx]
         cap = chip_caps(d, l, batch, k_max, False, top)
         ok = cap >= floor
