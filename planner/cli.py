@@ -222,8 +222,15 @@ def _cmd_space(args: argparse.Namespace) -> int:
     space = build_space(load_instance(args.instance))
     print(f"{space.instance.name}: stages {' -> '.join(space.stages)}")
     print(f"total chips [{space.min_chips}, {space.max_chips}], request batches {_short(space.batch_options)}")
+    if space.micro:
+        fixed = space.instance.search.burst_requests
+        print(f"micro-batching (MB1-MB5): burst {fixed if fixed else 'searched, the largest stage batch'}, "
+              f"{len(space.burst_columns())} batch schedules; stage batches "
+              + ", ".join(f"{s} {_short(space.stage_batch_options(s))}" for s in space.pre_decode))
     for s, opts in space.stage_chip_options.items():
-        print(f"  {s:16s} chip options {_short(opts)}")
+        extra = sorted(set(space.collocated_options.get(s, ())) - set(opts))
+        print(f"  {s:16s} chip options {_short(opts)}" + (f" (and {_short(extra)} in collocated placements)"
+                                                          if extra else ""))
     for p in space.placements:
         print(f"  placement {' | '.join('+'.join(g) for g in p):60s} {count_assignments(space, p):.6g} chip "
               f"assignments in range")

@@ -127,3 +127,43 @@ def test_progress_lines_from_the_first_second(capsys):
     lines = err.strip().splitlines()
     assert code == 0 and lines and all(line.startswith("[") and " s] " in line for line in lines)
     assert float(lines[0][1:].split(" s]")[0]) < 2.0  # the first line comes within the first seconds
+
+
+CASE2_PAPER = str(INSTANCES / "rago-oss" / "case2-paper-1m.yaml")
+
+
+def test_compare_against_the_llm_extension_baseline(tmp_path, capsys):
+    out_json, out_png = tmp_path / "c.json", tmp_path / "c.png"
+    code, out, _ = _run(capsys, "compare", CASE2_PAPER, "--baseline", "llm-extension", "--json", str(out_json),
+                        "--plot", str(out_png), "--quiet")
+    assert code == 0 and "against the llm-extension baseline" in out and "speedup in max QPS/chip" in out
+    data = json.loads(out_json.read_text())
+    ours, base = data["frontier"]["points"], data["baseline_frontier"]["points"]
+    assert data["speedup_max_qps_per_chip"] == pytest.approx(max(p["qps_per_chip"] for p in ours)
+                                                             / max(p["qps_per_chip"] for p in base))
+    assert data["speedup_max_qps_per_chip"] > 1.0 and 0.0 <= data["min_ttft_reduction"] < 1.0  # B1 is in the space
+    assert data["baseline_chips"] == 128 and all(p["chips"] == 128 for p in base)
+    assert all(p["placement"][0] == ["encode", "retrieval", "prefill"] for p in base)
+    assert all(p["chips_per_stage"]["prefill"] == p["chips_per_stage"]["decode"] == 64 for p in base)
+    assert all(p["burst_requests"] == max(v for s, v in p["batch_per_stage"].items() if s != "decode") for p in ours)
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_explains_what_it_cannot_do(capsys):
+    # case1 starts with retrieval: no group may start with it (G3), so no llm-extension layout exists
+    code, _, err = _run(capsys, "compare", str(INSTANCES / "rago-oss" / "case1.yaml"), "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "To fix" in err
+    code, _, err = _run(capsys, "compare", CASE2_PAPER, "--baseline-chips", "100", "--quiet")
+    assert code == 2 and "--baseline-chips 100" in err and "To fix" in err
+
+
+def test_burst_option(tmp_path, capsys, profiles):
+    tiny = str(write_yaml(tmp_path / "t.yaml", tiny_instance_dict(profiles)))
+    code, out, _ = _run(capsys, "pareto", tiny, "--burst", "2", "--json", str(tmp_path / "b.json"), "--quiet")
+    assert code == 0
+    pts = json.loads((tmp_path / "b.json").read_text())["points"]
+    assert {p["burst_requests"] for p in pts} == {2}
+    code, _, err = _run(capsys, "pareto", tiny, "--burst", "3", "--quiet")  # validated like the YAML
+    assert code == 2 and "burst_requests 3 is not a power of two" in err and err.count("\n") == 1
+    code, _, err = _run(capsys, "pareto", tiny, "--burst", "search", "--batches", "any", "--quiet")
+    assert code == 2 and "micro_batching needs batches: pow2" in err

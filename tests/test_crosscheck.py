@@ -9,25 +9,25 @@ from tests.crosscheck import check_priced_space, check_space, priced_space_of, s
 from tests.strategies import priced_instances, random_instances
 
 
-@settings(max_examples=examples(120))
-@given(random_instances(budgets=True))
-def test_cpsat_equals_enumeration_on_random_pipelines(data):
+def _check(data) -> None:
     try:
         space = space_of(data)
     except (EmptySpaceError, InstanceError):  # a draw may list no usable chip count
         return
     check_space(space)
+
+
+@settings(max_examples=examples(120))
+@given(random_instances(budgets=True))
+def test_cpsat_equals_enumeration_on_random_pipelines(data):
+    _check(data)
 
 
 @settings(max_examples=examples(20))
 @given(random_instances(micro=True))
 def test_cpsat_equals_enumeration_on_random_micro_batched_pipelines(data):
     """C14-C15 against MB1-MB5 by enumeration: frontiers, TTFT bounds, QPS floors, min-chips."""
-    try:
-        space = space_of(data)
-    except (EmptySpaceError, InstanceError):  # a draw may list no usable chip count
-        return
-    check_space(space)
+    _check(data)
 
 
 @settings(max_examples=examples(100))
