@@ -18,6 +18,7 @@ from models.calibration import load_calibration
 from planner.baseline import BASELINES, compare_frontiers, llm_extension
 from planner.capacity import capacity
 from planner.cli_calibrate import calibrate_parser
+from planner.cli_simulate import simulate_parser
 from planner.cli_common import (
     COUNT,
     PLOT_SUFFIXES,
@@ -367,6 +368,7 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--no-findings", action="store_true", help="skip the planning runs behind the findings")
     val.set_defaults(func=_cmd_validate)
     calibrate_parser(sub)
+    simulate_parser(sub)
     return p
 
 

@@ -1,0 +1,33 @@
+"""Text and JSON of ``ragplan simulate`` (docs/model.md, "Simulation", D1-D6)."""
+
+from __future__ import annotations
+
+from planner.simulate import SimResult
+
+__all__ = ["sim_json", "sim_text"]
+
+
+def sim_text(r: SimResult, arrivals: str) -> str:
+    err_q = r.achieved_qps / min(r.offered_qps, r.predicted_max_qps) - 1
+    err_t = r.ttft_s["mean"] / r.predicted_ttft_s - 1
+    lines = [f"simulated {r.requests} requests ({arrivals}, {r.duration_s:.4g} s of arrivals, seed {r.seed}, "
+             f"batch timeout {r.timeout_s:.4g} s) in {r.wall_s:.3g} s",
+             f"QPS: offered {r.offered_qps:.5g}, achieved {r.achieved_qps:.5g}, predicted capacity "
+             f"{r.predicted_max_qps:.5g} (achieved vs min(offered, capacity): {err_q:+.2%})"
+             + ("  SATURATED: the load exceeds what the plan serves" if r.saturated else ""),
+             f"TTFT s: mean {r.ttft_s['mean']:.4g}  p50 {r.ttft_s['p50']:.4g}  p90 {r.ttft_s['p90']:.4g}  p99 "
+             f"{r.ttft_s['p99']:.4g}  (predicted for one full batch {r.predicted_ttft_s:.4g}: mean {err_t:+.1%})",
+             f"TPOT s: mean {r.tpot_s['mean']:.4g}  p99 {r.tpot_s['p99']:.4g};  end-to-end s: mean "
+             f"{r.e2e_s['mean']:.4g}  p99 {r.e2e_s['p99']:.4g}",
+             "group                                  utilisation  queue mean  queue max"]
+    lines += [f"{g:38s} {r.utilisation[g]:11.1%} {r.queue_mean[g]:11.3g} {r.queue_max[g]:10d}" for g in r.utilisation]
+    return "\n".join(lines)
+
+
+def sim_json(r: SimResult) -> dict:
+    return {"requests": r.requests, "duration_s": r.duration_s, "seed": r.seed, "timeout_s": r.timeout_s,
+            "offered_qps": r.offered_qps, "achieved_qps": r.achieved_qps, "predicted_max_qps": r.predicted_max_qps,
+            "predicted_ttft_s": r.predicted_ttft_s, "saturated": r.saturated, "served": r.served,
+            **{f"ttft_{k}_s": v for k, v in r.ttft_s.items()}, **{f"tpot_{k}_s": v for k, v in r.tpot_s.items()},
+            **{f"e2e_{k}_s": v for k, v in r.e2e_s.items()}, "utilisation": r.utilisation,
+            "queue_mean": r.queue_mean, "queue_max": r.queue_max, "wall_s": r.wall_s}

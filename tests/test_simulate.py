@@ -1,0 +1,91 @@
+"""The discrete-event simulator (D1-D6): the analytical TTFT of an unloaded plan, capacity under load, saturation,
+reproducible seeds, and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from planner import build_space, exhaustive_frontier, load_instance
+from planner.cli import main
+from planner.simulate import Arrivals, arrival_times, simulate
+from tests.conftest import INSTANCES
+
+
+@pytest.fixture(scope="module")
+def case4():
+    space = build_space(load_instance(INSTANCES / "rago-oss" / "case4.yaml"))
+    return space, exhaustive_frontier(space).points
+
+
+@pytest.fixture(scope="module")
+def case4_paper():
+    space = build_space(load_instance(INSTANCES / "rago-oss" / "case4-paper.yaml"))
+    return space, exhaustive_frontier(space).points
+
+
+def _bursts(plan, gap_s, n):
+    """A trace: n bursts of the plan's burst (or batch) of requests, gap_s apart (never overlapping)."""
+    r = plan.burst_requests or plan.batch_per_stage[plan.placement[0][0]]
+    return Arrivals("trace", times_s=tuple(np.repeat(np.arange(n) * gap_s, r).tolist()))
+
+
+@pytest.mark.parametrize("which", ["case4", "case4_paper"])
+def test_unloaded_plan_reproduces_the_analytical_ttft(which, request):
+    space, points = request.getfixturevalue(which)
+    for p in (points[0], points[-1]):  # the least TTFT and the most QPS/chip, with and without micro-batching
+        gap = 3 * p.metrics.ttft_s + 10 * p.metrics.bottleneck_cycle_ps / 1e12
+        r = simulate(space, p.plan, _bursts(p.plan, gap, 40), duration_s=40 * gap)
+        assert r.ttft_s["mean"] == pytest.approx(p.metrics.ttft_s, rel=1e-9)  # each burst alone: MB3 / one batch
+        if p.plan.burst_requests is None:  # one batch: every request alike (micro-batched: MB3 is the mean)
+            assert r.ttft_s["p99"] == pytest.approx(p.metrics.ttft_s, rel=1e-9)
+        assert r.tpot_s["p99"] == pytest.approx(p.metrics.tpot_s, rel=1e-9) and not r.saturated
+
+
+def test_ninety_percent_load_is_served(case4):
+    space, points = case4
+    p = points[-1]
+    r = simulate(space, p.plan, Arrivals("poisson", 0.9 * p.metrics.qps), duration_s=40_000 / p.metrics.qps, seed=3)
+    assert not r.saturated and r.achieved_qps == pytest.approx(r.offered_qps, rel=0.05)
+    batch = max(p.plan.batch_per_stage[s] for s in space.pre_decode)
+    assert max(r.queue_max.values()) <= 8 * batch  # bounded queues
+    assert r.ttft_s["p99"] < 10 * p.metrics.ttft_s
+
+
+def test_overload_saturates_at_the_predicted_capacity(case4):
+    space, points = case4
+    p = points[-1]
+    r = simulate(space, p.plan, Arrivals("poisson", 1.3 * p.metrics.qps), duration_s=40_000 / p.metrics.qps, seed=3)
+    assert r.saturated and r.achieved_qps == pytest.approx(p.metrics.qps, rel=0.05)
+
+
+def test_seeds_reproduce(case4):
+    space, points = case4
+    p = points[-1]
+    run = lambda seed: simulate(space, p.plan, Arrivals("poisson", 0.5 * p.metrics.qps), 2000 / p.metrics.qps,  # noqa: E731
+                                seed=seed)
+    a, b, c = run(1), run(1), run(2)
+    assert (a.ttft_s, a.achieved_qps, a.requests) == (b.ttft_s, b.achieved_qps, b.requests)
+    assert a.ttft_s != c.ttft_s
+    t = arrival_times(Arrivals("bursts", 100.0, 4), 10.0, 7)
+    assert len(t) % 4 == 0 and np.all(np.diff(t) >= 0) and np.all(t[::4] == t[3::4])
+
+
+def test_simulate_command(tmp_path, capsys):
+    case4 = str(INSTANCES / "rago-oss" / "case4.yaml")
+    assert main(["pareto", case4, "--json", str(tmp_path / "f.json"), "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["simulate", case4, "--plan", str(tmp_path / "f.json"), "--point", "max-qps-per-chip", "--rate",
+                 "100", "--duration", "20", "--seed", "1", "--json", str(tmp_path / "s.json"), "--quiet"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "achieved" in out and "TTFT s: mean" in out
+    data = json.loads((tmp_path / "s.json").read_text())
+    assert {"offered_qps", "achieved_qps", "predicted_max_qps", "ttft_p50_s", "ttft_p99_s", "tpot_p99_s"} <= set(data)
+    (tmp_path / "bad.txt").write_text("0.1\nnot-a-time\n")
+    code = main(["simulate", case4, "--plan", str(tmp_path / "f.json"), "--point", "0", "--trace",
+                 str(tmp_path / "bad.txt"), "--duration", "1", "--quiet"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "line 2" in err and "To fix" in err and err.count("\n") == 1
+    code = main(["simulate", case4, "--plan", str(tmp_path / "f.json"), "--point", "0", "--duration", "1"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "--rate" in err
