@@ -13,7 +13,8 @@
   slot. Prompt and output lengths are the instance's (fixed).
 - D4 TTFT = the time a request leaves the last pre-decode stage minus its arrival; TPOT = (decode end - that time)
   / T (a wait for a slot counts); end-to-end = decode end - arrival.
-- D5 achieved QPS = decode completions in the second half of the arrival window, per second of it; the run is
+- D5 achieved QPS = the rate of decode completions in the second half of the arrival window: (completions after
+  the window's first one) / (time from the first to the last), so whole batches do not skew it; the run is
   saturated when that falls 5% short of the offered rate, or more than 5% of the requests are still unserved at
   twice the window (the simulation stops there).
 - D6 predictions: the evaluator's QPS (the plan's capacity) and TTFT (one full batch, or the burst's MB3).
@@ -244,13 +245,18 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
     ok = end <= stop
     window = (end >= duration_s / 2) & (end < duration_s)
     served = int(ok.sum())
-    achieved = float(window.sum()) / (duration_s / 2)
+    done_at = np.sort(end[window])
+    if len(done_at) > 1 and done_at[-1] > done_at[0]:  # D5: completions after the first, over the time they took
+        achieved = float(len(done_at) - np.searchsorted(done_at, done_at[0], side="right")) / (done_at[-1] - done_at[0])
+    else:
+        achieved = float(len(done_at)) / (duration_s / 2)
     keep = ok & (arr >= duration_s / 10)  # latencies past the first tenth (warm-up)
     ttft = first[keep] - arr[keep]
     return SimResult(
         requests=len(arr), duration_s=duration_s, offered_qps=len(arr) / duration_s,
         achieved_qps=achieved, predicted_max_qps=m.qps, predicted_ttft_s=m.ttft_s,
-        saturated=len(arr) - served > 0.05 * len(arr) or achieved < 0.95 * len(arr) / duration_s, ttft_s=_stats(ttft),
+        saturated=bool(len(arr) - served > 0.05 * len(arr) or achieved < 0.95 * len(arr) / duration_s),
+        ttft_s=_stats(ttft),
         tpot_s=_stats((end[keep] - first[keep]) / T), e2e_s=_stats(end[keep] - arr[keep]),
         utilisation={g.name: g.busy / max(env.now, 1e-30) for g in groups},
         queue_mean={g.name: g.queue_sum / max(g.ops, 1) for g in groups},
