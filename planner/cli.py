@@ -9,6 +9,7 @@ to a bad path; files are written before the table is printed, so a closed pipe (
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
@@ -18,7 +19,7 @@ from models.calibration import load_calibration
 from planner.baseline import BASELINES, compare_frontiers, llm_extension
 from planner.capacity import capacity
 from planner.cli_calibrate import calibrate_parser
-from planner.cli_simulate import simulate_parser
+from planner.cli_simulate import p99_capacity, p99_frontier, p99_options, simulate_parser
 from planner.cli_common import (
     COUNT,
     PLOT_SUFFIXES,
@@ -134,9 +135,12 @@ def _planned(args: argparse.Namespace, exhaustive, cpsat, space=None):
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
     out_json, out_plot = output(args.json, "--json"), output(args.plot, "--plot", PLOT_SUFFIXES)
-    result = _planned(args, exhaustive_frontier, cpsat_frontier)
-    lines = write(out_json, json_writer(frontier_json(result))) + write(out_plot, lambda p: plot_frontier(result, p))
-    print("\n".join([frontier_table(result)] + lines))
+    space = build_space(_with_overrides(load_instance(args.instance), args))
+    result = _planned(args, exhaustive_frontier, cpsat_frontier, space)
+    p99 = p99_frontier(args, space, result.points)  # D8: re-checked by simulation
+    payload = frontier_json(result) | ({"p99_check": p99[1]} if p99 else {})
+    lines = write(out_json, json_writer(payload)) + write(out_plot, lambda p: plot_frontier(result, p))
+    print("\n".join([frontier_table(result)] + ([p99[0]] if p99 else []) + lines))
     return 0
 
 
@@ -185,17 +189,28 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
         print("\n".join([sweep_text(results)] + lines))
         return 0
 
-    def exhaustive(space, progress):
-        return exhaustive_min_chips(space, progress=progress, objective=objective)
+    def exhaustive(space, progress, slo=None):
+        return exhaustive_min_chips(space, slo, progress=progress, objective=objective)
 
-    def cpsat(space, **kw):
-        return capacity(space, objective=objective, **kw)
+    def cpsat(space, slo=None, **kw):
+        return capacity(space, slo=slo, objective=objective, **kw)
     space = build_space(_with_overrides(load_instance(args.instance), args))
     result = _planned(args, exhaustive, cpsat, space)
+
+    def at(qps: float, ttft: float | None):  # D8: the least-weight plan for a target, a tighter TTFT bound
+        old = space.instance.slo.ttft_max_s
+        slo = space.instance.slo.model_copy(update={"qps_min": qps, "ttft_max_s": ttft if old is None or ttft is None
+                                                    else min(old, ttft)})
+        return _planned(args, functools.partial(exhaustive, slo=slo), functools.partial(cpsat, slo=slo), space)
+    p99 = p99_capacity(args, space, at)
+    if p99:
+        result = p99[2]
     why = explain(space, result, marginals=args.marginals) if args.explain else None
-    payload = capacity_json(result) | ({"explanation": why.to_json()} if why else {})
+    payload = capacity_json(result) | ({"explanation": why.to_json()} if why else {}) | (
+        {"p99_check": p99[1]} if p99 else {})
     lines = write(out_json, json_writer(payload))
-    print("\n".join([capacity_text(result)] + ([explanation_text(why)] if why else []) + lines))
+    print("\n".join([capacity_text(result)] + ([explanation_text(why)] if why else []) + ([p99[0]] if p99 else [])
+                     + lines))
     return 0
 
 
@@ -286,6 +301,7 @@ def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
                         "returned, unproven ones with their gap")
     p.add_argument("--seed", type=SEED, default=0, help="CP-SAT random seed")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p99_options(p)
 
 
 def _parser() -> argparse.ArgumentParser:

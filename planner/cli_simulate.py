@@ -6,15 +6,16 @@ import argparse
 from pathlib import Path
 
 from planner.cli_common import COUNT, RATE, SECONDS, SEED, Progress, calibration_option, json_writer, output, write
-from planner.errors import InstanceError
+from planner.errors import InfeasibleError, InstanceError
 from planner.loader import load_instance
 from planner.plans import read_plan
-from planner.report_sim import sim_json, sim_text
+from planner.percentile import HEADROOM, TTFT_SHARES, no_plan_meets, walk
+from planner.report_sim import p99_json, p99_text, sim_json, sim_text
 from planner.schema import clip
 from planner.simulate import Arrivals, simulate
 from planner.space import build_space
 
-__all__ = ["simulate_parser"]
+__all__ = ["p99_capacity", "p99_frontier", "p99_options", "simulate_parser"]
 
 
 def _trace(path: str) -> tuple[float, ...]:
@@ -81,3 +82,61 @@ def simulate_parser(sub) -> None:
     p.add_argument("--json", metavar="OUT", help="write the measurements as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_simulate)
+
+
+def p99_options(p: argparse.ArgumentParser) -> None:
+    """``--ttft-p99-slo S --rate R``: re-check by simulation (D7-D8)."""
+    p.add_argument("--ttft-p99-slo", type=SECONDS, help="a p99 TTFT bound (s) checked by simulation at --rate "
+                                                       "(capacity: at the QPS target); the plan reported is the "
+                                                       "nearest one that meets it (simulated, not proven)")
+    p.add_argument("--rate", type=RATE, help="arrival rate (requests/s) of the p99 check (default: --qps)")
+    p.add_argument("--sim-requests", type=COUNT, default=20_000, help="requests per p99 simulation (default 20000)")
+
+
+def _p99_rate(args: argparse.Namespace, fallback: float | None) -> float:
+    rate = args.rate if args.rate is not None else fallback
+    if rate is None:
+        raise InstanceError("--ttft-p99-slo needs the arrival rate it holds at. To fix: give --rate R (requests/s)")
+    return rate
+
+
+def p99_frontier(args: argparse.Namespace, space, points) -> tuple[str, dict] | None:
+    """D8 on a frontier: its points that can serve the rate, most QPS/chip first."""
+    if args.ttft_p99_slo is None:
+        return None
+    rate = _p99_rate(args, None)
+    order = sorted(range(len(points)), key=lambda i: -points[i].metrics.qps_per_chip)
+    cands = [(f"#{i + 1} (index {i})", lambda p=points[i]: p) for i in order if points[i].metrics.qps >= rate]
+    if not cands:
+        raise InstanceError(f"no frontier point serves {rate:g} requests/s (the most is "
+                            f"{max(p.metrics.qps for p in points):.5g}). To fix: lower --rate or allow more chips")
+    chosen, tried = walk(space, cands, args.ttft_p99_slo, rate, args.sim_requests, args.seed, Progress(not args.quiet))
+    return (p99_text(chosen, tried, args.ttft_p99_slo, rate, args.seed),
+            p99_json(chosen, tried, args.ttft_p99_slo, rate, args.seed))
+
+
+def p99_capacity(args: argparse.Namespace, space, solve) -> tuple[str, dict, object] | None:
+    """D8 on capacity: the least-weight plan for the target, then under tighter analytical TTFT bounds, then with
+    headroom; ``solve(qps, ttft_max_s)`` a CapacityResult. Returns the text, the JSON and the chosen result."""
+    if args.ttft_p99_slo is None:
+        return None
+    rate = _p99_rate(args, args.qps_min)
+    results: dict[str, object] = {}
+
+    def at(label: str, qps: float, ttft: float | None = None):
+        def make():
+            try:
+                results[label] = solve(qps, ttft)
+            except InfeasibleError:
+                return None  # more than the space serves
+            return results[label].point
+        return label, make
+    bound = args.ttft_p99_slo
+    cands = ([at(f"least weight for {rate:g}/s", rate)]
+             + [at(f"TTFT <= {f:g} x the p99 bound", rate, f * bound) for f in TTFT_SHARES]
+             + [at(f"headroom +{h:.0%} ({rate * (1 + h):.5g}/s)", rate * (1 + h)) for h in HEADROOM])
+    chosen, tried = walk(space, cands, args.ttft_p99_slo, rate, args.sim_requests, args.seed, Progress(not args.quiet))
+    if chosen is None:
+        raise no_plan_meets(args.ttft_p99_slo, rate, tried)
+    return (p99_text(chosen, tried, args.ttft_p99_slo, rate, args.seed),
+            p99_json(chosen, tried, args.ttft_p99_slo, rate, args.seed), results[chosen.label])

@@ -92,7 +92,7 @@ class SimResult:
     timeout_s: float
     events: int = 0
     wall_s: float = 0.0
-    extra: dict = field(default_factory=dict)
+    ttft_samples: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # by arrival, warm-up out
 
 
 class _Group:
@@ -261,4 +261,4 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
         utilisation={g.name: g.busy / max(env.now, 1e-30) for g in groups},
         queue_mean={g.name: g.queue_sum / max(g.ops, 1) for g in groups},
         queue_max={g.name: g.queue_max for g in groups}, served=served, seed=seed, timeout_s=timeout,
-        events=sum(g.ops for g in groups), wall_s=time.perf_counter() - t_wall)
+        events=sum(g.ops for g in groups), wall_s=time.perf_counter() - t_wall, ttft_samples=ttft)

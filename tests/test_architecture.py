@@ -15,7 +15,7 @@ RANK = {
     "planner.evaluate": 5, "planner.counting": 5, "planner.schedules": 5.5, "planner.exhaustive": 6, "planner.cpsat": 6,
     "planner.verify": 7, "planner.pareto": 7, "planner.baseline": 7, "planner.capacity": 7, "planner.purchase": 7.5, "planner.explain": 7.5, "planner.validate": 7,
     "planner.report": 8, "planner.report_priced": 8, "planner.calibrate": 8, "planner.cli_common": 8, "planner.cli_calibrate": 9, "planner.cli_compare": 9, "planner.report_compare": 8, "planner.cli_simulate": 9, "planner.report_sim": 8,
-    "planner.simulate": 7,
+    "planner.simulate": 7, "planner.percentile": 7.5,
     "planner.cli": 9, "planner": 10,
 }
 NO_SOLVER = ("models", "planner.burst", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.schema", "planner.exact",

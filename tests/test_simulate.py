@@ -89,3 +89,35 @@ def test_simulate_command(tmp_path, capsys):
     code = main(["simulate", case4, "--plan", str(tmp_path / "f.json"), "--point", "0", "--duration", "1"])
     _, err = capsys.readouterr()
     assert code == 2 and "--rate" in err
+
+
+def test_p99_slo_walks_the_frontier(tmp_path, capsys):
+    case4 = str(INSTANCES / "rago-oss" / "case4.yaml")
+    out = tmp_path / "f.json"
+    assert main(["pareto", case4, "--ttft-p99-slo", "0.5", "--rate", "400", "--json", str(out), "--quiet"]) == 0
+    text, _ = capsys.readouterr()
+    check = json.loads(out.read_text())["p99_check"]
+    assert check["method"] == "simulated" and check["seed"] == 0 and "chosen (simulated)" in text
+    tried = check["tried"]
+    assert check["chosen"] == tried[-1]["label"] and tried[-1]["meets"] and tried[-1]["ttft_p99_s"] <= 0.5
+    assert len(tried) >= 2 and not any(t["meets"] for t in tried[:-1])  # the analytical optimum misses the p99
+    assert [t["qps_per_chip"] for t in tried] == sorted((t["qps_per_chip"] for t in tried), reverse=True)
+    assert all(t["capacity_qps"] >= 400 for t in tried)
+    lo, hi = tried[-1]["ttft_p99_ci_s"]
+    assert lo <= tried[-1]["ttft_p99_s"] <= hi
+
+
+def test_p99_slo_capacity_tightens_the_analytical_ttft(tmp_path, capsys):
+    case4 = str(INSTANCES / "rago-oss" / "case4.yaml")
+    out = tmp_path / "c.json"
+    code = main(["capacity", case4, "--qps", "300", "--objective", "chips", "--ttft-p99-slo", "0.41", "--no-explain",
+                 "--json", str(out), "--quiet"])
+    assert code == 0
+    data = json.loads(out.read_text())
+    check = data["p99_check"]
+    assert not check["tried"][0]["meets"] and check["tried"][-1]["meets"]  # the least-weight plan misses it
+    assert check["chosen"].startswith("TTFT <=") and data["chips"] == check["tried"][-1]["chips"]
+    code = main(["capacity", case4, "--qps", "300", "--objective", "chips", "--ttft-p99-slo", "0.01", "--no-explain",
+                 "--quiet"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "no plan tried meets p99 TTFT <= 0.01 s" in err and err.count("\n") == 1
