@@ -64,13 +64,14 @@ def plans(tmp_path_factory):
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.name for p in BAD])
-@pytest.mark.parametrize("command", ["pareto", "min-chips", "space", "costs", "evaluate"])
+@pytest.mark.parametrize("command", ["pareto", "min-chips", "space", "costs", "evaluate", "compare", "simulate"])
 def test_every_bad_file_through_every_command(capsys, plans, path, command):
-    if path.name in SOLVE_ONLY and command not in ("pareto", "min-chips"):
+    if path.name in SOLVE_ONLY and command not in ("pareto", "min-chips", "compare"):
         return
     argv = {"pareto": ["pareto", path, "--quiet"], "min-chips": ["min-chips", path, "--qps-min", "1", "--quiet"],
             "space": ["space", path], "costs": ["costs", path, "--stage", "prefill"],
-            "evaluate": ["evaluate", path, plans["plan"]]}[command]
+            "evaluate": ["evaluate", path, plans["plan"]], "compare": ["compare", path, "--quiet"],
+            "simulate": ["simulate", path, "--plan", plans["plan"], "--rate", "1", "--duration", "1", "--quiet"]}[command]
     code, _, err = _run(capsys, argv)
     _one_line(code, err, argv)
 
@@ -102,6 +103,18 @@ BAD_OPTIONS = [
     ["evaluate", GOOD, "@decode-zero"], ["evaluate", GOOD, "@bad-placement"], ["evaluate", GOOD, "@string-chips"],
     ["evaluate", GOOD, "@plan", "--point", "0"],
     ["validate", "--profiles", "{tmp}/nowhere", "--no-findings"], ["validate", "--json", "{tmp}"],
+    ["pareto", GOOD, "--burst", "0"], ["pareto", GOOD, "--burst", "x"], ["pareto", GOOD, "--burst", "6"],
+    ["pareto", GOOD, "--ttft-p99-slo", "0"], ["pareto", GOOD, "--ttft-p99-slo", "1", "--quiet"],
+    ["pareto", GOOD, "--ttft-p99-slo", "1", "--rate", "-1"], ["pareto", GOOD, "--ttft-p99-slo", "1", "--rate", "1e9"],
+    ["compare", GOOD, "--baseline", "nope"], ["compare", GOOD, "--baseline-chips", "0"],
+    ["compare", CASE4, "--baseline-chips", "3", "--quiet"], ["compare", CASE4, "--json", "{tmp}"],
+    ["simulate", GOOD, "--rate", "1", "--duration", "1"], ["simulate", GOOD, "--plan", "@plan", "--rate", "1"],
+    ["simulate", GOOD, "--plan", "@plan", "--rate", "1", "--duration", "0"],
+    ["simulate", GOOD, "--plan", "@plan", "--rate", "0", "--duration", "1"],
+    ["simulate", GOOD, "--plan", "@plan", "--trace", "{tmp}/none.txt", "--duration", "1"],
+    ["simulate", GOOD, "--plan", "@not-json", "--rate", "1", "--duration", "1"],
+    ["simulate", GOOD, "--plan", "@frontier", "--point", "99", "--rate", "1", "--duration", "1"],
+    ["simulate", GOOD, "--plan", "@plan", "--rate", "1", "--duration", "1", "--json", "{tmp}"],
 ]
 
 
