@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from models.roofline import Efficiency
 from models.scan import Database, ScanCost
+from planner.workload import Workload
 
 __all__ = ["ACCELERATOR_STAGES", "AnalyticalCostSource", "CALIBRATED_EFFICIENCIES", "CapacityResult", "CostSource",
            "DatabaseSpec", "DecodeStage", "Efficiencies", "EncodeStage", "FrontierPoint", "FrontierResult", "Instance",
@@ -339,6 +340,7 @@ class Instance(_Strict):
     cost: CostSource
     search: SearchSpace
     slo: Slo = Slo()
+    workload: Workload = Workload()  # the simulator's traffic (D3); the solvers use decode_tokens
 
     @model_validator(mode="after")
     def _options_name_stages(self) -> "Instance":

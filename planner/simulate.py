@@ -8,11 +8,12 @@
   A first stage short of its batch runs what it has once the oldest waiting request has waited ``timeout_s``
   (default: the plan's bottleneck cycle) or when no more requests can come; a later stage runs a short batch when
   the stage before it has nothing waiting.
-- D3 decode: continuous batching with the plan's D slots; a sequence holds a slot for T steps of t_step =
-  L_dec(D) / T (every step priced at the full batch, as the analytical model does); a sequence waits for a free
-  slot. Prompt and output lengths are the instance's (fixed).
+- D3 decode: continuous batching with the plan's D slots; a sequence holds a slot for its output length of steps
+  of t_step = L_dec(D) / T (every step priced at the full batch, as the analytical model does); a sequence waits
+  for a free slot. Output lengths are drawn from the instance's ``workload.output_tokens`` (mean T; default every
+  sequence T); prompts are the instance's length.
 - D4 TTFT = the time a request leaves the last pre-decode stage minus its arrival; TPOT = (decode end - that time)
-  / T (a wait for a slot counts); end-to-end = decode end - arrival.
+  / its output length (a wait for a slot counts); end-to-end = decode end - arrival.
 - D5 achieved QPS = the rate of decode completions in the second half of the arrival window: (completions after
   the window's first one) / (time from the first to the last), so whole batches do not skew it; the run is
   saturated when that falls 5% short of the offered rate, or more than 5% of the requests are still unserved at
@@ -35,6 +36,7 @@ from planner.errors import InstanceError
 from planner.evaluate import evaluate, stage_latencies, unit_codes
 from planner.schema import Plan
 from planner.space import Space
+from planner.workload import draw_lengths
 
 __all__ = ["Arrivals", "SimResult", "arrival_times", "simulate"]
 
@@ -238,9 +240,10 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
     t_step = lat["decode"] / T / 1e12
     slots = [0.0] * plan.batch_per_stage["decode"]
     end = np.full(len(arr), np.inf)
+    length = draw_lengths(space.instance.workload.output_tokens, T, len(arr), np.random.default_rng([seed, 1]))
     for j in np.flatnonzero(np.isfinite(first)):  # D3: FIFO onto the first free slot
         start = max(first[j], heapq.heappop(slots))
-        end[j] = start + T * t_step
+        end[j] = start + int(length[j]) * t_step
         heapq.heappush(slots, end[j])
     ok = end <= stop
     window = (end >= duration_s / 2) & (end < duration_s)
@@ -257,7 +260,7 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
         achieved_qps=achieved, predicted_max_qps=m.qps, predicted_ttft_s=m.ttft_s,
         saturated=bool(len(arr) - served > 0.05 * len(arr) or achieved < 0.95 * len(arr) / duration_s),
         ttft_s=_stats(ttft),
-        tpot_s=_stats((end[keep] - first[keep]) / T), e2e_s=_stats(end[keep] - arr[keep]),
+        tpot_s=_stats((end[keep] - first[keep]) / length[keep]), e2e_s=_stats(end[keep] - arr[keep]),
         utilisation={g.name: g.busy / max(env.now, 1e-30) for g in groups},
         queue_mean={g.name: g.queue_sum / max(g.ops, 1) for g in groups},
         queue_max={g.name: g.queue_max for g in groups}, served=served, seed=seed, timeout_s=timeout,

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Rank of each module; a module may import only modules of lower or equal rank ("models" is below planner).
 RANK = {
     "models": 0,
-    "planner.errors": 1, "planner.schema": 2, "planner.prices": 2, "planner.exact": 2, "planner.frontier": 2, "planner.plans": 2,
+    "planner.errors": 1, "planner.workload": 1.5, "planner.schema": 2, "planner.prices": 2, "planner.exact": 2, "planner.frontier": 2, "planner.plans": 2,
     "planner.dag": 3, "planner.costs": 3, "planner.loader": 3, "planner.burst": 3, "planner.space": 4,
     "planner.evaluate": 5, "planner.counting": 5, "planner.schedules": 5.5, "planner.exhaustive": 6, "planner.cpsat": 6,
     "planner.verify": 7, "planner.pareto": 7, "planner.baseline": 7, "planner.capacity": 7, "planner.purchase": 7.5, "planner.explain": 7.5, "planner.validate": 7,

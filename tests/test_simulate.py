@@ -121,3 +121,22 @@ def test_p99_slo_capacity_tightens_the_analytical_ttft(tmp_path, capsys):
                  "--quiet"])
     _, err = capsys.readouterr()
     assert code == 2 and "no plan tried meets p99 TTFT <= 0.01 s" in err and err.count("\n") == 1
+
+
+def test_output_lengths_from_the_workload(case4):
+    from planner.workload import LengthDistribution, Workload
+
+    space0, points = case4
+    p = points[-1]
+    inst = space0.instance.model_copy(update={"workload": Workload(output_tokens=LengthDistribution(
+        kind="lognormal", cv=1.0))})
+    space = build_space(inst)
+    arr = Arrivals("poisson", 0.5 * p.metrics.qps)
+    fixed = simulate(space0, p.plan, arr, 20_000 / p.metrics.qps, seed=2)
+    varied = simulate(space, p.plan, arr, 20_000 / p.metrics.qps, seed=2)
+    assert fixed.ttft_s == varied.ttft_s  # the pre-decode stages do not see output lengths
+    assert fixed.e2e_s["p99"] == pytest.approx(fixed.e2e_s["p50"], rel=0.2)  # every answer T tokens
+    assert varied.e2e_s["p99"] > 2 * varied.e2e_s["p50"]  # cv 1: a long tail
+    assert varied.e2e_s["mean"] == pytest.approx(fixed.e2e_s["mean"], rel=0.1)  # the mean length is T
+    with pytest.raises(ValueError, match="uniform length needs min_tokens <= max_tokens"):
+        LengthDistribution(kind="uniform", min_tokens=9, max_tokens=3)
