@@ -29,12 +29,12 @@ from fractions import Fraction
 
 import numpy as np
 
+from planner.burst import finish_times, mean_ceil
 from planner.cpsat.bounds import SliceBound, slice_bounds, slice_chip_bounds
 from planner.cpsat.limits import SliceLimits
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.tables import best_rows, build_tables, capped_rows, fast_rows, slice_tables
-from planner.burst import finish_times, mean_ceil
 from planner.errors import VerificationError
 from planner.frontier import tie_floor
 from planner.schema import ACCELERATOR_STAGES, Plan, Slo
