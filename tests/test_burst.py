@@ -183,3 +183,24 @@ def test_exhaustive_equals_every_plan(name, overrides):
     assert [t for t, _ in got] == [t for t, _ in want] and [q for _, q in got] == [q for _, q in want]
     assert n > res.schedules_evaluated  # the brute force also tried every larger burst (MB5 made them redundant)
     assert all(check_plan(sp, p.plan) == [] for p in res.points)
+
+
+def test_micro_batching_with_priced_types_and_server_decisions():
+    """MB with C11-C12 and S9: H100/H200/B200 per group, retrieval servers a decision; CP-SAT = enumeration for the
+    frontier and for the cheapest plan (rent) at a QPS floor."""
+    from planner.capacity import capacity
+    from planner.exhaustive import exhaustive_min_chips
+    from planner.loader import with_search
+    from planner.pareto import cpsat_frontier
+    from planner.schema import Slo
+
+    inst = load_instance(INSTANCES / "priced" / "rag-70b-hyperscale.yaml")
+    sp = build_space(with_search(inst, {"micro_batching": True, "burst_requests": 2, "max_batch_size": 2,
+                                        "total_chips": {"min": 8, "max": 24}, "max_chips_per_stage": 16}))
+    ex, cp = exhaustive_frontier(sp, Slo()), cpsat_frontier(sp, slo=Slo())
+    key = lambda r: [(p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips) for p in r.points]  # noqa: E731
+    assert key(ex) == key(cp) and all(p.proven_optimal for p in cp.points)
+    slo = Slo(qps_min=ex.points[len(ex.points) // 2].metrics.qps)
+    a, b = exhaustive_min_chips(sp, slo, objective="cost"), capacity(sp, slo=slo, objective="cost")
+    assert (a.point.metrics.cost_usd_per_hour, a.point.metrics.ttft_ps) == (b.point.metrics.cost_usd_per_hour,
+                                                                            b.point.metrics.ttft_ps)
