@@ -26,6 +26,8 @@ base of ``planner.exact`` (every latency a whole number of picoseconds, Q1; ever
 
 from __future__ import annotations
 
+import math
+
 from planner.burst import finish_times, mean_ceil
 from planner.errors import InstanceError
 from planner.exact import ps_to_s, rate, tpot_s
@@ -125,6 +127,12 @@ def _structure(space: Space, plan: Plan) -> None:
     if burst is not None and any(burst % b for b in pre):
         raise InstanceError(f"pre-decode batches {sorted(pre)} do not all divide the burst of {burst} requests "
                             f"(MB1). To fix: use batches that divide burst_requests (powers of two up to it)")
+    if space.iterations and plan.iterative_batch is None:
+        raise InstanceError(f"the pipeline retrieves {space.iterations + 1} times per sequence, and the plan gives no "
+                            f"iterative_batch (IR2). To fix: add iterative_batch to the plan")
+    if plan.iterative_batch is not None and plan.iterative_batch > plan.batch_per_stage["decode"]:
+        raise InstanceError(f"iterative batch {plan.iterative_batch} > decode batch {plan.batch_per_stage['decode']}: "
+                            f"it would never fill (IR4). To fix: use an iterative batch <= the decode batch")
     if space.has_retrieval and plan.retrieval_servers < 1:
         raise InstanceError(f"plan has {plan.retrieval_servers} retrieval servers. To fix: give at least 1")
 
@@ -152,7 +160,12 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
         groups = [(r, sum(r // b[s] * lat[s] for s in g)) for g in pre]
         ttft = mean_ceil(sum(finish_times([[b[s] for s in g] for g in pre], [[lat[s] for s in g] for g in pre],
                                           r)), r)
-    groups.append((b["decode"], lat["decode"]))
+    decode_ps, use_it = lat["decode"], {}
+    if space.iterations:  # IR2-IR4: iterative retrievals load retrieval and prefill, and stall decode
+        groups, dec, decode_ps, use_it = _iterative(space, plan, lat, pre, groups)
+        groups.append(dec)
+    else:
+        groups.append((b["decode"], lat["decode"]))
     qb, qc = groups[0]
     for gb, gc in groups[1:]:
         if gb * qc <= qb * gc:  # gb / gc <= qb / qc: ties go to the later group (E4)
@@ -162,12 +175,12 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
     chips = sum(int(units_of(c)) for c in group_codes)
     per_type = {t: sum(int(units_of(c)) for c in group_codes if kind_of(c) == k) for k, t in enumerate(space.types)}
     use = {s: (plan.retrieval_servers * space.chips_per_server if s == "retrieval" else plan.chips_per_stage[s])
-           * lat[s] / b[s] for s in space.stages}
+           * (lat[s] / b[s] + use_it.get(s, 0.0)) for s in space.stages}
     total_use = sum(use.values())
     return Metrics(
         ttft_s=ps_to_s(ttft),
-        tpot_s=tpot_s(lat["decode"], space.decode_tokens()),
-        e2e_latency_s=ps_to_s(ttft + lat["decode"]),
+        tpot_s=tpot_s(decode_ps, space.decode_tokens()),
+        e2e_latency_s=ps_to_s(ttft + decode_ps),
         qps=rate(qb, qc),
         qps_per_chip=rate(qb, qc * chips),
         chips=chips,
@@ -177,7 +190,7 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
         bottleneck=bottleneck,
         time_share={s: u / total_use for s, u in use.items()},
         ttft_ps=ttft,
-        decode_ps=lat["decode"],
+        decode_ps=decode_ps,
         bottleneck_batch=qb,
         bottleneck_cycle_ps=qc,
         chips_per_type={t: n for t, n in per_type.items() if n},
@@ -186,6 +199,24 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
         capex_usd=_priced(space, plan, "capex"),
         power_w=_priced(space, plan, "power"),
     )
+
+
+def _iterative(space: Space, plan: Plan, lat: dict[str, int], pre: list, groups: list):
+    """IR2-IR4 (``docs/model.md``, "Iterative retrieval"): with n = N - 1 iterative retrievals per sequence in
+    batches of b (L_r(b) on the plan's servers, then a prefix L_pf(b) of the new passages on the prefill chips),
+    every pre-decode group serves R' = lcm(B, b) requests per cycle, retrieval's and prefill's groups also run
+    n R' / b iterative batches; decode serves (2D - b + 1) requests every 2 (L_dec + n (L_r(b) + L_pf(b))) ps (IR4);
+    its whole-decode latency rounded up. Returns (groups, decode pair, decode ps, extra time per request per stage)."""
+    n, bi = space.iterations, plan.iterative_batch
+    codes = unit_codes(space, plan)
+    l_it = {"retrieval": space.latency_at("retrieval", codes["retrieval"], bi),
+            "prefill": space.latency_at("prefill", codes["prefill"], bi)}
+    batch = groups[0][0]
+    r = batch * bi // math.gcd(batch, bi)
+    out = [(r, gc * (r // gb) + n * (r // bi) * sum(t for s, t in l_it.items() if s in g))
+           for g, (gb, gc) in zip(pre, groups)]
+    d, m = plan.batch_per_stage["decode"], lat["decode"] + n * sum(l_it.values())
+    return out, (2 * d - bi + 1, 2 * m), -(-2 * d * m // (2 * d - bi + 1)), {s: n * t / bi for s, t in l_it.items()}
 
 
 def check_plan(space: Space, plan: Plan) -> list[str]:

@@ -27,7 +27,7 @@ import numpy as np
 from planner.counting import MAX_SCHEDULES, count_assignments, count_schedules, guard
 from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, VerificationError
 from planner.evaluate import evaluate, plan_weight
-from planner.exact import cmp_products, mul, rate
+from planner.exact import cmp_products, decode_cap_ps, mul, qps_cycle_cap_ps, rate
 from planner.frontier import candidates, pareto_indices
 from planner.schedules import Progress, chunks, total_chips
 from planner.schedules import ScheduleTables as _Tables
@@ -113,7 +113,42 @@ def _decode_choices(tables: _Tables, A: np.ndarray, dc: int, cpre: np.ndarray, o
     return tuple(np.concatenate(x) for x in zip(*picks))
 
 
+def _ir_arrays(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -> ScheduleArrays:
+    """IR4: every schedule of a chunk with iterative retrieval that meets the SLO: decode serves (2D - b + 1)
+    every 2 M ps, M = L_dec(D) + n L_it (L_it of the row's servers and prefill option, ``tables.l_it``); its
+    whole-decode latency ceil(2 D M / (2D - b + 1)) meets the TPOT bound, its throughput decode's share of the QPS
+    floor (Q3)."""
+    placement, n_it = space.placements[pi], space.iterations
+    dc, parts = len(placement) - 1, []
+    tpot_cap = decode_cap_ps(tables.slo.tpot_max_s, space.decode_tokens()) if tables.slo.tpot_max_s else None
+    for n in np.unique(A[:, dc]):
+        rows = np.flatnonzero(A[:, dc] == n)
+        dt = tables.decode(int(n))
+        for c, (_, b) in enumerate(tables.iterative):
+            r, d = rows[ok[rows, c]], np.flatnonzero(dt.D >= tables.need[c])
+            if len(r) == 0 or len(d) == 0:
+                continue
+            r, d = np.repeat(r, len(d)), np.tile(d, len(r))
+            D = dt.D[d]
+            m = dt.L[d] + n_it * tables.l_it[r, c]
+            num, den = 2 * D - b + 1, 2 * m
+            dec_ps = -(-(2 * D * m) // num)
+            keep = np.ones(len(r), dtype=bool) if tpot_cap is None else dec_ps <= tpot_cap
+            if tables.slo.qps_min is not None:
+                keep &= np.array([int(y) <= qps_cycle_cap_ps(int(x), tables.slo.qps_min) for x, y in zip(num, den)],
+                                 dtype=bool)
+            r, D, num, den, dec_ps = r[keep], D[keep], num[keep], den[keep], dec_ps[keep]
+            R, cp = tables.B[c], cpre[r, c]
+            binds = cmp_products(num, cp, R, den) < 0  # decode's rate below the pre-decode groups'
+            parts.append(ScheduleArrays(pi, A[r], np.full(len(r), R), D, ttft[r, c], dec_ps, np.where(binds, num, R),
+                                        np.where(binds, den, cp), total_chips(A[r], placement), np.full(len(r), c)))
+    return _concat(parts)[0] if parts else ScheduleArrays(pi, A[:0], *(np.zeros(0, dtype=np.int64),) * 8)
+
+
 def _frontier_chunk(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -> ScheduleArrays:
+    if tables.iterative is not None:
+        arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok)
+        return ScheduleArrays(pi, *(getattr(arr, f) for f in _FIELDS))
     placement = space.placements[pi]
     dc = len(placement) - 1
     r, bi, di, binds = _decode_choices(tables, A, dc, cpre, ok)
@@ -149,6 +184,7 @@ def _plan(space: Space, tables: _Tables, pi: int, codes: np.ndarray, col: int, d
     acc = [(s, int(codes[gi])) for gi, g in enumerate(placement) for s in g if s in ACCELERATOR_STAGES]
     pre, burst = tables.batches(int(col))
     batch = pre | {"decode": int(d)}
+    it = tables.iterative[int(col)][1] if tables.iterative is not None else None
     total = int(units_of(codes[:len(placement)]).sum())
     servers, server = (int(space.servers(total)) if space.has_retrieval else 0), space.server_types[0]
     if space.decides_servers:
@@ -156,7 +192,7 @@ def _plan(space: Space, tables: _Tables, pi: int, codes: np.ndarray, col: int, d
         servers, server = int(units_of(ret)), space.server_types[int(kind_of(ret))]
     return Plan(placement=placement, chips_per_stage={s: int(units_of(c)) for s, c in acc}, batch_per_stage=batch,
                 retrieval_servers=servers, accelerator_per_stage={s: space.types[int(kind_of(c))] for s, c in acc},
-                retrieval_server=server if space.has_retrieval else "", burst_requests=burst)
+                retrieval_server=server if space.has_retrieval else "", burst_requests=burst, iterative_batch=it)
 
 
 def _checked_point(space: Space, tables: _Tables, arr: ScheduleArrays, pis: np.ndarray, i: int) -> FrontierPoint:
@@ -202,6 +238,10 @@ def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | No
     guard(space, max_schedules)
     tables = _Tables(space, slo)
     for pi, A, ttft, cpre, ok in chunks(space, tables, progress):
+        if tables.iterative is not None:
+            arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok)
+            yield ScheduleArrays(pi, *(getattr(arr, f) for f in _FIELDS))
+            continue
         dc = len(space.placements[pi]) - 1
         for n in np.unique(A[:, dc]):
             rows = np.flatnonzero(A[:, dc] == n)
@@ -244,6 +284,15 @@ def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progres
     for pi, A, ttft, cpre, ok in chunks(space, tables, progress):
         placement = space.placements[pi]
         dc = len(placement) - 1
+        if tables.iterative is not None:  # IR4: the decode rows depend on the row's L_it
+            arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok)
+            if len(arr.batch):
+                w = _weights(space, placement, arr.chips, objective)
+                k = int(np.lexsort((arr.decode_ps, arr.ttft_ps, w))[0])
+                cand = (int(w[k]), int(arr.ttft_ps[k]), int(arr.decode_ps[k]))
+                if best is None or cand < best[0]:
+                    best = (cand, _plan(space, tables, pi, arr.chips[k], int(arr.column[k]), int(arr.decode_batch[k])))
+            continue
         weight = _weights(space, placement, A, objective)
         for n in np.unique(A[:, dc]):
             rows = np.flatnonzero(A[:, dc] == n)

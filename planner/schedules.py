@@ -6,6 +6,7 @@ that turn assignments into exact TTFT and pre-decode cycles (Q1; with micro-batc
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -43,7 +44,13 @@ class ScheduleTables:
     def __init__(self, space: Space, slo: Slo):
         self.space, self.slo = space, slo
         self.columns = space.burst_columns() if space.micro else None
-        if self.columns is None:
+        self.iterative = ([(int(b), int(i)) for b in space.batch_options for i in space.iterative_batch_options()]
+                          if space.iterations else None)  # IR2: (B, b_it) per column
+        self.l_it = None  # IR: the latest chunk's L_r(b_it) + L_pf(b_it), (rows, columns)
+        if self.iterative is not None:
+            self.B = np.array([b * i // math.gcd(b, i) for b, i in self.iterative], dtype=np.int64)  # R' (IR3)
+            self.need = np.array([max(b, i) for b, i in self.iterative], dtype=np.int64)
+        elif self.columns is None:
             self.B = np.asarray(space.batch_options, dtype=np.int64)
             self.need = self.B
         else:
@@ -64,6 +71,8 @@ class ScheduleTables:
 
     def batches(self, col: int) -> tuple[dict[str, int], int | None]:
         """The pre-decode stages' batches of a column and its burst (None without micro-batching)."""
+        if self.iterative is not None:
+            return {s: self.iterative[col][0] for s in self.space.pre_decode}, None
         if self.columns is None:
             return {s: int(self.B[col]) for s in self.space.pre_decode}, None
         v, r = self.columns[col]
@@ -82,6 +91,8 @@ class ScheduleTables:
         units = {s: servers if s == "retrieval" else A[:, gi] for gi, g in enumerate(placement) for s in g}
         if self.columns is not None:
             ttft, cpre = self._burst(placement, units, len(A))
+        elif self.iterative is not None:
+            ttft, cpre = self._iterative(placement, units, len(A))
         else:
             group_of = {s: gi for gi, g in enumerate(placement) for s in g}
             cyc = {gi: np.zeros((len(A), len(self.B)), dtype=np.int64) for gi, g in enumerate(placement)
@@ -100,6 +111,22 @@ class ScheduleTables:
             ok &= cpre <= self.cycle_cap[None, :]
         return ttft, cpre, ok
 
+
+    def _iterative(self, placement, units: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """IR3 for k rows and every (B, b_it) column: TTFT at B; each group's cycle per R' = lcm(B, b_it) requests,
+        retrieval's and prefill's groups with n R' / b_it iterative batches; ``l_it`` = L_r(b_it) + L_pf(b_it)."""
+        sp, n = self.space, self.space.iterations
+        bs = np.array([b for b, _ in self.iterative], dtype=np.int64)
+        its = np.array([i for _, i in self.iterative], dtype=np.int64)
+        grid = tuple(sorted(set(bs.tolist()) | set(its.tolist())))
+        at_b, at_i = np.searchsorted(grid, bs), np.searchsorted(grid, its)
+        lat = {s: self._lat(s, units[s], grid) for s in sp.pre_decode}
+        ttft = sum(lat[s][:, at_b] for s in sp.pre_decode)
+        extra = {s: n * (self.B // its)[None, :] * lat[s][:, at_i] for s in ("retrieval", "prefill")}
+        cyc = [sum(lat[s][:, at_b] for s in g) * (self.B // bs)[None, :] + sum(extra.get(s, 0) for s in g)
+               for g in placement if "decode" not in g]
+        self.l_it = lat["retrieval"][:, at_i] + lat["prefill"][:, at_i]
+        return ttft, np.max(np.stack(cyc), axis=0)
 
     def _burst(self, placement, units: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
         """MB2-MB4 for k assignment rows and every column: (TTFT, C_pre), each (k, |columns|). Per burst R, the

@@ -145,9 +145,13 @@ class Pipeline(_Strict):
         if ("rewrite_prefill" in kinds) != ("rewrite_decode" in kinds):
             raise ValueError("a query rewriter needs both rewrite_prefill and rewrite_decode. To fix: add the "
                              "missing one or remove both")
-        if self.retrievals_per_sequence != 1:
-            raise ValueError(f"retrievals_per_sequence = {self.retrievals_per_sequence}: iterative retrieval is "
-                             f"not supported by this version. To fix: set retrievals_per_sequence: 1")
+        n = self.retrievals_per_sequence
+        if n > 1 and "retrieval" not in kinds:
+            raise ValueError(f"retrievals_per_sequence = {n} needs a retrieval stage (stages: {kinds}). To fix: add "
+                             f"one or set retrievals_per_sequence: 1")
+        if n > 1 and n > self.stage("decode").decode_tokens:
+            raise ValueError(f"retrievals_per_sequence = {n} exceeds the {self.stage('decode').decode_tokens} decode "
+                             f"tokens it spreads over (IR1). To fix: use at most that many")
         return self
 
     @property
@@ -345,6 +349,9 @@ class Instance(_Strict):
     @model_validator(mode="after")
     def _options_name_stages(self) -> "Instance":
         names = self.pipeline.stage_names
+        if self.pipeline.retrievals_per_sequence > 1 and self.search.micro_batching:
+            raise ValueError("iterative retrieval with micro-batching is not modelled (IR1, MB1). To fix: set "
+                             "search.micro_batching: false or retrievals_per_sequence: 1")
         if isinstance(self.cost, AnalyticalCostSource):
             for st in self.pipeline.stages:
                 if st.kind == "retrieval" and st.database not in self.cost.databases:
@@ -370,6 +377,8 @@ class Plan(_Strict):
     retrieval_server: str = ""
     burst_requests: PositiveInt | None = Field(None, description="MB1: the burst served with micro-batching (None: "
                                                "one batch B for every pre-decode stage)")
+    iterative_batch: PositiveInt | None = Field(None, description="IR2: the batch of iterative retrievals (None: "
+                                                "one retrieval per sequence)")
 
 
 class Metrics(_Strict):

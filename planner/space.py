@@ -132,6 +132,15 @@ class Space:
             top = min(top, max(caps))
         return pow2_upto(top)
 
+    @property
+    def iterations(self) -> int:
+        """IR1: iterative retrievals per sequence during decode (retrievals_per_sequence - 1)."""
+        return self.instance.pipeline.retrievals_per_sequence - 1
+
+    def iterative_batch_options(self) -> tuple[int, ...]:
+        """IR2: the batches of iterative retrievals (as S5's request batches)."""
+        return batch_grid(self.instance.search.max_batch_size, self.instance.search.batches)
+
     def burst_sizes(self) -> tuple[int, ...]:
         """MB1/MB5: the bursts a micro-batched space serves: the fixed one, else every power of two some stage's
         largest batch can reach (each schedule's burst is then its largest b_s, MB5)."""
