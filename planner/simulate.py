@@ -208,6 +208,10 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
 
     t_wall = time.perf_counter()
     m = evaluate(space, plan)  # also checks the plan is well formed
+    if space.iterations:
+        raise InstanceError(f"{space.instance.name} retrieves {space.iterations + 1} times per sequence; the "
+                            f"simulator does not run iterative retrievals yet. To fix: simulate an instance with "
+                            f"retrievals_per_sequence: 1")
     if not (duration_s > 0 and math.isfinite(duration_s)):
         raise InstanceError(f"duration {duration_s!r} s is not positive. To fix: give --duration > 0")
     arr = arrival_times(arrivals, duration_s, seed)

@@ -35,7 +35,7 @@ from planner.cpsat.limits import SliceLimits
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.tables import best_rows, build_tables, capped_rows, fast_rows, slice_tables
-from planner.errors import VerificationError
+from planner.errors import InstanceError, VerificationError
 from planner.frontier import tie_floor
 from planner.schema import ACCELERATOR_STAGES, Plan, Slo
 from planner.space import Space, kind_of, units_of
@@ -97,6 +97,9 @@ class SliceSweep:
 
     def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
                  objective: str = "chips"):
+        if space.iterations:
+            raise InstanceError(f"{space.instance.name}: the CP-SAT sweep does not model iterative retrieval "
+                                f"(IR1-IR4) yet. To fix: use --solver exhaustive")
         self.space, self.settings, self.clock, self.progress = space, settings, clock, progress
         self.tables = build_tables(space, slo, progress, objective)
         self.groups = slice_groups(space)
