@@ -14,7 +14,7 @@ def exact_clouds(draw, max_size=60):
 
 
 @st.composite
-def random_instances(draw, budgets: bool = False, micro: bool = False):
+def random_instances(draw, budgets: bool = False, micro: bool = False, iterative: bool = False):
     """A small random pipeline with random (monotone) profiles: (instance dict, profile rows).
 
     Profiles: 1- and 2-chip rows at batches 1, 2, 4 (decode up to 8); latency grows with batch and shrinks with
@@ -29,7 +29,7 @@ def random_instances(draw, budgets: bool = False, micro: bool = False):
     if draw(st.booleans()):
         stages.append({"kind": "rewrite_prefill", "model": "rw", "prompt_tokens": 8})
         stages.append({"kind": "rewrite_decode", "model": "rw", "prompt_tokens": 8, "decode_tokens": 2})
-    if draw(st.booleans()):
+    if iterative or draw(st.booleans()):
         stages.append({"kind": "retrieval", "database": "db"})
     if draw(st.booleans()):
         stages.append({"kind": "rerank", "model": "rr", "passage_tokens": 16, "top_k": draw(st.sampled_from([1, 2]))})
@@ -82,7 +82,10 @@ def random_instances(draw, budgets: bool = False, micro: bool = False):
         if draw(st.booleans()):
             search["collocated_chip_options"] = {s["kind"]: [draw(st.sampled_from([2, 4]))] for s in stages
                                                  if s["kind"] not in ("retrieval", "decode") and draw(st.booleans())}
-    inst = {"name": "random", "pipeline": {"stages": stages},
+    if iterative:  # IR1: 2-4 retrievals per sequence over the 4 decode tokens
+        search |= {"batches": draw(st.sampled_from(["pow2", "any"])), "max_batch_size": draw(st.sampled_from([2, 4]))}
+    inst = {"name": "random", "pipeline": {"stages": stages} | ({"retrievals_per_sequence": draw(
+                st.integers(2, 4))} if iterative else {}),
             "cost": {"kind": "profiles", "profiles_dir": ".", "hardware": "X",
                      "files": {"retrieval": ["retrieval_perf.csv"]}},
             "search": search}

@@ -33,6 +33,16 @@ def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
     book = st.decode
     num = np.zeros((len(book.options), len(st.batches)), dtype=np.int64)
     den = np.ones((len(book.options), len(st.batches)), dtype=np.int64)
+    if st.iterative is not None:  # IR4 with the least L_it of the slice: q / 2(L + L_it) never lower for a plan
+        n_it = st.it["n"]
+        for c, (_, b) in enumerate(st.iterative):
+            low = n_it * (int(st.it["retrieval"][:, c].min()) + int(st.it["prefill"][:, c].min()))
+            for i, (D, L) in enumerate(zip(book.D, book.L)):
+                for d, l in zip(D.tolist(), L.tolist()):
+                    q, m2 = 2 * d - b + 1, 2 * (l + low)
+                    if d >= st.need[c] and q * int(den[i, c]) > int(num[i, c]) * m2:
+                        num[i, c], den[i, c] = q, m2
+        return num, den
     for i, (D, L, best) in enumerate(zip(book.D, book.L, book.best_from)):
         k = np.searchsorted(D, st.needs())
         ok = k < len(D)

@@ -1,10 +1,11 @@
-"""The CP-SAT families of micro-batching and collocated-only options (``docs/model.md``, "CP-SAT model", C14 and
-C15), added to a slice's base model by ``planner.cpsat.model.build_base``."""
+"""The CP-SAT families beyond one batch per slice (``docs/model.md``, "CP-SAT model"): collocated-only options (C14),
+micro-batching (C15) and iterative retrieval (C16 on the slice's base model, C17 on each ask)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.burst import group_steps
@@ -13,7 +14,7 @@ from planner.space import Space
 if TYPE_CHECKING:
     from planner.cpsat.model import SliceModel
 
-__all__ = ["add_burst", "add_collocated_only"]
+__all__ = ["add_burst", "add_collocated_only", "add_iterative", "add_iterative_decode", "iterative_rows"]
 
 
 def add_collocated_only(m: SliceModel, space: Space) -> None:
@@ -72,3 +73,93 @@ def add_burst(m: SliceModel, space: Space) -> None:
 
 def _dom(values) -> cp_model.Domain:
     return cp_model.Domain.from_values(sorted({int(v) for v in values}))
+
+
+def add_iterative(m: SliceModel, space: Space) -> None:
+    """C16 iterative retrieval (IR1-IR3), the slice's part: retrieval's one-batch latencies at B and at b_it are
+    columns of its bucket, (j, L_r, L_r_it) in Rows_r, the prefill group's L_pf(b_it) a column of C3; and
+    L_it = n (L_r_it + sum_g L_pf_it,g), the pause of one iterative retrieval times the n per sequence. (The
+    groups' times per cycle t_g, t_r already carry the n R' / b_it iterative batches, IR3.)"""
+    if m.tables.iterative is None:
+        return
+    n = m.tables.iterative[3]
+    rows = m.tables.retrieval
+    # l_r the latency of one retrieval batch of B; r_it of b_it
+    m.l_r = m.model.new_int_var_from_domain(_dom(rows[:, 3]), "L[retrieval]")
+    r_it = m.model.new_int_var_from_domain(_dom(rows[:, 4]), "Lit[retrieval]")
+    m.model.add_allowed_assignments([m.bucket, m.l_r, r_it], rows[:, [0, 3, 4]].tolist())
+    hi = n * (int(rows[:, 4].max()) + sum(int(list(m.model.proto.variables[v.index].domain)[-1])
+                                          for v in m.pf_it.values()))
+    m.l_it = m.model.new_int_var(0, hi, "L_it")  # n x one iterative pause's retrieval and prefix
+    m.model.add(m.l_it == n * (r_it + sum(m.pf_it.values())))
+
+
+def iterative_rows(m: SliceModel, ask) -> tuple[np.ndarray, list[str]]:
+    """IR4 decode rows of an ask: (n_d, D, L, o_d, w_d, q, qcap[, M_cap]) with q = 2D - b_it + 1, qcap the largest
+    2M whose rate q / 2M meets the QPS floor (Q3; none: the top of the range) and, under a threshold K on the cost
+    of R' requests (N R' 2M / q <= K), M_cap = floor(K q / (2 R')) (strict: ceil - 1)."""
+    from planner.exact import qps_cycle_cap_ps  # noqa: PLC0415 - the one helper of a lower layer used here
+
+    _, b, r, _ = m.tables.iterative
+    rows = np.asarray(ask.decode)[:, :5]
+    q = 2 * rows[:, 1] - b + 1
+    qcap = [qps_cycle_cap_ps(int(x), m.qps_min) if m.qps_min is not None else INT_TOP for x in q]
+    out, cols = [rows, q, qcap], ["n_d", "D", "L", "o_d", "w_d", "q", "qcap"]
+    if ask.k_max is not None:
+        caps = []
+        for x in q.tolist():
+            v = ask.k_max * x / (2 * r)
+            c = (-(-v.numerator // v.denominator) - 1) if ask.strict else v.numerator // v.denominator
+            caps.append(int(max(-1, min(c, INT_TOP))))
+        out.append(caps)
+        cols.append("M_cap")
+    return np.column_stack(out).astype(np.int64), cols
+
+
+def add_iterative_decode(a, m: SliceModel, ask) -> int:
+    """C17 the stalled decode (IR4), exact in integers: M = L + L_it; decode serves q = 2D - b_it + 1 requests
+    every 2M ps. TPOT bound: 2 D M <= cap q (ceil(2DM / q) <= cap); decode's QPS share: 2M <= qcap; a threshold K:
+    N M <= M_cap; O1's product: c_d q tau >= 2 R' M (c_d the decode cycle in tau units); TPOT objectives: Le q >=
+    2 D M (Le = ceil(2 D M / q), the whole decode's latency). Products are CP-SAT multiplication equalities.
+    Returns c_d's top."""
+    _, b, r, _ = m.tables.iterative
+    v, mod = a.vars, a.model
+    l_hi, q_lo, q_hi, d_hi = (_domain_top(a, v["L"]), _domain_bottom(a, v["q"]), _domain_top(a, v["q"]),
+                              _domain_top(a, v["D"]))
+    m_hi = l_hi + _domain_top(a, v["L_it"])
+    v["M"] = mod.new_int_var(0, m_hi, "M")
+    mod.add(v["M"] == v["L"] + v["L_it"])
+    mod.add(2 * v["M"] <= v["qcap"])
+    v["DM"] = mod.new_int_var(0, d_hi * m_hi, "DM")
+    mod.add_multiplication_equality(v["DM"], [v["D"], v["M"]])
+    if m.tpot_cap is not None:
+        mod.add(2 * v["DM"] <= m.tpot_cap * v["q"])
+    le_hi = 2 * m_hi  # q = 2D - b + 1 > D (b <= D): 2DM / q < 2M
+    v["Le"] = mod.new_int_var(0, le_hi, "Le")
+    u = mod.new_int_var(0, 2 * d_hi * m_hi + q_hi, "Le_q")  # the least Le has Le q < 2DM + q
+    mod.add_multiplication_equality(u, [v["Le"], v["q"]])
+    mod.add(u >= 2 * v["DM"])
+    if "M_cap" in v:
+        nm = mod.new_int_var(0, m.n_max * m_hi, "NM")
+        mod.add_multiplication_equality(nm, [v["N"], v["M"]])
+        mod.add(nm <= v["M_cap"])
+    top, a.tau = max(m.c_pre_hi, -(-2 * r * m_hi // q_lo)), 1  # C9's unit, as ``cycle_unit``
+    while -(-top // a.tau) * m.n_max > 2**62:
+        a.tau *= 10
+    cd_hi = -(-2 * r * m_hi // (q_lo * a.tau))
+    v["c_d"] = mod.new_int_var(0, cd_hi, "c_d")
+    w = mod.new_int_var(0, 2 * r * m_hi // a.tau + q_hi, "c_d_q")  # the least c_d has c_d q < 2R'M / tau + q
+    mod.add_multiplication_equality(w, [v["c_d"], v["q"]])
+    mod.add(w * a.tau >= 2 * r * v["M"])
+    return cd_hi
+
+
+INT_TOP = 2**61
+
+
+def _domain_top(a, var) -> int:
+    return int(list(a.model.proto.variables[var.index].domain)[-1])  # the container mishandles negative indices
+
+
+def _domain_bottom(a, var) -> int:
+    return int(list(a.model.proto.variables[var.index].domain)[0])

@@ -21,7 +21,7 @@ from fractions import Fraction
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.cpsat.micro import add_burst, add_collocated_only
+from planner.cpsat.micro import add_burst, add_collocated_only, add_iterative, add_iterative_decode, iterative_rows
 from planner.cpsat.tables import SliceTables, chip_caps
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import STRIDE, Space
@@ -86,6 +86,10 @@ class SliceModel:
     l_r: cp_model.IntVar | int = 0  # C15: one retrieval batch's latency
     x: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)  # C14: a collocated-only option
     step: dict[tuple[tuple[str, ...], str], cp_model.IntVar] = field(default_factory=dict)  # C15: L_s in group g
+    pf_it: dict[tuple[str, ...], cp_model.IntVar] = field(default_factory=dict)  # C16: L_pf(b_it) in group g
+    l_it: cp_model.IntVar | int = 0  # C16: n (L_r(b_it) + L_pf(b_it))
+    tpot_cap: int | None = None  # C17: the TPOT bound on the whole decode (ps), and the QPS floor (IR only)
+    qps_min: float | None = None
 
 
 def add_placement(m: SliceModel, space: Space) -> None:
@@ -170,7 +174,7 @@ def add_group_tables(m: SliceModel, space: Space) -> None:
     accelerator stage (a retrieval-only group has n_g = t_g = w_g = 0); t_g its time per cycle, x_g (C14), L_s
     (C15). y_g is a table column, not an enforcement literal: OR-Tools 9.15 wrongly proved an enforced table
     infeasible (see docs/model.md)."""
-    micro = m.tables.column is not None
+    micro = m.tables.column is not None or m.tables.iterative is not None  # one-batch latencies apart from t_g
     for g in m.groups:
         rows = m.tables.groups[g]
         if len(rows) == 0:
@@ -199,6 +203,10 @@ def add_group_tables(m: SliceModel, space: Space) -> None:
             m.step[g, s] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 5 + k]]), f"L[{name}:{s}]")
             cols.append(m.step[g, s])
             keep.append(5 + k)
+        if m.tables.iterative is not None and "prefill" in g:  # C16: the iterative prefix on this group's chips
+            m.pf_it[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 5 + len(acc)]]), f"Lit[{name}]")
+            cols.append(m.pf_it[g])
+            keep.append(5 + len(acc))
         m.model.add_allowed_assignments(cols, [[1, *r] for r in rows[:, keep].tolist()] + [[0] * len(cols)])
 
 
@@ -214,7 +222,9 @@ def add_ttft(m: SliceModel, space: Space) -> None:
     """C7 TTFT: TTFT = sum_g t_g + t_r (every pre-decode stage runs the batch B in turn, E6). With micro-batching
     (t_g a time per cycle) TTFT >= sum_g sum_{s in g} L_s + L_r (every request passes each stage), and C15 makes it
     exact."""
-    if m.tables.column is None:
+    if m.tables.iterative is not None:  # IR: t_g carries the iterative batches; TTFT is the one-batch latencies
+        m.model.add(m.ttft == sum(m.step.values()) + m.l_r)
+    elif m.tables.column is None:
         m.model.add(m.ttft == sum(m.t.values()) + m.t_r)
     else:
         m.model.add(m.ttft >= sum(m.step.values()) + m.l_r)
@@ -244,6 +254,7 @@ def build_base(space: Space, tables: SliceTables, cycle_cap: int | None) -> Slic
     add_group_tables(m, space)
     add_cycle(m, space)
     add_burst(m, space)
+    add_iterative(m, space)
     add_ttft(m, space)
     add_collocated_only(m, space)
     add_qps_floor(m, space, cycle_cap)
@@ -348,7 +359,7 @@ def add_bounds(a: AskModel, m: SliceModel, ask: Ask) -> None:
     if ask.n_max is not None:
         a.model.add(a.vars["N"] <= ask.n_max)
     if ask.l_max is not None:
-        a.model.add(a.vars["L"] <= ask.l_max)
+        a.model.add(a.vars.get("Le", a.vars["L"]) <= ask.l_max)
     if ask.w_max is not None:
         a.model.add(a.vars["W"] <= ask.w_max)
 
@@ -414,15 +425,21 @@ def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
         base["w_r"] = m.w_r
     a = AskModel(model, {k: get(v.index) for k, v in base.items()})
     rows, cols = ask.decode, ["n_d", "D", "L", "o_d", "w_d"]
-    if ask.k_max is not None and rows.shape[1] == 5:
+    ir = m.tables.iterative is not None
+    if ir:  # C17's rows: no chip cap, no decode cycle column (they depend on L_it)
+        rows, cols = iterative_rows(m, ask)
+    elif ask.k_max is not None and rows.shape[1] == 5:
         caps = chip_caps(rows[:, 1], rows[:, 2], m.tables.batch, ask.k_max, ask.strict, m.n_max)
         rows = np.column_stack([rows, caps])
-    if rows.shape[1] == 6:
+    if rows.shape[1] == 6 and not ir:
         cols.append("N_cap")
-    if ask.product:
+    if ask.product and not ir:
         a.tau, cd = cycle_unit(m, rows)
         rows, cols = np.column_stack([rows, np.asarray(cd, dtype=np.int64)]), cols + ["c_d"]
     add_decode(a, m, rows, cols)
+    if ir:
+        a.vars["L_it"] = get(m.l_it.index)
+        cd = [add_iterative_decode(a, m, ask)]
     add_chip_total(a, m)
     add_type_budgets(a, m)
     add_weight(a, m)
@@ -433,16 +450,17 @@ def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
         add_product(a, m, max(cd))
     exact = add_threshold(a, m, ask) if ask.k_max is not None else True
     v = a.vars
+    lat = v.get("Le", v["L"])  # the whole decode's latency (IR: stalled, C17)
     if ask.objective == "P":
         model.minimize(v["P"])
     elif ask.objective == "TTFT":
         model.minimize(v["TTFT"])
     elif ask.objective == "L":
-        model.minimize(v["L"])
+        model.minimize(lat)
     elif ask.objective == "N":
         model.minimize(v["N"])
     elif ask.objective == "TPOT":  # lexicographic (L, N) in one objective; callers check it fits INT_LIMIT
-        model.minimize(v["L"] * (m.n_max + 1) + v["N"])
+        model.minimize(lat * (m.n_max + 1) + v["N"])
     elif ask.objective == "W":
         model.minimize(v["W"])
     elif ask.objective == "W_TTFT":  # lexicographic (W, TTFT); callers check it fits INT_LIMIT

@@ -34,8 +34,9 @@ from planner.cpsat.bounds import SliceBound, slice_bounds, slice_chip_bounds
 from planner.cpsat.limits import SliceLimits
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
-from planner.cpsat.tables import best_rows, build_tables, capped_rows, fast_rows, slice_tables
-from planner.errors import InstanceError, VerificationError
+from planner.cpsat.tables import all_rows, best_rows, build_tables, capped_rows, fast_rows, slice_tables
+from planner.exact import decode_cap_ps
+from planner.errors import VerificationError
 from planner.frontier import tie_floor
 from planner.schema import ACCELERATOR_STAGES, Plan, Slo
 from planner.space import Space, kind_of, units_of
@@ -54,10 +55,12 @@ class Cost:
     d: int
     l: int
     w: int = 0  # the weight under the sweep's objective (O4)
+    dec: tuple[int, int] | None = None  # IR4: decode serves dec[0] requests every dec[1] ps (else D every L)
 
     @property
     def k(self) -> Fraction:
-        return self.n * max(Fraction(self.c_pre), Fraction(self.batch * self.l, self.d))
+        num, den = self.dec or (self.d, self.l)
+        return self.n * max(Fraction(self.c_pre), Fraction(self.batch * den, num))
 
     @property
     def ratio(self) -> Fraction:
@@ -97,9 +100,7 @@ class SliceSweep:
 
     def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
                  objective: str = "chips"):
-        if space.iterations:
-            raise InstanceError(f"{space.instance.name}: the CP-SAT sweep does not model iterative retrieval "
-                                f"(IR1-IR4) yet. To fix: use --solver exhaustive")
+        self.slo = slo
         self.space, self.settings, self.clock, self.progress = space, settings, clock, progress
         self.tables = build_tables(space, slo, progress, objective)
         self.groups = slice_groups(space)
@@ -159,12 +160,16 @@ class SliceSweep:
     def base(self, sl: _Slice) -> SliceModel | None:
         """The slice's base model (built on first use); None (and the slice dead) if decode has no row D >= B."""
         if sl.base is None and not sl.dead:
-            if len(best_rows(self.tables.decode, sl.need)) == 0:
+            if len(self.rows(sl, "best_from")) == 0:
                 sl.dead = True
                 return None
             cap = self.tables.cycle_cap
             sl.base = build_base(self.space, slice_tables(self.space, self.tables, self.groups, sl.bi),
                                  int(cap[sl.bi]) if cap is not None else None)
+            if self.tables.iterative is not None:  # C17 applies the SLO's decode bounds to the stalled decode
+                t = self.slo.tpot_max_s
+                sl.base.tpot_cap = decode_cap_ps(t, self.space.decode_tokens()) if t is not None else None
+                sl.base.qps_min = self.slo.qps_min
         return sl.base
 
     def _run(self, sl: _Slice, ask: Ask) -> Outcome | None:
@@ -176,12 +181,19 @@ class SliceSweep:
             sl.hint = out.values
         return out
 
+    def rows(self, sl: _Slice, table: str) -> np.ndarray:
+        """The decode rows of a slice's asks: per option the highest D / L or the least L with D >= need; with
+        iterative retrieval every row with D >= need (which is best depends on the plan's L_it, C17)."""
+        if self.tables.iterative is not None:
+            return all_rows(self.tables.decode, sl.need)
+        return (best_rows if table == "best_from" else fast_rows)(self.tables.decode, sl.need)
+
     def cost(self, sl: _Slice, v: dict) -> Cost:
         """The exact cost of a solution, from the slice's integer tables (not from the solver's bounds)."""
         tb = sl.base.tables
         t_r = int(tb.retrieval[v["bucket"], 1]) if len(tb.retrieval) else 0
         w = v["w_d"] + (int(tb.retrieval[v["bucket"], 2]) if len(tb.retrieval) else 0)
-        ttft, c_pre, n, steps = 0, 0, v["n_d"], {}
+        ttft, c_pre, n, steps, pf_it = 0, 0, v["n_d"], {}, 0
         for g in self.groups:
             name = "+".join(g)
             if not v[f"y:{name}"]:
@@ -191,15 +203,24 @@ class SliceSweep:
             n, w, t = n + int(row[0]), w + int(row[3]), int(row[1])
             ttft += t
             c_pre = max(c_pre, t + (t_r if "retrieval" in g else 0))
-            if tb.column is not None:  # one batch's latency of each stage (C3's L_s, C15's L_r)
+            if tb.column is not None or tb.iterative is not None:  # one batch's latency of each stage (C3, C15)
                 acc = iter(row[5:].tolist())
                 steps[g] = [int(tb.retrieval[v["bucket"], 3]) if s == "retrieval" else next(acc) for s in g]
+                pf_it = next(acc) if tb.iterative is not None and "prefill" in g else pf_it
         ttft += t_r
         if tb.column is not None:  # MB2-MB3 from the tables: the solver's TTFT only bounds it from above (C15)
             ttft = self._burst_ttft(steps, tb)
+        elif tb.iterative is not None:  # IR: one batch of B through every stage (t_g carries iterative work)
+            ttft = sum(sum(x) for x in steps.values()) + (0 if any("retrieval" in g for g in steps) else
+                                                          int(tb.retrieval[v["bucket"], 3]))
         if n != v["N"] or w != v["W"] or ttft > v["TTFT"] or (tb.column is None and ttft != v["TTFT"]):
             raise VerificationError(f"CP-SAT solution {v} disagrees with its tables: N {n}, TTFT {ttft}, W {w}")
-        return Cost(sl.batch, ttft, c_pre, n, v["D"], v["L"], w)
+        if tb.iterative is None:
+            return Cost(sl.batch, ttft, c_pre, n, v["D"], v["L"], w)
+        _, b, _, n_it = tb.iterative  # IR4: the stalled decode from the tables
+        m = v["L"] + n_it * (int(tb.retrieval[v["bucket"], 4]) + pf_it)
+        q = 2 * v["D"] - b + 1
+        return Cost(sl.batch, ttft, c_pre, n, v["D"], -(-2 * v["D"] * m // q), w, (q, 2 * m))
 
     def _burst_ttft(self, steps: dict, tb) -> int:
         """MB3 of the chosen groups (their stages' one-batch latencies ``steps``, retrieval's included)."""
@@ -215,7 +236,8 @@ class SliceSweep:
         chosen = sorted((g for g in self.groups if v[f"y:{'+'.join(g)}"]), key=lambda g: sp.stages.index(g[0]))
         codes = {s: v[f"o:{'+'.join(g)}"] for g in chosen for s in g if s in ACCELERATOR_STAGES} | {"decode": v["o_d"]}
         column = self.tables.columns[sl.bi] if self.tables.columns is not None else None
-        pre = dict(zip(sp.pre_decode, column[0])) if column else {s: sl.batch for s in sp.pre_decode}
+        b = self.tables.iterative[sl.bi][0] if self.tables.iterative is not None else sl.batch  # IR: B, not R'
+        pre = dict(zip(sp.pre_decode, column[0])) if column else {s: b for s in sp.pre_decode}
         batch = pre | {"decode": v["D"]}
         servers, server = (int(sp.servers(v["N"])) if sp.has_retrieval else 0), sp.server_types[0]
         if sp.decides_servers:
@@ -225,7 +247,8 @@ class SliceSweep:
                                                                                codes.items()},
                     batch_per_stage=batch, retrieval_servers=servers,
                     accelerator_per_stage={s: sp.types[int(kind_of(o))] for s, o in codes.items()},
-                    retrieval_server=server if sp.has_retrieval else "", burst_requests=column[1] if column else None)
+                    retrieval_server=server if sp.has_retrieval else "", burst_requests=column[1] if column else None,
+                    iterative_batch=self.tables.iterative[sl.bi][1] if self.tables.iterative is not None else None)
 
     # -- objectives ----------------------------------------------------------------------------------------------
 
@@ -237,7 +260,7 @@ class SliceSweep:
             return sl.best if beat is None or sl.best[0].ratio > beat else None
         if self.base(sl) is None:
             return None
-        rows = best_rows(self.tables.decode, sl.need)
+        rows = self.rows(sl, "best_from")
         floor = tie_floor(beat) if beat is not None else None  # tie or beat: a 'no' spares F2 the slice
         scope = self.scope(sl, e, floor, False)
         out = None
@@ -279,7 +302,7 @@ class SliceSweep:
             return sl.best  # its TTFT is the slice's least: nothing to improve
         if self.base(sl) is None:
             return None
-        out = self._run(sl, Ask(best_rows(self.tables.decode, sl.need), "TTFT", e, sl.batch / floor,
+        out = self._run(sl, Ask(self.rows(sl, "best_from"), "TTFT", e, sl.batch / floor,
                                 **self.scope(sl, e, floor, False)))
         if out is None:
             self.lower(sl, floor, strict=True)
@@ -290,16 +313,19 @@ class SliceSweep:
         """O3: the least TPOT, then the fewest chips, among plans with QPS/chip >= floor and TTFT <= ttft."""
         k, scope = sl.batch / floor, self.scope(sl, ttft, floor, False)
         # rows capped below U5's least N admit no plan; caps above U6's most N are all alike
-        rows = capped_rows(self.tables.decode, sl.batch, k, scope["n_max"], scope["n_min"], sl.need)
+        ir = self.tables.iterative is not None  # C17: the rows stay whole, the stalled latency is Le
+        rows = (self.rows(sl, "best_from") if ir else
+                capped_rows(self.tables.decode, sl.batch, k, scope["n_max"], scope["n_min"], sl.need))
         if len(rows) == 0:
             raise RuntimeError(f"O3 on slice B={sl.batch} has no decode row right after O2 found a plan: a bug")
         l_hi = int(rows[:, 2].max())
-        if (l_hi + 1) * (self.space.max_chips + 1) < INT_LIMIT:
+        if not ir and (l_hi + 1) * (self.space.max_chips + 1) < INT_LIMIT:
             out = self._run(sl, Ask(rows, "TPOT", ttft, k, **scope))
             proven = out is not None and out.optimal
         else:  # the lexicographic objective would pass int64: two solves
             first = self._run(sl, Ask(rows, "L", ttft, k, **scope))
-            out = first and self._run(sl, Ask(rows, "N", ttft, k, l_max=first.values["L"], **scope))  # N alone
+            out = first and self._run(sl, Ask(rows, "N", ttft, k, l_max=first.values.get("Le", first.values["L"]),
+                                              **scope))  # N alone
             proven = out is not None and first.optimal and out.optimal
         if out is None:
             raise RuntimeError(f"O3 infeasible on slice B={sl.batch} right after O2 found a plan: a solver bug")
@@ -310,7 +336,7 @@ class SliceSweep:
         plan)."""
         if self.base(sl) is None:
             return None
-        rows = fast_rows(self.tables.decode, sl.need)
+        rows = self.rows(sl, "fast_from")
         if len(rows) == 0:
             return None
         if (self.w_hi(sl, rows) + 1) * (sl.base.ttft_hi + 1) < INT_LIMIT:
@@ -329,7 +355,7 @@ class SliceSweep:
 
     def o4_tpot(self, sl: _Slice, w: int, ttft: int) -> tuple[Cost, dict, bool]:
         """O4's tie-break: the least TPOT among plans with W <= w and TTFT <= ttft."""
-        out = self._run(sl, Ask(fast_rows(self.tables.decode, sl.need), "L", ttft, w_max=w))
+        out = self._run(sl, Ask(self.rows(sl, "fast_from"), "L", ttft, w_max=w))
         if out is None:
             raise RuntimeError(f"O4 TPOT infeasible on slice B={sl.batch} right after O4 found a plan: a solver bug")
         return self.cost(sl, out.values), out.values, out.optimal

@@ -19,6 +19,7 @@ are exact; nothing is rounded here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -28,7 +29,7 @@ from planner.exact import decode_rows_meet, qps_cycle_cap_ps, ratio_rank, ttft_c
 from planner.schema import ACCELERATOR_STAGES, Slo
 from planner.space import Space, units_of
 
-__all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "best_rows", "build_tables", "capped_rows",
+__all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "all_rows", "best_rows", "build_tables", "capped_rows",
            "chip_caps", "fast_rows", "group_latency", "reachable_totals", "slice_tables"]
 
 
@@ -85,6 +86,8 @@ class SpaceTables:
     need: np.ndarray | None = None
     step: dict[str, np.ndarray] | None = None
     columns: list | None = None  # MB: (stage batches, burst) per slice
+    iterative: list | None = None  # IR: (B, b_it) per slice
+    it: dict[str, np.ndarray] | None = None  # IR: L_s(b_it) of retrieval (per bucket) and prefill (per option)
 
     def steps(self, s: str) -> np.ndarray:
         """L_s of one batch per option and slice (the TTFT's terms)."""
@@ -102,6 +105,7 @@ class SliceTables:
     buckets: tuple[Bucket, ...]
     totals: np.ndarray | None = None  # ``SpaceTables.totals``
     column: tuple | None = None  # MB: (stage batches, burst)
+    iterative: tuple | None = None  # IR: (B, b_it, R', n); group rows end with L_pf(b_it), retrieval rows with L_r(b_it)
 
 
 def _buckets(space: Space, objective: str) -> tuple[Bucket, ...]:
@@ -163,14 +167,18 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
     """Every pre-decode stage's latencies over its options and the request batches, and the decode book; weights
     of every option under ``objective`` (O4)."""
     columns = space.burst_columns() if space.micro else None
+    iterative = ([(int(b), int(i)) for b in space.batch_options for i in space.iterative_batch_options()]
+                 if space.iterations else None)
     B = (np.array([r for _, r in columns], dtype=np.int64) if columns is not None
+         else np.array([b * i // math.gcd(b, i) for b, i in iterative], dtype=np.int64) if iterative is not None
          else np.asarray(space.batch_options, dtype=np.int64))
     buckets = _buckets(space, objective)
-    options, lat, step = {}, {}, {}
+    options, lat, step, it = {}, {}, {}, {}
     for k, s in enumerate(space.pre_decode):
         options[s] = (np.array([b.servers for b in buckets], dtype=np.int64) if s == "retrieval"
                       else np.asarray(sorted(space.stage_options(s)), dtype=np.int64))
-        mine = (np.array([v[k] for v, _ in columns], dtype=np.int64) if columns is not None else B)
+        mine = (np.array([v[k] for v, _ in columns], dtype=np.int64) if columns is not None
+                else np.array([b for b, _ in iterative], dtype=np.int64) if iterative is not None else B)
         grid, at = np.unique(mine, return_inverse=True)
         rows = []
         for i, u in enumerate(options[s]):
@@ -179,12 +187,20 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
             rows.append(space.latency_row(s, int(u), tuple(int(b) for b in grid))[at])
         step[s] = np.stack(rows)
         lat[s] = step[s] * (B // mine)[None, :]  # MB4: R / b_s batches per cycle (1 without micro-batching)
+        if iterative is not None and s in ("retrieval", "prefill"):  # IR3: n R' / b_it iterative batches
+            its = np.array([i for _, i in iterative], dtype=np.int64)
+            g2, at2 = np.unique(its, return_inverse=True)
+            it[s] = np.stack([space.latency_row(s, int(u), tuple(int(b) for b in g2))[at2] for u in options[s]])
+            lat[s] = lat[s] + space.iterations * (B // its)[None, :] * it[s]
     ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
                  if slo.qps_min is not None else None)
-    need = np.array([max(v) for v, _ in columns], dtype=np.int64) if columns is not None else None
+    need = (np.array([max(v) for v, _ in columns], dtype=np.int64) if columns is not None
+            else np.array([max(b, i) for b, i in iterative], dtype=np.int64) if iterative is not None else None)
+    split = columns is not None or iterative is not None  # a stage's time per cycle is not its TTFT term
     return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, objective, progress), ttft_cap, cycle_cap,
-                       objective, reachable_totals(space), need, step if columns is not None else None, columns)
+                       objective, reachable_totals(space), need, step if split else None, columns, iterative,
+                       it | {"n": space.iterations} if iterative is not None else None)
 
 
 def reachable_totals(space: Space) -> np.ndarray:
@@ -242,14 +258,19 @@ def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], b
             base = set(space.group_chip_options(g, (g,))) if len(g) == 1 else set(codes.tolist())
             x = [int(int(o) not in base) for o in codes]
             steps = [st.steps(s)[np.searchsorted(st.options[s], codes), bi] for s in acc]
+            if st.iterative is not None:  # IR: the prefix of the new passages on this group's chips (0: no prefill)
+                steps.append(st.it["prefill"][np.searchsorted(st.options["prefill"], codes), bi] if "prefill" in g
+                             else np.zeros(len(codes), dtype=np.int64))
             gt[g] = np.column_stack([units_of(codes), lat[:, 0, 0], codes, w, x, *steps]).astype(np.int64)
         else:
             gt[g] = np.zeros((0, 5), dtype=np.int64)
+    extra = [st.it["retrieval"][:, bi]] if st.iterative is not None else []
     ret = (np.column_stack([np.arange(len(st.buckets)), st.lat["retrieval"][:, bi], [b.weight for b in st.buckets],
-                            st.steps("retrieval")[:, bi]]).astype(np.int64)
+                            st.steps("retrieval")[:, bi], *extra]).astype(np.int64)
            if space.has_retrieval else np.zeros((0, 4), dtype=np.int64))
     column = st.columns[bi] if st.columns is not None else None
-    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals, column)
+    it = (*st.iterative[bi], int(st.batches[bi]), space.iterations) if st.iterative is not None else None
+    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals, column, it)
 
 
 def _pick_rows(book: DecodeBook, batch: int, table: str) -> np.ndarray:
@@ -268,6 +289,14 @@ def _pick(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
         if k < len(D):
             j = pick[k]
             rows.append((int(n), int(D[j]), int(L[j]), int(o), int(w)))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
+
+
+def all_rows(book: DecodeBook, batch: int) -> np.ndarray:
+    """Rows (n_d, D, L, o_d, w_d) with D >= ``batch``: every one (iterative retrieval, C17)."""
+    rows = [(int(n), int(d), int(l), int(o), int(w)) for o, n, w, D, L in zip(book.options, book.chips, book.weights,
+                                                                               book.D, book.L)
+            for d, l in zip(D, L) if d >= batch]
     return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
 
 
