@@ -39,16 +39,19 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--priced", action="store_true", help="priced multi-type pipelines (O4 objectives, O5)")
     ap.add_argument("--micro", action="store_true", help="micro-batched pipelines (MB1-MB5, C14-C15)")
+    ap.add_argument("--iterative", action="store_true", help="iterative retrieval (IR1-IR4, C16-C17)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    name = "crosscheck-priced.json" if args.priced else "crosscheck-micro.json" if args.micro else "crosscheck.json"
+    name = ("crosscheck-priced.json" if args.priced else "crosscheck-micro.json" if args.micro else
+            "crosscheck-iterative.json" if args.iterative else "crosscheck.json")
     args.out = args.out or ROOT / "bench" / "results" / name
     stats = {"pipelines": 0, "spaces": 0, "empty": 0, "comparisons": 0}
     t0 = time.perf_counter()
 
     @settings(max_examples=args.pipelines, derandomize=False, database=None, deadline=None, print_blob=True,
               suppress_health_check=list(HealthCheck))
-    @given(priced_instances() if args.priced else random_instances(budgets=not args.micro, micro=args.micro))
+    @given(priced_instances() if args.priced else random_instances(budgets=not (args.micro or args.iterative),
+                                                                   micro=args.micro, iterative=args.iterative))
     def run(data):
         stats["pipelines"] += 1
         try:
@@ -68,7 +71,7 @@ def main() -> int:
     run()
     stats["seconds"] = round(time.perf_counter() - t0, 1)
     stats["seed"] = args.seed
-    stats["priced"], stats["micro"] = args.priced, args.micro
+    stats["priced"], stats["micro"], stats["iterative"] = args.priced, args.micro, args.iterative
     print(f"CP-SAT = enumeration on all {stats['pipelines']} random pipelines ({stats['spaces']} non-empty spaces, "
           f"{stats['comparisons']} frontier/min-chips comparisons) in {stats['seconds']} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)

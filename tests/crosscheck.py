@@ -158,3 +158,16 @@ def check_space(space: Space) -> int:
         assert_same_capacity(space, Slo(qps_min=m.qps / 4, ttft_max_s=m.ttft_s), "min-chips quarter")
         n += 2
     return n
+
+
+def evaluated_frontier(space: Space, plans) -> list:
+    """The exact Pareto set on (TTFT, QPS/chip) of ``plans`` through the evaluator: [(ttft_ps, ratio), ...]."""
+    from planner.evaluate import evaluate
+
+    pts = sorted({(m.ttft_ps, -m.ratio) for m in (evaluate(space, p) for p in plans)})
+    out, best = [], None
+    for t, neg in pts:
+        if best is None or -neg > best:
+            out.append((t, -neg))
+            best = -neg
+    return out

@@ -101,4 +101,4 @@ def test_constraint_families_match_docs_one_to_one():
     documented = set(re.findall(r"^- \*\*(C\d+)\*\*", section, flags=re.M))
     coded = {re.match(r"(C\d+)", f.__doc__).group(1) for name, f in vars(model).items()
              if name.startswith("add_") and callable(f)}
-    assert documented == coded == {f"C{i}" for i in range(1, 16)}
+    assert documented == coded == {f"C{i}" for i in range(1, 18)}

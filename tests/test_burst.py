@@ -15,6 +15,7 @@ from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import count_schedules
 from planner.schema import Plan, SearchSpace
 from tests.conftest import INSTANCES, examples, tiny_instance_dict, write_yaml
+from tests.crosscheck import evaluated_frontier
 
 MS = 10**9  # picoseconds per millisecond
 
@@ -159,13 +160,7 @@ def _brute_frontier(sp):
                         plans.append(Plan(placement=placement, chips_per_stage=chips, burst_requests=r,
                                           batch_per_stage=dict(zip(sp.pre_decode, v)) | {"decode": d},
                                           retrieval_servers=int(sp.servers(total))))
-    pts = sorted({(m.ttft_ps, -m.ratio) for m in map(lambda p: evaluate(sp, p), plans)})
-    out, best = [], None
-    for t, neg in pts:
-        if best is None or -neg > best:
-            out.append((t, -neg))
-            best = -neg
-    return out, len(plans)
+    return evaluated_frontier(sp, plans), len(plans)
 
 
 @pytest.mark.parametrize("name,overrides", [

@@ -30,6 +30,13 @@ def test_cpsat_equals_enumeration_on_random_micro_batched_pipelines(data):
     _check(data)
 
 
+@settings(max_examples=examples(15))
+@given(random_instances(iterative=True))
+def test_cpsat_equals_enumeration_on_random_iterative_pipelines(data):
+    """C16-C17 against IR1-IR4 by enumeration: frontiers, TTFT / TPOT / QPS bounds, min-chips."""
+    _check(data)
+
+
 @settings(max_examples=examples(100))
 @given(priced_instances())
 def test_cpsat_equals_enumeration_on_priced_multi_type_pipelines(data):

@@ -10,6 +10,7 @@ from planner.errors import InstanceError
 from planner.evaluate import check_plan, evaluate
 from planner.schema import Plan
 from tests.conftest import INSTANCES, tiny_instance_dict, write_yaml
+from tests.crosscheck import evaluated_frontier
 
 MS = 10**9
 
@@ -73,12 +74,7 @@ def test_exhaustive_equals_every_plan():
                                    "search": inst.search.model_copy(update={"max_batch_size": 16})})
     sp = build_space(inst)
     plans = _every_plan(sp)
-    pts = sorted({(m.ttft_ps, -m.ratio) for m in map(lambda p: evaluate(sp, p), plans)})
-    want, best = [], None
-    for t, neg in pts:
-        if best is None or -neg > best:
-            want.append((t, -neg))
-            best = -neg
+    want = evaluated_frontier(sp, plans)
     res = exhaustive_frontier(sp)
     assert [(p.metrics.ttft_ps, p.metrics.ratio) for p in res.points] == want and len(want) > 1
     assert res.schedules_evaluated == len(plans)

@@ -62,10 +62,18 @@ def test_pipeline_rules(tmp_path, profiles, stages, msg):
         _load(tmp_path, d)
 
 
-def test_iterative_retrieval_is_refused_with_fix(tmp_path, profiles):
+def test_iterative_retrieval_limits_name_the_fix(tmp_path, profiles):
     d = tiny_instance_dict(profiles)
-    d["pipeline"]["retrievals_per_sequence"] = 4
-    with pytest.raises(InstanceError, match="retrievals_per_sequence = 4.*To fix: set retrievals_per_sequence: 1"):
+    d["pipeline"]["retrievals_per_sequence"] = 5  # the tiny decode makes 4 tokens
+    with pytest.raises(InstanceError, match="retrievals_per_sequence = 5 exceeds the 4 decode tokens.*To fix"):
+        _load(tmp_path, d)
+    d["pipeline"]["retrievals_per_sequence"] = 2
+    d["search"]["micro_batching"] = True
+    with pytest.raises(InstanceError, match="iterative retrieval with micro-batching is not modelled.*To fix"):
+        _load(tmp_path, d)
+    d["search"]["micro_batching"] = False
+    d["pipeline"]["stages"] = d["pipeline"]["stages"][1:]  # no retrieval
+    with pytest.raises(InstanceError, match="retrievals_per_sequence = 2 needs a retrieval stage.*To fix"):
         _load(tmp_path, d)
 
 

@@ -1,5 +1,6 @@
-"""The CP-SAT families beyond one batch per slice (``docs/model.md``, "CP-SAT model"): collocated-only options (C14),
-micro-batching (C15) and iterative retrieval (C16 on the slice's base model, C17 on each ask)."""
+"""CP-SAT families of ``planner.cpsat.model`` kept here for size (``docs/model.md``, "CP-SAT model"): TTFT (C7), an
+ask's scope (C13), collocated-only options (C14), micro-batching (C15) and iterative retrieval (C16 on the slice's
+base model, C17 on each ask)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,31 @@ from planner.burst import group_steps
 from planner.space import Space
 
 if TYPE_CHECKING:
-    from planner.cpsat.model import SliceModel
+    from planner.cpsat.model import Ask, AskModel, SliceModel
 
-__all__ = ["add_burst", "add_collocated_only", "add_iterative", "add_iterative_decode", "iterative_rows"]
+__all__ = ["add_burst", "add_collocated_only", "add_iterative", "add_iterative_decode", "add_left_out", "add_ttft",
+           "iterative_rows"]
+
+
+def add_ttft(m: SliceModel, space: Space) -> None:
+    """C7 TTFT: TTFT = sum_g t_g + t_r (every pre-decode stage runs the batch B in turn, E6). With micro-batching
+    (t_g a time per cycle) TTFT >= sum_g sum_{s in g} L_s + L_r (every request passes each stage), and C15 makes it
+    exact."""
+    if m.tables.iterative is not None:  # IR: t_g carries the iterative batches; TTFT is the one-batch latencies
+        m.model.add(m.ttft == sum(m.step.values()) + m.l_r)
+    elif m.tables.column is None:
+        m.model.add(m.ttft == sum(m.t.values()) + m.t_r)
+    else:
+        m.model.add(m.ttft >= sum(m.step.values()) + m.l_r)
+
+
+def add_left_out(a: AskModel, m: SliceModel, ask: Ask) -> None:
+    """C13 scope of an ask: y_g = 0 for g in Off(ask), the groups of no placement whose U5 bound reaches the ask's
+    QPS/chip threshold under its TTFT bound (every plan the ask admits lies in a placement whose bound does); and
+    N_lo <= N <= N_hi, the chip range of the placements kept (U5, U6; with ``add_bounds``). It only removes plans
+    that cannot qualify, and shrinks the model CP-SAT loads."""
+    for name in ask.off:
+        a.model.add(a.vars[f"y:{name}"] == 0)
 
 
 def add_collocated_only(m: SliceModel, space: Space) -> None:
@@ -118,27 +141,27 @@ def iterative_rows(m: SliceModel, ask) -> tuple[np.ndarray, list[str]]:
 
 def add_iterative_decode(a, m: SliceModel, ask) -> int:
     """C17 the stalled decode (IR4), exact in integers: M = L + L_it; decode serves q = 2D - b_it + 1 requests
-    every 2M ps. TPOT bound: 2 D M <= cap q (ceil(2DM / q) <= cap); decode's QPS share: 2M <= qcap; a threshold K:
-    N M <= M_cap; O1's product: c_d q tau >= 2 R' M (c_d the decode cycle in tau units); TPOT objectives: Le q >=
-    2 D M (Le = ceil(2 D M / q), the whole decode's latency). Products are CP-SAT multiplication equalities.
-    Returns c_d's top."""
+    every 2M ps; its whole latency Le >= 2DM / q (Le = M + E, E q >= (b_it - 1) M, since 2D = q + b_it - 1), the
+    TPOT bound Le <= cap, TPOT objectives minimise Le; decode's QPS share: 2M <= qcap; a threshold K: N M <= M_cap;
+    O1's product: c_d q tau >= 2 R' M (c_d the decode cycle in tau units). Products are CP-SAT multiplication
+    equalities. Returns c_d's top."""
     _, b, r, _ = m.tables.iterative
     v, mod = a.vars, a.model
-    l_hi, q_lo, q_hi, d_hi = (_domain_top(a, v["L"]), _domain_bottom(a, v["q"]), _domain_top(a, v["q"]),
-                              _domain_top(a, v["D"]))
+    l_hi, q_lo, q_hi = _domain_top(a, v["L"]), _domain_bottom(a, v["q"]), _domain_top(a, v["q"])
     m_hi = l_hi + _domain_top(a, v["L_it"])
     v["M"] = mod.new_int_var(0, m_hi, "M")
     mod.add(v["M"] == v["L"] + v["L_it"])
     mod.add(2 * v["M"] <= v["qcap"])
-    v["DM"] = mod.new_int_var(0, d_hi * m_hi, "DM")
-    mod.add_multiplication_equality(v["DM"], [v["D"], v["M"]])
-    if m.tpot_cap is not None:
-        mod.add(2 * v["DM"] <= m.tpot_cap * v["q"])
-    le_hi = 2 * m_hi  # q = 2D - b + 1 > D (b <= D): 2DM / q < 2M
-    v["Le"] = mod.new_int_var(0, le_hi, "Le")
-    u = mod.new_int_var(0, 2 * d_hi * m_hi + q_hi, "Le_q")  # the least Le has Le q < 2DM + q
-    mod.add_multiplication_equality(u, [v["Le"], v["q"]])
-    mod.add(u >= 2 * v["DM"])
+    # Le >= 2DM / q, written with 2D = q + b - 1 as E q >= (b - 1) M, Le = M + E (0 <= E <= M: b <= D gives
+    # b - 1 < q), so no product passes (b - 1) M_hi + q
+    e = mod.new_int_var(0, m_hi, "E")
+    u = mod.new_int_var(0, (b - 1) * m_hi + q_hi, "E_q")
+    mod.add_multiplication_equality(u, [e, v["q"]])
+    mod.add(u >= (b - 1) * v["M"])
+    v["Le"] = mod.new_int_var(0, 2 * m_hi, "Le")
+    mod.add(v["Le"] == v["M"] + e)
+    if m.tpot_cap is not None:  # ceil(2DM / q) <= cap iff some Le in [2DM / q, cap]
+        mod.add(v["Le"] <= m.tpot_cap)
     if "M_cap" in v:
         nm = mod.new_int_var(0, m.n_max * m_hi, "NM")
         mod.add_multiplication_equality(nm, [v["N"], v["M"]])

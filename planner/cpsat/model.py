@@ -21,7 +21,8 @@ from fractions import Fraction
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.cpsat.micro import add_burst, add_collocated_only, add_iterative, add_iterative_decode, iterative_rows
+from planner.cpsat.micro import (add_burst, add_collocated_only, add_iterative, add_iterative_decode, add_left_out,
+                                 add_ttft, iterative_rows)
 from planner.cpsat.tables import SliceTables, chip_caps
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import STRIDE, Space
@@ -218,18 +219,6 @@ def add_cycle(m: SliceModel, space: Space) -> None:
         m.model.add(m.c_pre >= own).only_enforce_if(m.y[g])
 
 
-def add_ttft(m: SliceModel, space: Space) -> None:
-    """C7 TTFT: TTFT = sum_g t_g + t_r (every pre-decode stage runs the batch B in turn, E6). With micro-batching
-    (t_g a time per cycle) TTFT >= sum_g sum_{s in g} L_s + L_r (every request passes each stage), and C15 makes it
-    exact."""
-    if m.tables.iterative is not None:  # IR: t_g carries the iterative batches; TTFT is the one-batch latencies
-        m.model.add(m.ttft == sum(m.step.values()) + m.l_r)
-    elif m.tables.column is None:
-        m.model.add(m.ttft == sum(m.t.values()) + m.t_r)
-    else:
-        m.model.add(m.ttft >= sum(m.step.values()) + m.l_r)
-
-
 def add_qps_floor(m: SliceModel, space: Space, cycle_cap: int | None) -> None:
     """C8 (QPS floor, pre-decode part): C_pre <= the largest cycle whose reported QPS B / C_pre meets qps_min (Q3).
     Decode's part is a filter on its rows (``DecodeBook``), and so is the TPOT bound."""
@@ -362,15 +351,6 @@ def add_bounds(a: AskModel, m: SliceModel, ask: Ask) -> None:
         a.model.add(a.vars.get("Le", a.vars["L"]) <= ask.l_max)
     if ask.w_max is not None:
         a.model.add(a.vars["W"] <= ask.w_max)
-
-
-def add_left_out(a: AskModel, m: SliceModel, ask: Ask) -> None:
-    """C13 scope of an ask: y_g = 0 for g in Off(ask), the groups of no placement whose U5 bound reaches the ask's
-    QPS/chip threshold under its TTFT bound (every plan the ask admits lies in a placement whose bound does); and
-    N_lo <= N <= N_hi, the chip range of the placements kept (U5, U6; with ``add_bounds``). It only removes plans
-    that cannot qualify, and shrinks the model CP-SAT loads."""
-    for name in ask.off:
-        a.model.add(a.vars[f"y:{name}"] == 0)
 
 
 def cycle_unit(m: SliceModel, rows: np.ndarray) -> tuple[int, list[int]]:
