@@ -103,6 +103,7 @@ class _Group:
 
     def __init__(self, env, name, batches, lat, ready, timeout, upstream):
         self.env, self.name, self.b, self.lat, self.ready = env, name, batches, lat, ready
+        self.names = name.split("+")
         self.timeout, self.upstream = timeout, upstream  # upstream: the group feeding this one (None: arrivals)
         self.done = [0] * len(batches)
         self.pending = [deque() for _ in batches]  # stage i > 0: (count, made at) of inputs not yet taken
@@ -112,6 +113,9 @@ class _Group:
         self.busy = 0.0
         self.queue_sum, self.queue_max, self.ops = 0, 0, 0
         self.total = len(ready)
+        self.it: deque = deque()  # D9: iterative batches waiting for this group's timeline (served first)
+        self.on_out = None  # called with (first request, count) when requests leave the group
+        self.scale = [None] * len(batches)  # D3: per stage, a batch's latency factor from its prompts (None: 1)
 
     def _supplied(self) -> int:
         return self.total if self.upstream is None else self.upstream.produced
@@ -144,9 +148,23 @@ class _Group:
                 again = min(again, self.ready[done[0] + b[0] - 1])
         return -1, 0, again
 
+    def poke(self) -> None:
+        self.wake.succeed()
+        self.wake = self.env.event()
+
     def run(self, downstream):
         env, last = self.env, len(self.b) - 1
-        while self.done[last] < self.total:
+        while True:
+            if self.it:  # D9: an iterative batch first (its sequences hold decode slots)
+                job = self.it.popleft()
+                dur = self.lat[job.route[job.pos][1]](job.k)
+                self.busy += dur
+                yield env.timeout(dur)
+                job.advance()
+                continue
+            if self.done[last] >= self.total:
+                yield self.wake  # only iterative batches can come now
+                continue
             i, k, when = self._pick(env.now)
             if i < 0:
                 yield self.wake if when == math.inf else env.timeout(max(0.0, when - env.now)) | self.wake
@@ -158,7 +176,7 @@ class _Group:
                 self.ops += 1
             else:
                 _take(self.pending[i], k)
-            dur = self.lat[i](k)
+            dur = self.lat[i](k) * (self.scale[i](self.done[i], k) if self.scale[i] else 1.0)
             self.busy += dur
             yield env.timeout(dur)
             lo = self.done[i]
@@ -169,8 +187,79 @@ class _Group:
                 self.out[lo:lo + k] = env.now
                 self.produced = self.done[i]
                 if downstream is not None:
-                    downstream.wake.succeed()
-                    downstream.wake = env.event()
+                    downstream.poke()
+                if self.on_out is not None:
+                    self.on_out(lo, k)
+
+
+class _ItJob:
+    """D9: one iterative batch of k sequences: retrieval on its group's timeline, then the prefix on the prefill
+    group's; ``event`` fires when both are done."""
+
+    def __init__(self, env, k: int, route: list):
+        self.k, self.route, self.pos, self.event = k, route, 0, env.event()
+        route[0][0].it.append(self)
+        route[0][0].poke()
+
+    def advance(self) -> None:
+        self.pos += 1
+        if self.pos < len(self.route):
+            group = self.route[self.pos][0]
+            group.it.append(self)
+            group.poke()
+        else:
+            self.event.succeed()
+
+
+class _Decode:
+    """D9: decode with iterative retrievals: D slots (a simpy resource); a sequence runs n + 1 segments of its
+    length, pausing after each of the first n; paused sequences wait for a batch of b_it (or the oldest for
+    ``fill`` seconds), which runs on the pre-decode groups' servers (``_ItJob``), then resume."""
+
+    def __init__(self, env, space: Space, plan: Plan, groups: list, length: np.ndarray, t_step: float, fill: float):
+        self.env, self.n, self.bi = env, space.iterations, plan.iterative_batch
+        self.slots = simpy.Resource(env, capacity=plan.batch_per_stage["decode"])
+        where = {s: (g, g.names.index(s)) for g in groups for s in g.names}
+        self.route = [where["retrieval"], where["prefill"]]
+        self.length, self.t_step, self.fill = length, t_step, fill
+        self.end = np.full(len(length), np.inf)
+        self.paused: deque = deque()  # (since, event to wait on)
+        self.batch_event = None
+
+    def start(self, lo: int, k: int) -> None:
+        for j in range(lo, lo + k):
+            self.env.process(self._seq(j))
+
+    def _seq(self, j: int):
+        n, ln = self.n, int(self.length[j])
+        with self.slots.request() as req:
+            yield req
+            for s in range(n + 1):
+                yield self.env.timeout((round((s + 1) * ln / (n + 1)) - round(s * ln / (n + 1))) * self.t_step)
+                if s < n:
+                    yield self._pause()
+            self.end[j] = self.env.now
+
+    def _pause(self):
+        if not self.paused:
+            self.env.process(self._timer(self.env.now))
+        ev = self.env.event()
+        self.paused.append((self.env.now, ev))
+        if len(self.paused) >= self.bi:
+            self._dispatch()
+        return ev
+
+    def _dispatch(self) -> None:
+        batch = [self.paused.popleft() for _ in range(min(self.bi, len(self.paused)))]
+        job = _ItJob(self.env, len(batch), self.route)
+        job.event.callbacks.append(lambda _: [ev.succeed() for _, ev in batch])
+        if self.paused:
+            self.env.process(self._timer(self.paused[0][0]))
+
+    def _timer(self, since: float):
+        yield self.env.timeout(self.fill)
+        if self.paused and self.paused[0][0] <= since:
+            self._dispatch()
 
 
 def _take(pending: deque, k: int) -> None:
@@ -194,6 +283,15 @@ def _latency(space: Space, stage: str, code: int) -> Callable[[int], float]:
     return lat
 
 
+def _prompt_scale(space: Space, n: int, seed: int):
+    """D3: a prefill batch's latency scales with its prompts' mean length over the pipeline's (linear in tokens: an
+    approximation; the cost sources price one prompt length)."""
+    nominal = space.instance.pipeline.stage("prefill").prompt_tokens
+    prompts = draw_lengths(space.instance.workload.prompt_tokens, nominal, n, np.random.default_rng([seed, 2]))
+    csum = np.concatenate(([0], np.cumsum(prompts)))
+    return lambda lo, k: float(csum[lo + k] - csum[lo]) / (k * nominal)
+
+
 def _stats(x: np.ndarray) -> dict[str, float]:
     if len(x) == 0:
         return {"mean": math.nan, "p50": math.nan, "p90": math.nan, "p99": math.nan}
@@ -208,10 +306,6 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
 
     t_wall = time.perf_counter()
     m = evaluate(space, plan)  # also checks the plan is well formed
-    if space.iterations:
-        raise InstanceError(f"{space.instance.name} retrieves {space.iterations + 1} times per sequence; the "
-                            f"simulator does not run iterative retrievals yet. To fix: simulate an instance with "
-                            f"retrievals_per_sequence: 1")
     if not (duration_s > 0 and math.isfinite(duration_s)):
         raise InstanceError(f"duration {duration_s!r} s is not positive. To fix: give --duration > 0")
     arr = arrival_times(arrivals, duration_s, seed)
@@ -225,27 +319,34 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
     for g in plan.placement[:-1]:
         grp = _Group(env, "+".join(g), [plan.batch_per_stage[s] for s in g],
                      [_latency(space, s, codes[s]) for s in g], ready, timeout, groups[-1] if groups else None)
+        if "prefill" in g and space.instance.workload.prompt_tokens.kind != "fixed":  # D3: prompts of their own
+            grp.scale[g.index("prefill")] = _prompt_scale(space, len(arr), seed)
         groups.append(grp)
         ready = grp.out
     for k, grp in enumerate(groups):
         env.process(grp.run(groups[k + 1] if k + 1 < len(groups) else None))
+    lat = stage_latencies(space, plan)
+    T = space.decode_tokens()
+    t_step = lat["decode"] / T / 1e12
+    length = draw_lengths(space.instance.workload.output_tokens, T, len(arr), np.random.default_rng([seed, 1]))
+    dec = None
+    if space.iterations:  # D9: decode in the simulation, its iterative batches on the groups' timelines
+        fill = 10 * plan.iterative_batch * m.decode_ps / 1e12 / (plan.batch_per_stage["decode"] * space.iterations)
+        dec = _Decode(env, space, plan, groups, length, t_step, fill)
+        groups[-1].on_out = dec.start
     stop = 2 * duration_s
     step = max(duration_s / 20, 1e-9)
     t = 0.0
-    while t < stop and groups[-1].produced < len(arr):
+    while t < stop and (groups[-1].produced < len(arr) or (dec is not None and not np.isfinite(dec.end).all())):
         t = min(stop, t + step)
         env.run(until=t)
         if progress:
             progress(f"simulated {t:.4g} of up to {stop:.4g} s: {groups[-1].produced}/{len(arr)} requests past "
                      f"the pre-decode stages")
     first = groups[-1].out  # D4: first token times (inf: not reached)
-    lat = stage_latencies(space, plan)
-    T = space.decode_tokens()
-    t_step = lat["decode"] / T / 1e12
     slots = [0.0] * plan.batch_per_stage["decode"]
-    end = np.full(len(arr), np.inf)
-    length = draw_lengths(space.instance.workload.output_tokens, T, len(arr), np.random.default_rng([seed, 1]))
-    for j in np.flatnonzero(np.isfinite(first)):  # D3: FIFO onto the first free slot
+    end = np.full(len(arr), np.inf) if dec is None else dec.end
+    for j in np.flatnonzero(np.isfinite(first)) if dec is None else ():  # D3: FIFO onto the first free slot
         start = max(first[j], heapq.heappop(slots))
         end[j] = start + int(length[j]) * t_step
         heapq.heappush(slots, end[j])

@@ -1,6 +1,7 @@
 """The traffic an instance serves, for the simulator (``docs/model.md``, "Simulation", D3): how long the answers
-are. The analytical model and the solvers price every sequence at the pipeline's ``decode_tokens``; the simulator
-draws each sequence's length from ``output_tokens`` (its mean stays ``decode_tokens``)."""
+and how long the prompts are. The analytical model and the solvers price every sequence at the pipeline's
+``decode_tokens`` and ``prompt_tokens``; the simulator draws each sequence's lengths from ``output_tokens`` and
+``prompt_tokens`` (their means stay the pipeline's)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class Workload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     output_tokens: LengthDistribution = LengthDistribution()
+    prompt_tokens: LengthDistribution = LengthDistribution()  # mean: the prefill stage's prompt_tokens
 
 
 def draw_lengths(dist: LengthDistribution, mean: int, n: int, rng: np.random.Generator) -> np.ndarray:
