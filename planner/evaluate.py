@@ -248,6 +248,10 @@ def check_plan(space: Space, plan: Plan) -> list[str]:
     elif space.has_retrieval and not space.decides_servers and plan.retrieval_servers != space.servers(chips):
         why.append(f"{plan.retrieval_servers} retrieval servers, the space gives {space.servers(chips)} for {chips} chips")
     d = plan.batch_per_stage["decode"]
+    it = plan.iterative_batch
+    if it is not None and (not space.iterations or it not in space.iterative_batch_options()):
+        why.append(f"iterative batch {it}: " + ("the pipeline retrieves once per sequence" if not space.iterations
+                                                else f"not among {_short(space.iterative_batch_options())}"))
     if plan.burst_requests is None:
         b = plan.batch_per_stage[space.stages[0]]
         if b not in space.batch_options:
@@ -289,3 +293,8 @@ def slo_violations(m: Metrics, slo: Slo) -> list[str]:
     if slo.qps_min is not None and not m.qps >= slo.qps_min:
         bad.append(f"QPS {m.qps!r} < qps_min {slo.qps_min!r}")
     return bad
+
+
+def _short(values) -> str:
+    v = list(values)
+    return str(v) if len(v) <= 12 else f"[{v[0]}, {v[1]}, ..., {v[-1]}] ({len(v)} values)"

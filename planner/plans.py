@@ -16,7 +16,7 @@ __all__ = ["PLAN_KEYS", "read_plan"]
 
 #: The keys of a plan; a frontier point carries them beside its metrics.
 PLAN_KEYS = ("placement", "chips_per_stage", "batch_per_stage", "retrieval_servers", "accelerator_per_stage",
-             "retrieval_server", "burst_requests")
+             "retrieval_server", "burst_requests", "iterative_batch")
 
 
 def _choose(path: str, points: list, point: str | None) -> dict:

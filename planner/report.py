@@ -38,7 +38,8 @@ def frontier_table(result: FrontierResult) -> str:
         opt = "yes" if p.proven_optimal else (f"gap {p.gap:.2%}" if p.gap is not None else "no")
         rows.append([str(i), f"{m.ttft_s:.4g}", f"{m.tpot_s * 1e3:.4g}", f"{m.qps:.4g}", f"{m.qps_per_chip:.4g}",
                      str(m.chips), str(m.retrieval_servers), _placement(plan), _per_stage(plan.chips_per_stage),
-                     _per_stage(plan.batch_per_stage), "+".join(SHORT[s] for s in m.bottleneck), opt])
+                     _per_stage(plan.batch_per_stage) + (f" it:{plan.iterative_batch}" if plan.iterative_batch else ""),
+                     "+".join(SHORT[s] for s in m.bottleneck), opt])
     widths = [max(len(r[c]) for r in [head] + rows) for c in range(len(head))]
     line = lambda r: "  ".join(v.rjust(w) if c < 7 else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
     stage_names = ", ".join(f"{v}={k}" for k, v in SHORT.items())
@@ -67,6 +68,7 @@ def point_json(p: FrontierPoint) -> dict:
         "chips_per_stage": dict(p.plan.chips_per_stage),
         "batch_per_stage": dict(p.plan.batch_per_stage),
         "burst_requests": p.plan.burst_requests,
+        "iterative_batch": p.plan.iterative_batch,
         "accelerator_per_stage": dict(p.plan.accelerator_per_stage),
         "retrieval_server": p.plan.retrieval_server,
         "chips_per_type": dict(p.metrics.chips_per_type),

@@ -79,3 +79,10 @@ def test_exhaustive_equals_every_plan():
     assert [(p.metrics.ttft_ps, p.metrics.ratio) for p in res.points] == want and len(want) > 1
     assert res.schedules_evaluated == len(plans)
     assert all(check_plan(sp, p.plan) == [] for p in res.points)
+
+
+def test_check_plan_names_a_bad_iterative_batch(tmp_path, profiles):
+    sp = _tiny(tmp_path, profiles)
+    assert "iterative batch 3: not among [1, 2]" in " ".join(check_plan(sp, _plan(1, 4, 3)))
+    once = build_space(load_instance(write_yaml(tmp_path / "o.yaml", tiny_instance_dict(profiles))))
+    assert "retrieves once per sequence" in " ".join(check_plan(once, _plan(1, 2, 1)))
