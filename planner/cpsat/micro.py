@@ -10,6 +10,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.burst import group_steps
+from planner.exact import qps_cycle_cap_ps
 from planner.space import Space
 
 if TYPE_CHECKING:
@@ -121,8 +122,6 @@ def iterative_rows(m: SliceModel, ask) -> tuple[np.ndarray, list[str]]:
     """IR4 decode rows of an ask: (n_d, D, L, o_d, w_d, q, qcap[, M_cap]) with q = 2D - b_it + 1, qcap the largest
     2M whose rate q / 2M meets the QPS floor (Q3; none: the top of the range) and, under a threshold K on the cost
     of R' requests (N R' 2M / q <= K), M_cap = floor(K q / (2 R')) (strict: ceil - 1)."""
-    from planner.exact import qps_cycle_cap_ps  # noqa: PLC0415 - the one helper of a lower layer used here
-
     _, b, r, _ = m.tables.iterative
     rows = np.asarray(ask.decode)[:, :5]
     q = 2 * rows[:, 1] - b + 1
