@@ -55,7 +55,7 @@ def count_schedules(space: Space, stop_above: float = np.inf) -> float:
     (stops early once it exceeds ``stop_above``)."""
     total = 0.0
     B = (np.asarray([max(v) for v, _ in space.burst_columns()]) if space.micro  # D >= the largest b_s (MB1)
-         else np.asarray([max(b, i) for b in space.batch_options for i in space.iterative_batch_options()])
+         else np.asarray([max(b, i) for b, i in space.iterative_columns()])
          if space.iterations  # IR2: every (B, b_it), D >= both
          else np.asarray(space.batch_options))
     for placement in space.placements:

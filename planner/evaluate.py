@@ -31,7 +31,7 @@ import math
 from planner.burst import finish_times, mean_ceil
 from planner.errors import InstanceError
 from planner.exact import ps_to_s, rate, tpot_s
-from planner.schema import ACCELERATOR_STAGES, Metrics, Plan, Slo
+from planner.schema import ACCELERATOR_STAGES, Metrics, Plan, Slo, clip
 from planner.space import STRIDE, Space, kind_of, units_of
 
 __all__ = ["check_plan", "evaluate", "plan_weight", "slo_violations", "stage_latencies", "unit_codes"]
@@ -212,7 +212,7 @@ def _iterative(space: Space, plan: Plan, lat: dict[str, int], pre: list, groups:
     l_it = {"retrieval": space.latency_at("retrieval", codes["retrieval"], bi),
             "prefill": space.latency_at("prefill", codes["prefill"], bi)}
     batch = groups[0][0]
-    r = batch * bi // math.gcd(batch, bi)
+    r = math.lcm(batch, bi)
     out = [(r, gc * (r // gb) + n * (r // bi) * sum(t for s, t in l_it.items() if s in g))
            for g, (gb, gc) in zip(pre, groups)]
     d, m = plan.batch_per_stage["decode"], lat["decode"] + n * sum(l_it.values())
@@ -251,7 +251,7 @@ def check_plan(space: Space, plan: Plan) -> list[str]:
     it = plan.iterative_batch
     if it is not None and (not space.iterations or it not in space.iterative_batch_options()):
         why.append(f"iterative batch {it}: " + ("the pipeline retrieves once per sequence" if not space.iterations
-                                                else f"not among {_short(space.iterative_batch_options())}"))
+                                                else f"not among {clip(list(space.iterative_batch_options()))}"))
     if plan.burst_requests is None:
         b = plan.batch_per_stage[space.stages[0]]
         if b not in space.batch_options:
@@ -293,8 +293,3 @@ def slo_violations(m: Metrics, slo: Slo) -> list[str]:
     if slo.qps_min is not None and not m.qps >= slo.qps_min:
         bad.append(f"QPS {m.qps!r} < qps_min {slo.qps_min!r}")
     return bad
-
-
-def _short(values) -> str:
-    v = list(values)
-    return str(v) if len(v) <= 12 else f"[{v[0]}, {v[1]}, ..., {v[-1]}] ({len(v)} values)"

@@ -44,11 +44,10 @@ class ScheduleTables:
     def __init__(self, space: Space, slo: Slo):
         self.space, self.slo = space, slo
         self.columns = space.burst_columns() if space.micro else None
-        self.iterative = ([(int(b), int(i)) for b in space.batch_options for i in space.iterative_batch_options()]
-                          if space.iterations else None)  # IR2: (B, b_it) per column
+        self.iterative = space.iterative_columns() if space.iterations else None  # IR2: (B, b_it) per column
         self.l_it = None  # IR: the latest chunk's L_r(b_it) + L_pf(b_it), (rows, columns)
         if self.iterative is not None:
-            self.B = np.array([b * i // math.gcd(b, i) for b, i in self.iterative], dtype=np.int64)  # R' (IR3)
+            self.B = np.array([math.lcm(b, i) for b, i in self.iterative], dtype=np.int64)  # R' (IR3)
             self.need = np.array([max(b, i) for b, i in self.iterative], dtype=np.int64)
         elif self.columns is None:
             self.B = np.asarray(space.batch_options, dtype=np.int64)
@@ -110,7 +109,6 @@ class ScheduleTables:
         if self.cycle_cap is not None:
             ok &= cpre <= self.cycle_cap[None, :]
         return ttft, cpre, ok
-
 
     def _iterative(self, placement, units: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
         """IR3 for k rows and every (B, b_it) column: TTFT at B; each group's cycle per R' = lcm(B, b_it) requests,

@@ -344,12 +344,14 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
             progress(f"simulated {t:.4g} of up to {stop:.4g} s: {groups[-1].produced}/{len(arr)} requests past "
                      f"the pre-decode stages")
     first = groups[-1].out  # D4: first token times (inf: not reached)
-    slots = [0.0] * plan.batch_per_stage["decode"]
-    end = np.full(len(arr), np.inf) if dec is None else dec.end
-    for j in np.flatnonzero(np.isfinite(first)) if dec is None else ():  # D3: FIFO onto the first free slot
-        start = max(first[j], heapq.heappop(slots))
-        end[j] = start + int(length[j]) * t_step
-        heapq.heappush(slots, end[j])
+    if dec is None:  # D3: FIFO onto the first free slot
+        slots, end = [0.0] * plan.batch_per_stage["decode"], np.full(len(arr), np.inf)
+        for j in np.flatnonzero(np.isfinite(first)):
+            start = max(first[j], heapq.heappop(slots))
+            end[j] = start + int(length[j]) * t_step
+            heapq.heappush(slots, end[j])
+    else:
+        end = dec.end
     ok = end <= stop
     window = (end >= duration_s / 2) & (end < duration_s)
     served = int(ok.sum())

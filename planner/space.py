@@ -141,6 +141,11 @@ class Space:
         """IR2: the batches of iterative retrievals (as S5's request batches)."""
         return batch_grid(self.instance.search.max_batch_size, self.instance.search.batches)
 
+    def iterative_columns(self) -> list[tuple[int, int]]:
+        """IR2: every (request batch B, iterative batch b_it) of a space with iterative retrieval; a column serves
+        lcm(B, b_it) requests per cycle (IR3) and needs D >= max(B, b_it)."""
+        return [(b, i) for b in self.batch_options for i in self.iterative_batch_options()]
+
     def burst_sizes(self) -> tuple[int, ...]:
         """MB1/MB5: the bursts a micro-batched space serves: the fixed one, else every power of two some stage's
         largest batch can reach (each schedule's burst is then its largest b_s, MB5)."""

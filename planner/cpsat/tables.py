@@ -167,10 +167,9 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
     """Every pre-decode stage's latencies over its options and the request batches, and the decode book; weights
     of every option under ``objective`` (O4)."""
     columns = space.burst_columns() if space.micro else None
-    iterative = ([(int(b), int(i)) for b in space.batch_options for i in space.iterative_batch_options()]
-                 if space.iterations else None)
+    iterative = space.iterative_columns() if space.iterations else None
     B = (np.array([r for _, r in columns], dtype=np.int64) if columns is not None
-         else np.array([b * i // math.gcd(b, i) for b, i in iterative], dtype=np.int64) if iterative is not None
+         else np.array([math.lcm(b, i) for b, i in iterative], dtype=np.int64) if iterative is not None
          else np.asarray(space.batch_options, dtype=np.int64))
     buckets = _buckets(space, objective)
     options, lat, step, it = {}, {}, {}, {}
