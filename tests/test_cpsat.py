@@ -25,7 +25,8 @@ from planner.cpsat import (
     slice_tables,
 )
 from planner.cpsat.model import cycle_unit
-from planner.cpsat.tables import chip_caps
+from planner.cpsat.tables import DecodeBook, chip_caps
+from planner.exact import ratio_rank
 from planner.exhaustive import iter_schedules
 from planner.schema import Slo
 from tests.conftest import INSTANCES, examples
@@ -90,6 +91,38 @@ def test_capped_rows_keep_the_fastest_row_per_cap():
         assert np.all(np.diff(sub[:, 5]) != 0)  # column 5: the chip cap
         order = np.argsort(-sub[:, 5])
         assert np.all(np.diff(sub[order, 2]) < 0)  # more chips allowed <=> slower: a strict staircase
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(1, 64), st.integers(1, 40)), max_size=8), min_size=1, max_size=6),
+       st.integers(1, 8), st.integers(1, 4000), st.integers(0, 12), st.integers(1, 12), st.integers(1, 16))
+def test_capped_rows_equal_the_staircase_by_brute_force(options, batch, k_num, n_floor, top, need):
+    """All options at once (prefix minima, float boundaries re-checked exactly) = per option, per row: N_cap, the
+    rows with D >= need and N_cap >= max(n_d + 1, n_floor), each kept when faster than every row capped higher (ties:
+    least L, then least D). Options without rows and equal ratios included."""
+    Ds, Ls = [], []
+    for rows in options:
+        by_d = dict(sorted(rows))  # one latency per batch, batches ascending
+        Ds.append(np.array(list(by_d), dtype=np.int64))
+        Ls.append(np.array([10 * v for v in by_d.values()], dtype=np.int64))
+    ranks = [ratio_rank(D, L) if len(D) else np.zeros(0, dtype=np.int64) for D, L in zip(Ds, Ls)]
+    n = len(options)
+    book = DecodeBook(np.arange(1, n + 1), np.arange(1, n + 1), np.arange(1, n + 1), Ds, Ls, [], [], ranks)
+    k = Fraction(k_num, 7)
+    want = []
+    for i, (D, L) in enumerate(zip(Ds, Ls)):
+        cand = []
+        for d, l in zip(D.tolist(), L.tolist()):
+            cap = min(int(k * d / (batch * l)), top)
+            if d >= need and cap >= max(i + 2, n_floor):
+                cand.append((-cap, l, d))
+        best = None
+        for c, l, d in sorted(cand):
+            if best is None or l < best:
+                want.append((i + 1, d, l, i + 1, i + 1, -c))
+                best = l
+    got = capped_rows(book, batch, k, top, n_floor, need)
+    assert sorted(map(tuple, got.tolist())) == sorted(want)
 
 
 def test_o1_is_the_slice_optimum_by_enumeration():

@@ -4,20 +4,23 @@ U1 bounds a slice's QPS/chip for every TTFT bound at once, so when the bound e i
 sweep's solves on the large `any` spaces were slices whose U1 bound beat the best plan while no plan of theirs
 under e did (measured: 1,002 of 1,159 O1 threshold solves and 351 of 418 O2 solves infeasible on paper case4-70b).
 Per slice (built on first use, the least recently used dropped beyond a memory budget) and placement p, over the
-total chips N = 0..N_max (dense arrays) and one grid of cycle caps C (up to 160 cycles spread over the slice's
-levels, then no cap):
+total chips N = 0..N_max (dense arrays):
 
 - LB_TT_p(N | C): a lower bound on the TTFT of p's plans with at most N chips and cycle at most C: the min-plus
   convolution over p's accelerator groups of their options with latency <= C (the group holding retrieval counts
   retrieval's least latency in its cycle), at N - d_0(C) (the fewest decode chips of an option whose best cycle fits
-  C), plus retrieval's least latency among the buckets at most N chips reach. Whole picoseconds, exact.
+  C), plus retrieval's least latency among the buckets at most N chips reach. Whole picoseconds, exact. Built for a
+  grid of 16 cycle caps (spread over the slice's levels, then no cap), and at a level's own cap when refined.
 - the levels Q_i of U1 (groups', decode's and, under S4, the buckets' throughputs) with n_i, the chips U1's need
-  gives them (under S4 also the chips whose servers reach Q_i).
+  gives them (under S4 also the chips whose servers reach Q_i), and each level's cap: B / Q_i when every plan's
+  throughput is a level (no group holds retrieval with an accelerator stage), else B / Q_{i-1}.
 
-U5: a plan of p whose throughput lies in (Q_{i-1}, Q_i] has N >= max(N_min, n_i, min{N : LB_TT_p(N | C_k) <= e}) for
-the first grid cycle C_k >= B / Q_{i-1}, so its QPS/chip is at most Q_i over that; the maximum over i, exact at the
-levels near it (every rational behind the float), floats widened by 1e-9 elsewhere. Valid for every smaller e.
-U6: a plan of p at QPS/chip >= f in interval i has N <= Q_i / f, so TTFT >= min_i LB_TT_p(floor(Q_i / f) | C_k).
+U5: a plan of p at level Q_i (or, with the interval cap, in (Q_{i-1}, Q_i]) has N >= max(N_min, n_i,
+min{N : LB_TT_p(N | cap_i) <= e}), so its QPS/chip is at most Q_i over that; the maximum over i, the grid row at or
+above cap_i first (valid, looser), then the best levels at their own cap until none left could beat the best refined
+one; exact at the levels near it (every rational behind the float), floats widened by 1e-9 elsewhere. Valid for
+every smaller e. U6: a plan of p at QPS/chip >= f at level i has N <= Q_i / f, so TTFT >= min_i
+LB_TT_p(floor(Q_i / f) | cap_i), the lowest values refined likewise.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ BIG = 2**61
 WIDEN = 1 + 1e-9
 CELLS = 40_000  # grid rows x (N_max + 1) per placement: 160 cycles up to N_max = 248, fewer beyond
 KEEP_BYTES = 256 * 2**20  # the slices' arrays kept at once
+REFINE = 16  # levels refined at once (one convolution over their caps)
+REFINE_U6 = 64  # the most levels U6 refines per bound
 INT_BOUND = 2**62  # 'no bound' on a QPS/chip (requests per ps-chip: every real one is below 1)
 
 
@@ -76,13 +81,16 @@ def _convolve(f: np.ndarray, units: np.ndarray, lat: np.ndarray, caps: np.ndarra
 
 class _Placement:
     """One placement on one slice: the rows LB_TT_p(N | C_k) over the cycle grid; the levels Q_i (ascending floats)
-    with a lower bound n_lo on their chips (n_i, and under S4 the chips whose servers reach Q_i) and their grid row;
-    and what recomputes a level exactly: the curves, the rationals (num, den) behind each float level (``inv``) and
-    the retrieval buckets (first N, latency) under S4."""
+    with a lower bound n_lo on their chips (n_i, and under S4 the chips whose servers reach Q_i), the cycle cap
+    ``cap`` a plan of the level meets (B / Q_i, or B / Q_{i-1} where throughputs are not all levels) and the first
+    grid row at or above it (``row``); the rows at each level's own cap, computed on demand (``fine``); and what
+    recomputes a level exactly: the curves, the rationals (num, den) behind each float level (``inv``) and the
+    retrieval buckets (first N, latency) under S4."""
 
-    def __init__(self, placement, lb, levels, n_lo, row, curves, pairs, inv, buckets):
-        self.placement, self.lb, self.levels, self.n_lo, self.row = placement, lb, levels, n_lo, row
+    def __init__(self, placement, lb, levels, n_lo, cap, row, curves, pairs, inv, buckets):
+        self.placement, self.lb, self.levels, self.n_lo, self.cap, self.row = placement, lb, levels, n_lo, cap, row
         self.curves, self.pairs, self.inv, self.buckets = curves, pairs, inv, buckets
+        self.fine: dict[int, np.ndarray] = {}
         self._exact: dict = {}
 
     def first(self, e: int | None) -> np.ndarray:
@@ -121,7 +129,7 @@ class _Placement:
 class SliceLimits:
     """U5 and U6 of the slices of a space, each slice's arrays computed on first use."""
 
-    def __init__(self, space: Space, st: SpaceTables, grid: int = 160):
+    def __init__(self, space: Space, st: SpaceTables, grid: int = 16):
         self.space, self.st = space, st
         # with micro-batching a stage's time per cycle is not its TTFT term, and TTFT is not additive (MB2); with
         # iterative retrieval a group's time per cycle carries the iterative batches and decode's rate depends on the
@@ -179,19 +187,50 @@ class SliceLimits:
             else np.zeros(0, dtype=int)
         return np.append(np.minimum(cyc[pick], BIG - 1), BIG)
 
-    def _build(self, b: int) -> list[_Placement]:
+    def _rows(self, b: int, caps: np.ndarray, placements) -> dict:
+        """LB_TT_p(N | C) of each placement (those with curves at slice b) for the cycle caps ``caps`` (ascending),
+        as arrays (len(caps), N_max + 1); placements in pipeline order share their convolution prefixes."""
         sp, st, size = self.space, self.st, self.size
         B = int(st.batches[b])
-        t_ret, q_ret, r_min = self._retrieval(b)
+        t_ret, _, r_min = self._retrieval(b)
         book = self.curves
         dec_q = book.dec_num[:, b] / book.dec_den[:, b]
-        out, conv = [], {}
-        curves = {p: book.of(p, b) for p in sp.placements}
+        # decode: per cap, the fewest chips of an option whose best cycle B / q fits it (q >= B / cap)
+        order = np.argsort(-dec_q, kind="stable")
+        fewest = np.minimum.accumulate(np.where(dec_q[order] > 0, book.dec_w[order], BIG))
+        k = np.searchsorted(-dec_q[order], -B / (caps.astype(np.float64) * WIDEN), side="right")
+        d0 = np.where(k > 0, fewest[np.maximum(k - 1, 0)], BIG)
+        idx = np.arange(size)[None, :] - np.minimum(d0, size)[:, None]
+        out, conv = {}, {}
+        for p in placements:
+            groups = tuple(sorted((g for g in p if g in self.acc), key=lambda g: sp.stages.index(g[0])))
+            f = None
+            for j in range(1, len(groups) + 1):
+                if groups[:j] not in conv:
+                    g = groups[j - 1]
+                    units, lat = self.acc[g]
+                    t = lat[:, b] + (r_min if "retrieval" in g else 0)
+                    nf = _first(units, t, caps, size) if f is None else _convolve(f, units, t, caps)
+                    if "retrieval" in g:  # the cap counted retrieval; the TTFT adds it once below
+                        nf = np.where(nf < BIG, nf - r_min, BIG)
+                    conv[groups[:j]] = nf
+                f = conv[groups[:j]]
+            if f is None:
+                f = np.zeros((len(caps), size), dtype=np.int64)
+            lb = np.where(idx >= 0, np.take_along_axis(f, np.maximum(idx, 0), axis=1), BIG)
+            out[p] = np.minimum(lb + t_ret[None, :], BIG)
+        return out
+
+    def _build(self, b: int) -> list[_Placement]:
+        sp, st = self.space, self.st
+        B = int(st.batches[b])
+        _, q_ret, _ = self._retrieval(b)
+        curves = {p: cv for p in sp.placements if (cv := self.curves.of(p, b)) is not None}
         caps = self._grid(B, list(curves.values()), b)
+        rows = self._rows(b, caps, list(curves))
         hosts = sp.has_retrieval and not sp.decides_servers
+        out = []
         for p, cv in curves.items():
-            if cv is None:
-                continue
             ret_lat = st.lat["retrieval"][:, b] if hosts else np.zeros(0, dtype=np.int64)
             pairs = np.column_stack([np.concatenate([num for _, num, _ in cv] + [np.full(len(ret_lat), B)]),
                                      np.concatenate([den for _, _, den in cv] + [ret_lat])])
@@ -199,38 +238,31 @@ class SliceLimits:
             if len(pairs) == 0:
                 continue
             levels, inv = np.unique(pairs[:, 0] / pairs[:, 1], return_inverse=True)
-            groups = tuple(sorted((g for g in p if g in self.acc), key=lambda g: sp.stages.index(g[0])))
-            f = None
-            for k in range(1, len(groups) + 1):  # placements in pipeline order share their prefixes
-                if groups[:k] not in conv:
-                    g = groups[k - 1]
-                    units, lat = self.acc[g]
-                    t = lat[:, b] + (r_min if "retrieval" in g else 0)
-                    nf = _first(units, t, caps, size) if f is None else _convolve(f, units, t, caps)
-                    if "retrieval" in g:  # the cap counted retrieval; the TTFT adds it once below
-                        nf = np.where(nf < BIG, nf - r_min, BIG)
-                    conv[groups[:k]] = nf
-                f = conv[groups[:k]]
-            if f is None:
-                f = np.zeros((len(caps), size), dtype=np.int64)
-            # decode: per cap, the fewest chips of an option whose best cycle B / q fits it (q >= B / cap)
-            order = np.argsort(-dec_q, kind="stable")
-            fewest = np.minimum.accumulate(np.where(dec_q[order] > 0, book.dec_w[order], BIG))
-            k = np.searchsorted(-dec_q[order], -B / (caps.astype(np.float64) * WIDEN), side="right")
-            d0 = np.where(k > 0, fewest[np.maximum(k - 1, 0)], BIG)
-            idx = np.arange(size)[None, :] - np.minimum(d0, size)[:, None]
-            lb = np.where(idx >= 0, np.take_along_axis(f, np.maximum(idx, 0), axis=1), BIG)
-            lb = np.minimum(lb + t_ret[None, :], BIG)
             lo = np.maximum(need(cv, levels), sp.min_chips)
             if hosts:  # S4: the chips whose servers reach the level
                 lo = np.maximum(lo, np.searchsorted(q_ret, levels * (1 - 1e-9)))
-            # a level's interval (Q_{i-1}, Q_i] has cycles up to B / Q_{i-1}: the first grid row at or above it
-            prev = np.concatenate(([0.0], levels[:-1]))
+            # a plan's cycle: B / Q_i where every plan's throughput is one of the levels (E5: the slowest group,
+            # decode at its best row, retrieval's bucket), else up to B / Q_{i-1} (a group holding retrieval and an
+            # accelerator stage has a cycle t_g + t_r no level names)
+            exact = not any("retrieval" in g for g in p if g in self.acc)
+            top = levels if exact else np.concatenate(([0.0], levels[:-1]))
             with np.errstate(divide="ignore"):
-                row = np.searchsorted(caps, np.where(prev > 0, B / prev * WIDEN, np.inf))
+                cap = np.where(top > 0, B / top * WIDEN, np.inf)
+            row = np.minimum(np.searchsorted(caps, cap), len(caps) - 1)
             buckets = (np.array([bk.n_lo for bk in st.buckets]), ret_lat, B) if hosts else None
-            out.append(_Placement(p, lb, levels, lo, np.minimum(row, len(caps) - 1), cv, pairs, inv, buckets))
+            out.append(_Placement(p, rows[p], levels, lo, cap, row, cv, pairs, inv, buckets))
         return out
+
+    def _refine(self, b: int, pl: _Placement, idx: np.ndarray) -> np.ndarray:
+        """LB_TT_p(. | cap_i) at the levels ``idx``' own caps (rows, computed once per level)."""
+        todo = [int(i) for i in idx if int(i) not in pl.fine]
+        if todo:
+            caps = np.minimum(pl.cap[todo], float(BIG - 1))
+            order = np.argsort(caps, kind="stable")
+            got = self._rows(b, np.ceil(caps[order]).astype(np.int64), [pl.placement])[pl.placement]
+            for r, j in zip(got, order):
+                pl.fine[todo[j]] = r
+        return np.stack([pl.fine[int(i)] for i in idx])
 
     def ratio_bounds(self, b: int, e: int | None) -> dict:
         """U5 per placement: an upper bound on the QPS/chip (requests per ps-chip) of its plans with TTFT <= e, valid
@@ -248,6 +280,10 @@ class SliceLimits:
             if not ok.any():
                 continue
             val = np.where(ok, pl.levels / np.maximum(n, 1), 0.0)
+            if e is not None:  # the grid row's cap is at or above a level's own: refine the best levels at theirs
+                need_n, val = self._tighten(b, pl, e, need_n, val)
+                if not val.any():
+                    continue
             top = float(val.max())
             near = val >= top * (1 - 1e-7)
             bound = Fraction(0)
@@ -263,6 +299,23 @@ class SliceLimits:
             if bound > 0:
                 out[pl.placement] = bound
         return out
+
+    def _tighten(self, b: int, pl: _Placement, e: int, need_n: np.ndarray, val: np.ndarray):
+        """U5 at the levels' own caps, best first, until no level left at its grid row's bound could beat the best
+        refined one (a level's bound only falls when its cap tightens): per level, the least N and the bound."""
+        need_n, val = need_n.copy(), val.copy()
+        order = np.argsort(-val, kind="stable")
+        best, pos = 0.0, 0
+        while pos < len(order) and val[order[pos]] > best:
+            idx = order[pos: pos + REFINE]
+            idx = idx[val[idx] > best]
+            first = (self._refine(b, pl, idx) > e).sum(axis=1)
+            need_n[idx] = np.maximum(need_n[idx], first)
+            n = np.maximum(pl.n_lo[idx], need_n[idx])
+            val[idx] = np.where(n < self.size, pl.levels[idx] / np.maximum(n, 1), 0.0)
+            best = max(best, float(val[idx].max()))
+            pos += REFINE
+        return need_n, val
 
     def least_chips(self, b: int, e: int | None, placements=None) -> int:
         """A lower bound on the chips of slice b's plans with TTFT <= e (in ``placements``, default all): the least
@@ -294,11 +347,26 @@ class SliceLimits:
         out = {}
         for pl in self.of(b):
             hi, ok = pl.most(float(floor), self.size)
-            if ok.any():
-                t = int(pl.lb[pl.row[ok], hi[ok]].min())
-                if t < BIG and (e is None or t <= e):
-                    out[pl.placement] = t
+            idx = np.flatnonzero(ok)
+            if not len(idx):
+                continue
+            low = pl.lb[pl.row[idx], hi[idx]]
+            t = self._lowest(b, pl, idx, hi[idx], low)
+            if t < BIG and (e is None or t <= e):
+                out[pl.placement] = t
         return out
+
+    def _lowest(self, b: int, pl: _Placement, idx: np.ndarray, hi: np.ndarray, low: np.ndarray) -> int:
+        """min_i LB_TT_p(hi_i | cap_i) over the levels ``idx`` (their grid rows give ``low``, never above): the
+        lowest first at their own caps, until no grid value left is below the least refined one, or REFINE_U6
+        levels refined (the rest count at their grid value)."""
+        order = np.argsort(low, kind="stable")
+        best, pos = BIG, 0
+        while pos < min(len(order), REFINE_U6) and low[order[pos]] < best:
+            k = order[pos: pos + REFINE]
+            best = min(best, int(self._refine(b, pl, idx[k])[np.arange(len(k)), hi[k]].min()))
+            pos += REFINE
+        return int(min(best, low[order[pos:]].min(initial=BIG)))
 
     def ttft_bound(self, b: int, floor: Fraction, e: int | None) -> int | None:
         """U6: a lower bound on the TTFT (ps) of slice b's plans with QPS/chip >= floor and TTFT <= e (None: there

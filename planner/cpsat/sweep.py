@@ -264,8 +264,16 @@ class SliceSweep:
         floor = tie_floor(beat) if beat is not None else None  # tie or beat: a 'no' spares F2 the slice
         scope = self.scope(sl, e, floor, False)
         out = None
-        if beat is None and scope["n_max"] > 2 * scope["n_min"]:  # a good plan among few chips first: then the
-            window = scope | {"n_max": 2 * scope["n_min"]}  # certifications' own range is narrow (C13)
+        if beat is None and not self.limits.off and not sl.ub_strict and sl.ub > 0:
+            # U5 is exact where a plan attains it: ask for QPS/chip >= the bound itself; a plan is then optimal
+            # without a certification, and a 'no' proves r_B(e) < the bound
+            out = self._run(sl, Ask(rows, "P", e, sl.batch / sl.ub, product=True, **self.scope(sl, e, sl.ub, False)))
+            if out is None:
+                self.lower(sl, sl.ub, strict=True)
+                scope = self.scope(sl, e, floor, False)
+        if out is None and beat is None and scope["n_max"] > 2 * scope["n_min"]:
+            # a good plan among few chips first: then the certifications' own range is narrow (C13)
+            window = scope | {"n_max": 2 * scope["n_min"]}
             out = self._run(sl, Ask(rows, "P", e, None, product=True, **window))
         if out is None:
             out = self._run(sl, Ask(rows, "P", e, sl.batch / floor if beat else None, product=True, **scope))
@@ -295,11 +303,12 @@ class SliceSweep:
             self.lower(sl, cost.ratio, strict=False)
         return sl.best
 
-    def o2(self, sl: _Slice, e: int | None, floor: Fraction) -> tuple[Cost, dict, bool] | None:
-        """O2: the least TTFT among plans with QPS/chip >= floor under TTFT <= e (None: no such plan)."""
+    def o2(self, sl: _Slice, e: int | None, floor: Fraction, low: int | None = None) -> tuple[Cost, dict, bool] | None:
+        """O2: the least TTFT among plans with QPS/chip >= floor under TTFT <= e (None: no such plan); ``low`` a
+        lower bound on it (U6)."""
         if sl.best is not None and (e is None or sl.best[0].ttft <= e) and sl.best[0].ratio >= floor \
-                and sl.best[0].ttft == sl.ttft_lb:
-            return sl.best  # its TTFT is the slice's least: nothing to improve
+                and sl.best[0].ttft in (sl.ttft_lb, low):
+            return sl.best  # its TTFT is the least possible (the slice's, or U6's at the floor): nothing to improve
         if self.base(sl) is None:
             return None
         out = self._run(sl, Ask(self.rows(sl, "best_from"), "TTFT", e, sl.batch / floor,
@@ -407,7 +416,7 @@ class SliceSweep:
                 if t_star is not None and low > t_star:
                     continue
                 self.say(f"{label}least TTFT at QPS/chip {float(best) * 1e12:.6g}: slice {i + 1}/{len(tied)}")
-                res = self.o2(sl, e, floor)
+                res = self.o2(sl, e, floor, low)
                 if res is None:
                     continue
                 proven &= res[2]

@@ -59,12 +59,52 @@ class DecodeBook:
     _by_ratio: dict = field(default_factory=dict, compare=False, repr=False)
     _picked: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def flat(self) -> "FlatBook":
+        """Every option's rows by D / L, highest first, in one array (computed once)."""
+        if "flat" not in self._by_ratio:
+            parts = [self.by_ratio(i) for i in range(len(self.options))]
+            sizes = np.array([len(o) for o, _ in parts], dtype=np.int64)
+            cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
+            self._by_ratio["flat"] = FlatBook(
+                np.concatenate(([0], np.cumsum(sizes))), np.repeat(np.arange(len(parts)), sizes),
+                cat([self.D[i][o] for i, (o, _) in enumerate(parts)]),
+                cat([self.L[i][o] for i, (o, _) in enumerate(parts)]),
+                np.concatenate([-q for _, q in parts]) if parts else np.zeros(0))
+        return self._by_ratio["flat"]
+
     def by_ratio(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Option i's rows by D / L, highest first (exact ranks), and those ratios as floats; computed once."""
         if i not in self._by_ratio:
             order = np.argsort(self.rank[i], kind="stable")
             self._by_ratio[i] = (order, self.D[i][order] / self.L[i][order].astype(np.float64))
         return self._by_ratio[i]
+
+
+@dataclass(frozen=True)
+class FlatBook:
+    """``DecodeBook.flat``: option i's rows (highest D / L first) are start[i]:start[i + 1] of ``option``, ``D``,
+    ``L`` and ``neg_q`` (-D / L as floats, ascending within each option)."""
+
+    start: np.ndarray
+    option: np.ndarray
+    D: np.ndarray
+    L: np.ndarray
+    neg_q: np.ndarray
+    _least: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def least_index(self, need: int) -> np.ndarray:
+        """Per row p, the row of the least ``masked`` (L, or more where D < need) among its option's rows up to p,
+        the last one of equal L (by ratio, the least D); the last few needs remembered."""
+        if need not in self._least:
+            masked = np.where(self.D >= need, self.L, int(self.L.max(initial=0)) + 1)
+            first = np.zeros(len(masked), dtype=bool)
+            first[self.start[:-1][self.start[:-1] < len(masked)]] = True
+            run = _segment_min(masked, first)
+            record = first | (masked <= np.r_[0, run[:-1]])
+            if len(self._least) >= 8:
+                self._least.pop(next(iter(self._least)))
+            self._least[need] = np.maximum.accumulate(np.where(record, np.arange(len(masked)), -1))
+        return self._least[need]
 
 
 @dataclass(frozen=True)
@@ -327,22 +367,61 @@ def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor
     """Rows (n_d, D, L, o_d, w_d, N_cap) with D >= need (default B) under the threshold K on the cost of ``batch``
     requests per cycle (B, or the burst R): per decode option, for each chip cap
     the least-L row (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3
-    needs. Only the rows whose D / L can give such a cap are looked at (by ratio, highest first: a prefix)."""
-    rows = []
-    for i, (o, n, w) in enumerate(zip(book.options, book.chips, book.weights)):
-        if len(book.D[i]) == 0:
-            continue
-        order, q = book.by_ratio(i)
-        floor = max(int(n) + 1, n_floor)  # N_cap = floor(K D / (B L)) >= floor needs D / L >= floor B / K
-        m = int(np.searchsorted(-q, -float(floor * batch / k_max) * (1 - 1e-9), side="right"))
-        idx = order[:m]
-        idx = idx[book.D[i][idx] >= (batch if need is None else need)]
-        d, l = book.D[i][idx], book.L[i][idx]
-        cap = chip_caps(d, l, batch, k_max, False, top)
-        ok = cap >= floor
-        d, l, cap = d[ok], l[ok], cap[ok]
-        sel = np.lexsort((d, l, -cap))  # by cap descending, then L, then D
-        best_l = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(l[sel])[:-1]))
-        keep = sel[l[sel] < best_l]  # strictly faster than every row allowing more chips
-        rows.extend((int(n), int(d[j]), int(l[j]), int(o), int(w), int(cap[j])) for j in keep)
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 6)
+    needs. By ratio D / L (highest first) the caps only fall, so the row of cap c is the least L of a prefix: the
+    prefixes of every option and cap at once, floats deciding all but a band of 1e-9 around each boundary (those rows
+    are candidates too), then the exact caps of the candidates alone."""
+    flat = book.flat()
+    need = batch if need is None else need
+    opts = np.flatnonzero(np.maximum(book.chips + 1, n_floor) <= top)
+    lo_c = np.maximum(book.chips[opts] + 1, n_floor)
+    count = top - lo_c + 1  # the caps c = lo_c .. top of each option
+    if not len(opts) or count.sum() == 0:
+        return np.zeros((0, 6), dtype=np.int64)
+    opt = np.repeat(opts, count)
+    c = np.repeat(lo_c - np.concatenate(([0], np.cumsum(count)[:-1])), count) + np.arange(int(count.sum()))
+    thr = -(c * (batch / float(k_max)))  # cap >= c needs D / L >= c B / K
+    a, z = flat.start[opt], flat.start[opt + 1]
+    sure = _segment_search(flat.neg_q, a, z, thr * (1 + 1e-9))  # rows a..sure-1: cap >= c beyond float error
+    maybe = _segment_search(flat.neg_q, a, z, thr * (1 - 1e-9))
+    # the least L among rows a..sure-1 with D >= need: the last strict prefix minimum of L there
+    least = flat.least_index(need)
+    cand = [least[sure[sure > a] - 1]]
+    band = maybe > sure
+    if band.any():
+        cand.append(np.concatenate([np.arange(x, y) for x, y in zip(sure[band], maybe[band])]))
+    idx = np.unique(np.concatenate(cand))
+    idx = idx[flat.D[idx] >= need]
+    o, d, l = flat.option[idx], flat.D[idx], flat.L[idx]
+    cap = chip_caps(d, l, batch, k_max, False, top)
+    ok = cap >= np.maximum(book.chips[o] + 1, n_floor)
+    o, d, l, cap = o[ok], d[ok], l[ok], cap[ok]
+    sel = np.lexsort((d, l, -cap, o))  # per option by cap descending, then L, then D
+    first = np.r_[True, o[sel][1:] != o[sel][:-1]]
+    keep = sel[first | (l[sel] < np.r_[0, _segment_min(l[sel], first)[:-1]])]  # faster than every row capped higher
+    o = o[keep]
+    return np.column_stack([book.chips[o], d[keep], l[keep], book.options[o], book.weights[o],
+                            cap[keep]]).astype(np.int64).reshape(-1, 6)
+
+
+def _segment_search(neg_q: np.ndarray, a: np.ndarray, z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per query j (queries of one segment consecutive): a_j + the number of neg_q[a_j:z_j] (ascending) <= t_j."""
+    out = np.empty(len(t), dtype=np.int64)
+    cut = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (z[1:] != z[:-1]), True])  # an empty segment shares a
+    for x, y in zip(cut[:-1].tolist(), cut[1:].tolist()):
+        lo, hi = int(a[x]), int(z[x])
+        out[x:y] = lo + np.searchsorted(neg_q[lo:hi], t[x:y], side="right")
+    return out
+
+
+def _segment_min(v: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The running minimum of v (int64 >= 0), restarted where ``first``: one accumulate with each segment lifted
+    above the next (exact integers), or per segment where the lift would pass int64."""
+    if not len(v):
+        return v.copy()
+    seg = np.cumsum(first) - 1
+    span = int(v.max()) + 1
+    if span * (int(seg[-1]) + 2) < 2**62:
+        off = (int(seg[-1]) + 1 - seg) * span
+        return np.minimum.accumulate(v + off) - off
+    start = np.flatnonzero(first)
+    return np.concatenate([np.minimum.accumulate(v[x:y]) for x, y in zip(start, [*start[1:], len(v)])])
