@@ -1,7 +1,8 @@
 """Speed at scale (issue: speed at scale): frontier time on `any` spaces and on growing chip budgets.
 
 1. Shipped instances with `--chips any --batches any` (chip lists dropped): time, points, CP-SAT solves, peak
-   memory, complete and proven.
+   memory, complete and proven (the iterative-retrieval case3 instances are refused there: 1,048,576 (B, b_it)
+   columns; section 3 runs them with `--chips any` and their power-of-two batches).
 2. Chip budgets 128 .. 65,536 (total max = per-stage max = budget) on rago-oss case4 (its chip lists dropped) and on
    paper case1-8b, pow2 spaces.
 Each run is its own subprocess (peak RSS per run) under ``--time-limit-s`` (default 120 s; an incomplete frontier is
@@ -49,7 +50,9 @@ def run(name: str, path: Path, search: dict, limit: float) -> dict:
     code = CHILD.format(root=str(ROOT), path=str(path), search=json.dumps(search), limit=limit)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=limit * 3 + 600)
     if out.returncode != 0:
-        return {"name": name, "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+        row = {"name": name, "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+        print(f"  {name:34s} error: {row['error'][:150]}", flush=True)
+        return row
     row = json.loads(out.stdout.strip().splitlines()[-1]) | {"name": name}
     ref = FRONTIERS / f"{name}.json"
     row["same_as_before"] = None  # incomplete, or a first run (then stored as the reference)
@@ -82,6 +85,10 @@ def main() -> None:
         for n in names:
             rows.append(run(f"{n.replace('/', '-')}-any", ROOT / "instances" / f"{n}.yaml",
                             {"chips": "any", "batches": "any", "chip_options": {}}, args.time_limit_s))
+    if not args.skip_instances and not args.instances:
+        print("3. iterative retrieval (case3), --chips any, batches pow2 (any batches: 1,048,576 columns, refused)")
+        for p in sorted((ROOT / "instances" / "paper").glob("case3-*.yaml")):
+            rows.append(run(f"paper-{p.stem}-any-chips", p, {"chips": "any", "chip_options": {}}, args.time_limit_s))
     if not args.skip_budgets:
         print("2. chip budgets (total max = per-stage max), pow2")
         for n in ("rago-oss/case4", "paper/case1-8b"):

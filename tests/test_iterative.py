@@ -86,3 +86,14 @@ def test_check_plan_names_a_bad_iterative_batch(tmp_path, profiles):
     assert "iterative batch 3: not among [1, 2]" in " ".join(check_plan(sp, _plan(1, 4, 3)))
     once = build_space(load_instance(write_yaml(tmp_path / "o.yaml", tiny_instance_dict(profiles))))
     assert "retrieves once per sequence" in " ".join(check_plan(once, _plan(1, 2, 1)))
+
+
+def test_too_many_iterative_columns_is_refused_with_the_numbers():
+    """IR2 makes every (B, b_it) pair a column: an `any` batch grid of 1,024 would be 1,048,576 columns (tables of
+    about 7 GiB); refused up front with the counts and what to change, 256 x 256 still accepted."""
+    inst = load_instance(INSTANCES / "paper" / "case3-8b.yaml")
+    wide = inst.model_copy(update={"search": inst.search.model_copy(update={"batches": "any"})})
+    with pytest.raises(InstanceError, match=r"1,024 x 1,024 = 1,048,576 columns.*max_batch_size to <= 256"):
+        build_space(wide)
+    ok = inst.model_copy(update={"search": inst.search.model_copy(update={"batches": "any", "max_batch_size": 256})})
+    assert len(build_space(ok).iterative_columns()) == 65_536

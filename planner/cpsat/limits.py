@@ -138,6 +138,7 @@ class SliceLimits:
         self.curves = Curves(space, st, chips=True)
         self.size = space.max_chips + 1
         self.grid = max(0, min(grid, CELLS // self.size - 1))  # rows x N stays within CELLS per placement
+        self.refines = REFINE * self.size <= CELLS  # levels at their own caps: rows of N_max + 1 each, 16 at once
         self.acc = {}
         for p in space.placements:
             for g in p:
@@ -280,7 +281,7 @@ class SliceLimits:
             if not ok.any():
                 continue
             val = np.where(ok, pl.levels / np.maximum(n, 1), 0.0)
-            if e is not None:  # the grid row's cap is at or above a level's own: refine the best levels at theirs
+            if e is not None and self.refines:  # the grid row's cap is at or above a level's own: refine the best
                 need_n, val = self._tighten(b, pl, e, need_n, val)
                 if not val.any():
                     continue
@@ -362,7 +363,7 @@ class SliceLimits:
         levels refined (the rest count at their grid value)."""
         order = np.argsort(low, kind="stable")
         best, pos = BIG, 0
-        while pos < min(len(order), REFINE_U6) and low[order[pos]] < best:
+        while self.refines and pos < min(len(order), REFINE_U6) and low[order[pos]] < best:
             k = order[pos: pos + REFINE]
             best = min(best, int(self._refine(b, pl, idx[k])[np.arange(len(k)), hi[k]].min()))
             pos += REFINE
