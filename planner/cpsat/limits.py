@@ -40,7 +40,7 @@ __all__ = ["SliceLimits"]
 #: 'no plan' in the int64 TTFT arrays: above any sum of latencies (each < 2^58 ps, Q1), summed without overflow.
 BIG = 2**61
 WIDEN = 1 + 1e-9
-CELLS = 40_000  # grid rows x (N_max + 1) per placement: 160 cycles up to N_max = 248, fewer beyond
+CELLS = 40_000  # grid rows x (N_max + 1) per placement (16 caps up to N_max = 2,351, fewer beyond); refinement too
 KEEP_BYTES = 256 * 2**20  # the slices' arrays kept at once
 REFINE = 16  # levels refined at once (one convolution over their caps)
 REFINE_U6 = 64  # the most levels U6 refines per bound
