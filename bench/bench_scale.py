@@ -5,6 +5,7 @@
    columns; section 3 runs them with `--chips any` and their power-of-two batches).
 2. Chip budgets 128 .. 65,536 (total max = per-stage max = budget) on rago-oss case4 (its chip lists dropped) and on
    paper case1-8b, pow2 spaces.
+3. The case3 instances with `--chips any` (their power-of-two batches).
 Each run is its own subprocess (peak RSS per run) under ``--time-limit-s`` (default 120 s; an incomplete frontier is
 reported as such). Each frontier's exact key (TTFT ps, decode ps, chips per point) is stored in
 ``bench/results/scale-frontiers/``; a later run compares against it and says whether any point changed.
@@ -85,16 +86,16 @@ def main() -> None:
         for n in names:
             rows.append(run(f"{n.replace('/', '-')}-any", ROOT / "instances" / f"{n}.yaml",
                             {"chips": "any", "batches": "any", "chip_options": {}}, args.time_limit_s))
-    if not args.skip_instances and not args.instances:
-        print("3. iterative retrieval (case3), --chips any, batches pow2 (any batches: 1,048,576 columns, refused)")
-        for p in sorted((ROOT / "instances" / "paper").glob("case3-*.yaml")):
-            rows.append(run(f"paper-{p.stem}-any-chips", p, {"chips": "any", "chip_options": {}}, args.time_limit_s))
     if not args.skip_budgets:
         print("2. chip budgets (total max = per-stage max), pow2")
         for n in ("rago-oss/case4", "paper/case1-8b"):
             for b in args.budgets:
                 rows.append(run(f"{n.replace('/', '-')}-budget-{b}", ROOT / "instances" / f"{n}.yaml",
                                 {"chip_options": {}, "budget": b}, args.time_limit_s))
+    if not args.skip_instances and not args.instances:
+        print("3. iterative retrieval (case3), --chips any, batches pow2 (any batches: 1,048,576 columns, refused)")
+        for p in sorted((ROOT / "instances" / "paper").glob("case3-*.yaml")):
+            rows.append(run(f"paper-{p.stem}-any-chips", p, {"chips": "any", "chip_options": {}}, args.time_limit_s))
     Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
     print(f"wrote {args.out}")
 

@@ -188,12 +188,13 @@ class SliceLimits:
             else np.zeros(0, dtype=int)
         return np.append(np.minimum(cyc[pick], BIG - 1), BIG)
 
-    def _rows(self, b: int, caps: np.ndarray, placements) -> dict:
+    def _rows(self, b: int, caps: np.ndarray, placements, retrieval: tuple | None = None) -> dict:
         """LB_TT_p(N | C) of each placement (those with curves at slice b) for the cycle caps ``caps`` (ascending),
-        as arrays (len(caps), N_max + 1); placements in pipeline order share their convolution prefixes."""
+        as arrays (len(caps), N_max + 1); placements in pipeline order share their convolution prefixes.
+        ``retrieval``: ``_retrieval(b)`` where the caller has it."""
         sp, st, size = self.space, self.st, self.size
         B = int(st.batches[b])
-        t_ret, _, r_min = self._retrieval(b)
+        t_ret, _, r_min = retrieval or self._retrieval(b)
         book = self.curves
         dec_q = book.dec_num[:, b] / book.dec_den[:, b]
         # decode: per cap, the fewest chips of an option whose best cycle B / q fits it (q >= B / cap)
@@ -225,10 +226,11 @@ class SliceLimits:
     def _build(self, b: int) -> list[_Placement]:
         sp, st = self.space, self.st
         B = int(st.batches[b])
-        _, q_ret, _ = self._retrieval(b)
+        ret = self._retrieval(b)
+        q_ret = ret[1]
         curves = {p: cv for p in sp.placements if (cv := self.curves.of(p, b)) is not None}
         caps = self._grid(B, list(curves.values()), b)
-        rows = self._rows(b, caps, list(curves))
+        rows = self._rows(b, caps, list(curves), ret)
         hosts = sp.has_retrieval and not sp.decides_servers
         out = []
         for p, cv in curves.items():

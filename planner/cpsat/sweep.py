@@ -270,7 +270,6 @@ class SliceSweep:
             out = self._run(sl, Ask(rows, "P", e, sl.batch / sl.ub, product=True, **self.scope(sl, e, sl.ub, False)))
             if out is None:
                 self.lower(sl, sl.ub, strict=True)
-                scope = self.scope(sl, e, floor, False)
         if out is None and beat is None and scope["n_max"] > 2 * scope["n_min"]:
             # a good plan among few chips first: then the certifications' own range is narrow (C13)
             window = scope | {"n_max": 2 * scope["n_min"]}

@@ -58,19 +58,20 @@ class DecodeBook:
     rank: list[np.ndarray] = field(default_factory=list)
     _by_ratio: dict = field(default_factory=dict, compare=False, repr=False)
     _picked: dict = field(default_factory=dict, compare=False, repr=False)
+    _flat: list = field(default_factory=list, compare=False, repr=False)
 
     def flat(self) -> "FlatBook":
         """Every option's rows by D / L, highest first, in one array (computed once)."""
-        if "flat" not in self._by_ratio:
+        if not self._flat:
             parts = [self.by_ratio(i) for i in range(len(self.options))]
             sizes = np.array([len(o) for o, _ in parts], dtype=np.int64)
             cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
-            self._by_ratio["flat"] = FlatBook(
+            self._flat.append(FlatBook(
                 np.concatenate(([0], np.cumsum(sizes))), np.repeat(np.arange(len(parts)), sizes),
                 cat([self.D[i][o] for i, (o, _) in enumerate(parts)]),
                 cat([self.L[i][o] for i, (o, _) in enumerate(parts)]),
-                np.concatenate([-q for _, q in parts]) if parts else np.zeros(0))
-        return self._by_ratio["flat"]
+                np.concatenate([-q for _, q in parts]) if parts else np.zeros(0)))
+        return self._flat[0]
 
     def by_ratio(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Option i's rows by D / L, highest first (exact ranks), and those ratios as floats; computed once."""
@@ -93,8 +94,8 @@ class FlatBook:
     _least: dict = field(default_factory=dict, compare=False, repr=False)
 
     def least_index(self, need: int) -> np.ndarray:
-        """Per row p, the row of the least ``masked`` (L, or more where D < need) among its option's rows up to p,
-        the last one of equal L (by ratio, the least D); the last few needs remembered."""
+        """Per row p, the row of the least L among its option's rows up to p with D >= need (a row with D < need
+        only where none has it), the last one of equal L (by ratio, the least D); the last 8 needs remembered."""
         if need not in self._least:
             masked = np.where(self.D >= need, self.L, int(self.L.max(initial=0)) + 1)
             first = np.zeros(len(masked), dtype=bool)
@@ -374,8 +375,8 @@ def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor
     need = batch if need is None else need
     opts = np.flatnonzero(np.maximum(book.chips + 1, n_floor) <= top)
     lo_c = np.maximum(book.chips[opts] + 1, n_floor)
-    count = top - lo_c + 1  # the caps c = lo_c .. top of each option
-    if not len(opts) or count.sum() == 0:
+    count = top - lo_c + 1  # the caps c = lo_c .. top of each option (>= 1 each)
+    if not len(opts):
         return np.zeros((0, 6), dtype=np.int64)
     opt = np.repeat(opts, count)
     c = np.repeat(lo_c - np.concatenate(([0], np.cumsum(count)[:-1])), count) + np.arange(int(count.sum()))
