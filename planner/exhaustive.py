@@ -113,9 +113,9 @@ def _decode_choices(tables: _Tables, A: np.ndarray, dc: int, cpre: np.ndarray, o
     return tuple(np.concatenate(x) for x in zip(*picks))
 
 
-def _ir_arrays(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -> ScheduleArrays:
+def _ir_arrays(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok, l_it) -> ScheduleArrays:
     """IR4: every schedule of a chunk with iterative retrieval that meets the SLO: decode serves (2D - b + 1)
-    every 2 M ps, M = L_dec(D) + n L_it (L_it of the row's servers and prefill option, ``tables.l_it``); its
+    every 2 M ps, M = L_dec(D) + n L_it (L_it of the row's servers and prefill option, ``l_it``, rows x columns); its
     whole-decode latency ceil(2 D M / (2D - b + 1)) meets the TPOT bound, its throughput decode's share of the QPS
     floor (Q3)."""
     placement, n_it = space.placements[pi], space.iterations
@@ -130,7 +130,7 @@ def _ir_arrays(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -> Sch
                 continue
             r, d = np.repeat(r, len(d)), np.tile(d, len(r))
             D = dt.D[d]
-            m = dt.L[d] + n_it * tables.l_it[r, c]
+            m = dt.L[d] + n_it * l_it[r, c]
             num, den = 2 * D - b + 1, 2 * m
             dec_ps = -(-(2 * D * m) // num)
             keep = np.ones(len(r), dtype=bool) if tpot_cap is None else dec_ps <= tpot_cap
@@ -145,9 +145,9 @@ def _ir_arrays(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -> Sch
     return _concat(parts)[0] if parts else ScheduleArrays(pi, A[:0], *(np.zeros(0, dtype=np.int64),) * 8)
 
 
-def _frontier_chunk(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok) -> ScheduleArrays:
+def _frontier_chunk(space: Space, tables: _Tables, pi: int, A, ttft, cpre, ok, l_it) -> ScheduleArrays:
     if tables.iterative is not None:
-        arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok)
+        arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok, l_it)
         return ScheduleArrays(pi, *(getattr(arr, f) for f in _FIELDS))
     placement = space.placements[pi]
     dc = len(placement) - 1
@@ -217,8 +217,8 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
     t0 = time.perf_counter()
     tables = _Tables(space, slo)
     kept = []
-    for pi, A, ttft, cpre, ok in chunks(space, tables, progress):
-        arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok)
+    for pi, A, ttft, cpre, ok, l_it in chunks(space, tables, progress):
+        arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok, l_it)
         if len(arr.batch):
             kept.append(_front(arr))
     if not kept:
@@ -237,9 +237,9 @@ def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | No
     slo = slo or Slo()
     guard(space, max_schedules)
     tables = _Tables(space, slo)
-    for pi, A, ttft, cpre, ok in chunks(space, tables, progress):
+    for pi, A, ttft, cpre, ok, l_it in chunks(space, tables, progress):
         if tables.iterative is not None:
-            arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok)
+            arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok, l_it)
             yield ScheduleArrays(pi, *(getattr(arr, f) for f in _FIELDS))
             continue
         dc = len(space.placements[pi]) - 1
@@ -281,11 +281,11 @@ def exhaustive_min_chips(space: Space, slo: Slo | None = None, progress: Progres
     t0 = time.perf_counter()
     tables = _Tables(space, slo)
     best = None
-    for pi, A, ttft, cpre, ok in chunks(space, tables, progress):
+    for pi, A, ttft, cpre, ok, l_it in chunks(space, tables, progress):
         placement = space.placements[pi]
         dc = len(placement) - 1
         if tables.iterative is not None:  # IR4: the decode rows depend on the row's L_it
-            arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok)
+            arr = _ir_arrays(space, tables, pi, A, ttft, cpre, ok, l_it)
             if len(arr.batch):
                 w = _weights(space, placement, arr.chips, objective)
                 k = int(np.lexsort((arr.decode_ps, arr.ttft_ps, w))[0])
@@ -351,8 +351,8 @@ def _infeasible_reason(space: Space, slo: Slo) -> str:
     bounds = ", ".join(f"{k} = {v}" for k, v in slo.model_dump().items() if v is not None)
     tables = _Tables(space, Slo())
     best_ttft, best_dec, best_qps = None, None, 0.0
-    for pi, A, ttft, cpre, ok in chunks(space, tables, None):
-        arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok)
+    for pi, A, ttft, cpre, ok, l_it in chunks(space, tables, None):
+        arr = _frontier_chunk(space, tables, pi, A, ttft, cpre, ok, l_it)
         if len(arr.batch) == 0:
             continue
         best_ttft = min(best_ttft or np.inf, float(arr.ttft_ps.min()))

@@ -45,7 +45,6 @@ class ScheduleTables:
         self.space, self.slo = space, slo
         self.columns = space.burst_columns() if space.micro else None
         self.iterative = space.iterative_columns() if space.iterations else None  # IR2: (B, b_it) per column
-        self.l_it = None  # IR: the latest chunk's L_r(b_it) + L_pf(b_it), (rows, columns)
         if self.iterative is not None:
             self.B = np.array([math.lcm(b, i) for b, i in self.iterative], dtype=np.int64)  # R' (IR3)
             self.need = np.array([max(b, i) for b, i in self.iterative], dtype=np.int64)
@@ -83,15 +82,17 @@ class ScheduleTables:
         return np.stack([self.space.latency_row(s, int(u), batches) for u in uniq])[inv.reshape(-1)]
 
     def pre(self, placement, A: np.ndarray):
-        """(TTFT, C_pre, ok) of shape (k, |columns|): ok = within the TTFT bound and the QPS floor."""
+        """(TTFT, C_pre, ok, L_it) of shape (k, |columns|): ok = within the TTFT bound and the QPS floor; L_it =
+        L_r(b_it) + L_pf(b_it) of each row's servers and prefill option (None without iterative retrieval)."""
         sp = self.space
         servers = (A[:, len(placement)] if sp.decides_servers else
                    sp.servers(total_chips(A, placement)) if sp.has_retrieval else None)
         units = {s: servers if s == "retrieval" else A[:, gi] for gi, g in enumerate(placement) for s in g}
+        l_it = None
         if self.columns is not None:
             ttft, cpre = self._burst(placement, units, len(A))
         elif self.iterative is not None:
-            ttft, cpre = self._iterative(placement, units, len(A))
+            ttft, cpre, l_it = self._iterative(placement, units, len(A))
         else:
             group_of = {s: gi for gi, g in enumerate(placement) for s in g}
             cyc = {gi: np.zeros((len(A), len(self.B)), dtype=np.int64) for gi, g in enumerate(placement)
@@ -108,11 +109,11 @@ class ScheduleTables:
             ok &= ttft <= self.ttft_cap
         if self.cycle_cap is not None:
             ok &= cpre <= self.cycle_cap[None, :]
-        return ttft, cpre, ok
+        return ttft, cpre, ok, l_it
 
-    def _iterative(self, placement, units: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _iterative(self, placement, units: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, ...]:
         """IR3 for k rows and every (B, b_it) column: TTFT at B; each group's cycle per R' = lcm(B, b_it) requests,
-        retrieval's and prefill's groups with n R' / b_it iterative batches; ``l_it`` = L_r(b_it) + L_pf(b_it)."""
+        retrieval's and prefill's groups with n R' / b_it iterative batches; and L_r(b_it) + L_pf(b_it)."""
         sp, n = self.space, self.space.iterations
         bs = np.array([b for b, _ in self.iterative], dtype=np.int64)
         its = np.array([i for _, i in self.iterative], dtype=np.int64)
@@ -123,8 +124,7 @@ class ScheduleTables:
         extra = {s: n * (self.B // its)[None, :] * lat[s][:, at_i] for s in ("retrieval", "prefill")}
         cyc = [sum(lat[s][:, at_b] for s in g) * (self.B // bs)[None, :] + sum(extra.get(s, 0) for s in g)
                for g in placement if "decode" not in g]
-        self.l_it = lat["retrieval"][:, at_i] + lat["prefill"][:, at_i]
-        return ttft, np.max(np.stack(cyc), axis=0)
+        return ttft, np.max(np.stack(cyc), axis=0), lat["retrieval"][:, at_i] + lat["prefill"][:, at_i]
 
     def _burst(self, placement, units: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
         """MB2-MB4 for k assignment rows and every column: (TTFT, C_pre), each (k, |columns|). Per burst R, the
@@ -186,7 +186,7 @@ def _assignments(space: Space, placement, rows: int) -> Iterator[np.ndarray]:
 
 
 def chunks(space: Space, tables: ScheduleTables, progress: Progress | None):
-    """(placement index, chip rows A, TTFT, C_pre, ok) per chunk of every placement."""
+    """(placement index, chip rows A, TTFT, C_pre, ok, L_it) per chunk of every placement."""
     nB = len(tables.B)
     for pi, placement in enumerate(space.placements):
         if progress:
