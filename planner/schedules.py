@@ -6,7 +6,6 @@ that turn assignments into exact TTFT and pre-decode cycles (Q1; with micro-batc
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -45,15 +44,7 @@ class ScheduleTables:
         self.space, self.slo = space, slo
         self.columns = space.burst_columns() if space.micro else None
         self.iterative = space.iterative_columns() if space.iterations else None  # IR2: (B, b_it) per column
-        if self.iterative is not None:
-            self.B = np.array([math.lcm(b, i) for b, i in self.iterative], dtype=np.int64)  # R' (IR3)
-            self.need = np.array([max(b, i) for b, i in self.iterative], dtype=np.int64)
-        elif self.columns is None:
-            self.B = np.asarray(space.batch_options, dtype=np.int64)
-            self.need = self.B
-        else:
-            self.B = np.array([r for _, r in self.columns], dtype=np.int64)
-            self.need = np.array([max(v) for v, _ in self.columns], dtype=np.int64)
+        self.B, self.need = space.column_batches()
         self.ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
         self.cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in self.B], dtype=np.int64)
                           if slo.qps_min is not None else None)

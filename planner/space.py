@@ -169,6 +169,21 @@ class Space:
             out += [(v, r) for v in itertools.product(*self.burst_product(r)) if not searched or max(v) == r]
         return out
 
+    def column_batches(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per column of the solvers' tables (S5's B; MB's (b_s, R) of ``burst_columns``; IR's (B, b_it) of
+        ``iterative_columns``): the requests per pre-decode cycle (B, R, lcm(B, b_it): MB4, IR3) and the least
+        decode batch (B, max b_s, max(B, b_it))."""
+        if self.micro:
+            cols = self.burst_columns()
+            return (np.array([r for _, r in cols], dtype=np.int64),
+                    np.array([max(v) for v, _ in cols], dtype=np.int64))
+        if self.iterations:
+            cols = self.iterative_columns()
+            return (np.array([math.lcm(b, i) for b, i in cols], dtype=np.int64),
+                    np.array([max(b, i) for b, i in cols], dtype=np.int64))
+        b = np.asarray(self.batch_options, dtype=np.int64)
+        return b, b
+
     def decode_tokens(self) -> int:
         return self.instance.pipeline.stage("decode").decode_tokens
 

@@ -19,7 +19,6 @@ are exact; nothing is rounded here.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -209,9 +208,7 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
     of every option under ``objective`` (O4)."""
     columns = space.burst_columns() if space.micro else None
     iterative = space.iterative_columns() if space.iterations else None
-    B = (np.array([r for _, r in columns], dtype=np.int64) if columns is not None
-         else np.array([math.lcm(b, i) for b, i in iterative], dtype=np.int64) if iterative is not None
-         else np.asarray(space.batch_options, dtype=np.int64))
+    B, need = space.column_batches()
     buckets = _buckets(space, objective)
     options, lat, step, it = {}, {}, {}, {}
     for k, s in enumerate(space.pre_decode):
@@ -235,8 +232,6 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
     ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
                  if slo.qps_min is not None else None)
-    need = (np.array([max(v) for v, _ in columns], dtype=np.int64) if columns is not None
-            else np.array([max(b, i) for b, i in iterative], dtype=np.int64) if iterative is not None else None)
     split = columns is not None or iterative is not None  # a stage's time per cycle is not its TTFT term
     return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, objective, progress), ttft_cap, cycle_cap,
                        objective, reachable_totals(space), need, step if split else None, columns, iterative,
