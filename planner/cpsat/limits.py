@@ -71,12 +71,16 @@ def _convolve(f: np.ndarray, units: np.ndarray, lat: np.ndarray, caps: np.ndarra
     """Row k: min over options o with t_o <= caps[k] of f[k, N - u_o] + t_o (BIG where none fits); f holds 'at most
     N chips' bounds, one row per cycle cap, caps ascending (so an option is allowed on a suffix of the rows)."""
     out = np.full_like(f, BIG)
+    tmp = np.empty_like(f)
     size = f.shape[1]
-    for u, t in zip(*_staircase(units, lat)):
-        k = int(np.searchsorted(caps, t))
+    us, ts = _staircase(units, lat)
+    ks = np.searchsorted(caps, ts)
+    for u, t, k in zip(us.tolist(), ts.tolist(), ks.tolist()):
         if u < size and k < len(caps):
-            np.minimum(out[k:, u:], f[k:, : size - u] + t, out=out[k:, u:])
-    return np.minimum(out, BIG)
+            part = tmp[k:, : size - u]
+            np.add(f[k:, : size - u], t, out=part)
+            np.minimum(out[k:, u:], part, out=out[k:, u:])
+    return np.minimum(out, BIG, out=out)
 
 
 class _Placement:
