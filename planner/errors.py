@@ -22,6 +22,7 @@ from models.errors import ModelError
 
 __all__ = [
     "EXPECTED_ERRORS",
+    "MAX_QUOTE",
     "EmptySpaceError",
     "InfeasibleError",
     "InstanceError",
@@ -29,7 +30,25 @@ __all__ = [
     "SpaceTooLargeError",
     "TimeLimitError",
     "VerificationError",
+    "clip",
+    "distinct",
 ]
+
+#: User values quoted in messages are cut to this many characters.
+MAX_QUOTE = 80
+
+
+def distinct(a: float, b: float, digits: int = 4) -> tuple[str, str]:
+    """Two numbers for a message comparing them, with as many significant digits as they need to read apart."""
+    while digits < 17 and f"{a:.{digits}g}" == f"{b:.{digits}g}" and a != b:
+        digits += 1
+    return f"{a:.{digits}g}", f"{b:.{digits}g}"
+
+
+def clip(value: object, limit: int = MAX_QUOTE) -> str:
+    """``repr(value)`` cut to ``limit`` characters (messages never echo unbounded input)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class RagplanError(Exception):

@@ -35,7 +35,8 @@ from planner.schema import ACCELERATOR_STAGES, CapacityResult, FrontierPoint, Fr
 from planner.space import Space, kind_of, units_of
 
 __all__ = ["MAX_SCHEDULES", "ScheduleArrays", "count_assignments", "count_schedules", "empty_space_message",
-           "exhaustive_frontier", "exhaustive_min_chips", "exhaustive_most_qps", "iter_schedules"]
+           "exhaustive_frontier", "exhaustive_min_chips", "exhaustive_most_qps", "exhaustive_union",
+           "iter_schedules"]
 
 
 
@@ -209,12 +210,9 @@ def _ratio(arr: ScheduleArrays, i: int) -> Fraction:
     return Fraction(int(arr.cycle_batch[i]), int(arr.cycle_ps[i]) * int(arr.total_chips[i]))
 
 
-def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress | None = None,
-                        max_schedules: float = MAX_SCHEDULES) -> FrontierResult:
-    """The exact Pareto frontier of the space by complete enumeration; every point proven optimal."""
-    slo = slo if slo is not None else space.instance.slo
+def _candidates(space: Space, slo: Slo, progress: Progress | None, max_schedules: float):
+    """Every schedule F2 may pick, over the chunks: (tables, arrays, placement index per entry, schedules)."""
     total = guard(space, max_schedules)
-    t0 = time.perf_counter()
     tables = _Tables(space, slo)
     kept = []
     for pi, A, ttft, cpre, ok, l_it in chunks(space, tables, progress):
@@ -224,11 +222,46 @@ def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress
     if not kept:
         raise InfeasibleError(_infeasible_reason(space, slo))
     arr, pis = _concat(kept)
-    best = pareto_indices(arr.ttft_ps, arr.cycle_batch, mul(arr.cycle_ps, arr.total_chips), arr.decode_ps,
-                          arr.total_chips)
+    return tables, arr, pis, int(total)
+
+
+def _ranked(arr: ScheduleArrays) -> tuple:
+    return arr.ttft_ps, arr.cycle_batch, mul(arr.cycle_ps, arr.total_chips), arr.decode_ps, arr.total_chips
+
+
+def exhaustive_frontier(space: Space, slo: Slo | None = None, progress: Progress | None = None,
+                        max_schedules: float = MAX_SCHEDULES) -> FrontierResult:
+    """The exact Pareto frontier of the space by complete enumeration; every point proven optimal."""
+    slo = slo if slo is not None else space.instance.slo
+    t0 = time.perf_counter()
+    tables, arr, pis, total = _candidates(space, slo, progress, max_schedules)
+    best = pareto_indices(*_ranked(arr))
     points = tuple(_checked_point(space, tables, arr, pis, int(i)) for i in best)  # F1-F3 over the chunks' candidates
     return FrontierResult(instance=space.instance.name, solver="exhaustive", solve_seconds=time.perf_counter() - t0,
-                          points=points, schedules_evaluated=int(total), complete=True)
+                          points=points, schedules_evaluated=total, complete=True)
+
+
+def exhaustive_union(spaces: list[Space], slo: Slo, progress: Progress | None = None,
+                     max_schedules: float = MAX_SCHEDULES) -> tuple[list[tuple[int, FrontierPoint]], int]:
+    """K5 by enumeration: F1-F3 over the plans of every space at once (a design's variants; ties to the earlier
+    space), as (space index, point) pairs, and the schedules evaluated. A space with no plan under ``slo`` adds
+    none; none at all raises the first space's ``InfeasibleError``."""
+    got, first = [], None
+    for k, space in enumerate(spaces):
+        try:
+            got.append((k, *_candidates(space, slo, progress, max_schedules)))
+        except InfeasibleError as exc:
+            first = first or exc
+    if not got:
+        raise first
+    cols = [np.concatenate(c) for c in zip(*(_ranked(arr) for _, _, arr, _, _ in got))]
+    owner = np.concatenate([np.full(len(arr.batch), j) for j, (_, _, arr, _, _) in enumerate(got)])
+    local = np.concatenate([np.arange(len(arr.batch)) for _, _, arr, _, _ in got])
+    out = []
+    for i in pareto_indices(*cols):
+        k, tables, arr, pis, _ = got[int(owner[i])]
+        out.append((k, _checked_point(spaces[k], tables, arr, pis, int(local[i]))))
+    return out, sum(t for *_, t in got)
 
 
 def iter_schedules(space: Space, slo: Slo | None = None, progress: Progress | None = None,

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from models.roofline import Efficiency
 from models.scan import Database, ScanCost
+from planner.errors import MAX_QUOTE, clip, distinct
+from planner.schema_design import Design
 from planner.workload import Workload
 
 __all__ = ["ACCELERATOR_STAGES", "AnalyticalCostSource", "CALIBRATED_EFFICIENCIES", "CapacityResult", "CostSource",
@@ -50,23 +52,6 @@ Batch = Annotated[int, Field(gt=0, le=2**16)]
 DecodeBatch = Annotated[int, Field(gt=0, le=2**20)]
 #: The most nodes an instance YAML may expand to (anchors and aliases counted as copies).
 MAX_YAML_NODES = 100_000
-#: User values quoted in messages are cut to this many characters.
-MAX_QUOTE = 80
-
-
-def distinct(a: float, b: float, digits: int = 4) -> tuple[str, str]:
-    """Two numbers for a message comparing them, with as many significant digits as they need to read apart."""
-    while digits < 17 and f"{a:.{digits}g}" == f"{b:.{digits}g}" and a != b:
-        digits += 1
-    return f"{a:.{digits}g}", f"{b:.{digits}g}"
-
-
-def clip(value: object, limit: int = MAX_QUOTE) -> str:
-    """``repr(value)`` cut to ``limit`` characters (messages never echo unbounded input)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 class EncodeStage(_Strict):
     """Database encoder (RAGSchema 'document encoder'): encodes N_vec chunks per request (Case II)."""
 
@@ -345,6 +330,7 @@ class Instance(_Strict):
     search: SearchSpace
     slo: Slo = Slo()
     workload: Workload = Workload()  # the simulator's traffic (D3); the solvers use decode_tokens
+    design: Design | None = None  # K1-K5: RAG knobs chosen with the plan (``planner.knobs``)
 
     @model_validator(mode="after")
     def _options_name_stages(self) -> "Instance":
@@ -422,6 +408,8 @@ class FrontierPoint(_Strict):
     plan: Plan
     proven_optimal: bool
     gap: float | None = None
+    knobs: dict[str, bool | int | float | str] = Field(default_factory=dict, description="K1: the design's knobs")
+    quality: dict[str, float] = Field(default_factory=dict, description="K3: the knobs' quality metrics")
 
 
 class FrontierResult(_Strict):
@@ -433,6 +421,8 @@ class FrontierResult(_Strict):
     solves: int | None = None
     complete: bool = Field(True, description="False when a time limit stopped the sweep before it reached the "
                                              "frontier's lowest TTFT (points below the last one may exist)")
+    variants: tuple[str, ...] = ()  # K5: the design's knob combinations searched
+    variants_left_out: dict[str, str] = Field(default_factory=dict)  # K4/K5: combinations not searched, and why
 
 
 class CapacityResult(_Strict):

@@ -23,7 +23,6 @@ rows. Bounds are computed in floats from the picosecond tables and widened by 1e
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -32,6 +31,7 @@ import numpy as np
 from planner.burst import finish_times, mean_ceil
 from planner.cpsat.bounds import SliceBound, slice_bounds, slice_chip_bounds
 from planner.cpsat.limits import SliceLimits
+from planner.cpsat.point import union_point
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.tables import all_rows, best_rows, build_tables, capped_rows, fast_rows, slice_tables
@@ -93,6 +93,7 @@ class _Slice:
     bounded_at: int | None | str = "never"  # the last TTFT bound e U5 was applied at
     reach: dict = field(default_factory=dict)  # U5 there: placement -> bound on its QPS/chip
     need: int = 0  # the least decode batch: B, or with micro-batching the largest b_s
+    ub0: Fraction = Fraction(0)  # the bound at the start (U1/U3, for every e)
 
 
 class SliceSweep:
@@ -108,7 +109,8 @@ class SliceSweep:
         ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress, lazy=self.lazy)
         self.u1 = SliceBound(space, self.tables) if self.lazy else None
         need = self.tables.needs()
-        self.slices = [_Slice(i, int(self.tables.batches[i]), ub[i], int(lb[i]), dead=ub[i] <= 0, need=int(need[i]))
+        self.slices = [_Slice(i, int(self.tables.batches[i]), ub[i], int(lb[i]), dead=ub[i] <= 0, need=int(need[i]),
+                              ub0=ub[i])
                        for i in range(len(ub))]
         self.limits = SliceLimits(space, self.tables)
         self.solves, self.exact = 0, True
@@ -375,69 +377,14 @@ class SliceSweep:
             self.progress(what)
 
     def point(self, e: int | None, label: str = "") -> Step | None:
-        """The frontier point (F1-F2) under TTFT <= e, or None if no plan has TTFT <= e."""
-        live = sorted((s for s in self.slices if not s.dead and (e is None or s.ttft_lb <= e)),
-                      key=lambda s: (-s.ub, s.ttft_lb, s.bi))
-        best, found, proven = None, [], True
-        try:
-            for sl in live:  # U2: slice optima still under e are free, and give the asks below a ratio to beat
-                if sl.best is not None and (e is None or sl.best[0].ttft <= e):
-                    found.append((sl, sl.best))
-                    proven &= sl.best[2]
-                    best = sl.best[0].ratio if best is None else max(best, sl.best[0].ratio)
-            for i, sl in enumerate(live):  # F1: r*(e), slices by decreasing bound, stop when none can beat it
-                if best is not None and sl.ub <= best:
-                    break  # the rest can at most tie: F2 looks at them
-                self.tighten(sl, e)
-                if sl.dead or (best is not None and sl.ub <= best):
-                    continue
-                self.say(f"{label}best QPS/chip: slice {i + 1}/{len(live)} (B={sl.batch})")
-                res = self.o1(sl, e, best)
-                if res is not None:
-                    found.append((sl, res))
-                    proven &= res[2]
-                    best = res[0].ratio if best is None else max(best, res[0].ratio)
-            if best is None:
-                return None
-            floor = tie_floor(best)
-            t_star, at = None, []
-            tied = sorted((s for s in live if not s.dead and self.may_reach(s, floor)), key=lambda s: (s.ttft_lb, s.bi))
-            for i, sl in enumerate(tied):  # F2: the least TTFT among ties, slices by TTFT lower bound
-                if t_star is not None and sl.ttft_lb > t_star:
-                    break
-                self.tighten(sl, e)
-                if sl.dead or not self.may_reach(sl, floor):
-                    continue
-                low = self.limits.ttft_bound(sl.bi, floor, e)  # U6
-                if low is None:
-                    self.lower(sl, floor, strict=True)
-                    continue
-                if t_star is not None and low > t_star:
-                    continue
-                self.say(f"{label}least TTFT at QPS/chip {float(best) * 1e12:.6g}: slice {i + 1}/{len(tied)}")
-                res = self.o2(sl, e, floor, low)
-                if res is None:
-                    continue
-                proven &= res[2]
-                if t_star is None or res[0].ttft < t_star:
-                    t_star, at = res[0].ttft, [sl]
-                elif res[0].ttft == t_star:
-                    at.append(sl)
-            finals = []
-            for sl in at:  # F2: then the least TPOT, then the fewest chips
-                cost, values, ok = self.o3(sl, t_star, floor)
-                proven &= ok
-                finals.append((cost.l, cost.n, -cost.ratio, sl.bi, sl, cost, values))
-            *_, sl, cost, values = min(finals, key=lambda f: f[:4])
-            return Step(self.plan(sl, values), cost, proven and self.exact, 0.0 if proven and self.exact else
-                        self._gap(live, cost.ratio))
-        except OutOfTime:
-            if not found:
-                return Step(None, None, False, math.inf, stopped=True)
-            sl, (cost, values, _) = max(found, key=lambda f: (f[1][0].ratio, -f[1][0].ttft))
-            return Step(self.plan(sl, values), cost, False, self._gap(live, cost.ratio), stopped=True)
+        """The frontier point (F1-F2) under TTFT <= e, or None if no plan has TTFT <= e (``union_point``)."""
+        got = union_point([self], e, label)
+        return None if got is None else got[1]
 
-    def _gap(self, live: list[_Slice], ratio: Fraction) -> float:
-        """Relative QPS/chip still possible: the largest slice bound over the point's ratio, minus 1."""
-        top = max([s.ub for s in live if not s.dead] + [ratio])
-        return float(top / ratio) - 1.0
+    def reset(self) -> None:
+        """Forget every TTFT-dependent state (bounds tightened at some e, slice optima): the sweep can start again
+        from a larger TTFT bound; tables and e-independent bounds are kept."""
+        for sl in self.slices:
+            sl.ub, sl.ub_strict, sl.best, sl.dead = sl.ub0, False, None, sl.ub0 <= 0
+            sl.bounded_at, sl.reach = "never", {}
+

@@ -1,0 +1,112 @@
+"""The design section of an instance (``docs/model.md``, "Self-design", K1-K5): the RAG knobs the planner chooses
+jointly with placement, allocation and batching, and the quality tables that say what each choice costs.
+
+Quality never comes from ragplan: every metric is a table the user gives, one row per knob combination (or per
+combination of the knobs the metric depends on), e.g. recall by scan fraction measured by
+``ragplan calibrate retrieval``, end-task accuracy by model and passages from the user's own evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["KNOBS", "Design", "Knobs", "KnobValue", "PromptShape", "QualityRow"]
+
+#: The knobs, in the order a variant's label lists them.
+KNOBS: tuple[str, ...] = ("scan_fraction", "passages", "rerank_depth", "model", "rewriter")
+KnobValue = Union[bool, int, float, str]
+
+
+class _Design(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _distinct(name: str, values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError(f"design.knobs.{name} lists a value twice: {values}. To fix: list each value once")
+    return values
+
+
+class Knobs(_Design):
+    """K1: each knob's options (a knob left out keeps the pipeline's own value)."""
+
+    scan_fraction: list[Annotated[float, Field(gt=0, le=1)]] | None = Field(
+        None, min_length=1, max_length=64, description="share of the IVF-PQ database each query scans")
+    passages: list[Annotated[int, Field(gt=0, le=1000)]] | None = Field(
+        None, min_length=1, max_length=64, description="passages in the main model's prompt (needs design.prompt)")
+    rerank_depth: list[Annotated[int, Field(gt=0, le=10**5)]] | None = Field(
+        None, min_length=1, max_length=64, description="passages the reranker scores (the rerank stage's top_k)")
+    model: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
+        None, min_length=1, max_length=16, description="the main model (prefill and decode), catalog names")
+    rewriter: list[bool] | None = Field(None, min_length=1, max_length=2,
+                                        description="keep (true) or drop (false) the query rewriter's stages")
+
+    @field_validator("scan_fraction", "passages", "rerank_depth", "model", "rewriter")
+    @classmethod
+    def _once(cls, v, info):
+        return v if v is None else _distinct(info.field_name, v)
+
+    def varied(self) -> dict[str, list]:
+        """The knobs given, in ``KNOBS`` order."""
+        return {k: getattr(self, k) for k in KNOBS if getattr(self, k) is not None}
+
+
+class PromptShape(_Design):
+    """K2: prompt_tokens = question_tokens + passages x passage_tokens (prefill and decode)."""
+
+    question_tokens: Annotated[int, Field(ge=0, le=10**7)]
+    passage_tokens: Annotated[int, Field(gt=0, le=10**6)]
+
+
+class QualityRow(_Design):
+    """One row of a quality table: the metric's value where every knob named in ``when`` takes its value."""
+
+    when: dict[str, KnobValue] = Field(default_factory=dict)
+    value: float
+
+
+class Design(_Design):
+    knobs: Knobs
+    prompt: PromptShape | None = None
+    quality: dict[Annotated[str, Field(min_length=1, max_length=40)], list[QualityRow]] = Field(
+        min_length=1, description="K3: per metric (e.g. recall, accuracy), its table over the knobs")
+    quality_metric: str | None = Field(None, description="the metric --quality-min bounds (default: the only one)")
+    floors: dict[str, float] = Field(default_factory=dict, description="K4: metric >= floor for every plan")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Design":
+        varied = self.knobs.varied()
+        if not varied:
+            raise ValueError("design.knobs gives no knob. To fix: list the options of at least one of "
+                             f"{list(KNOBS)}")
+        if "passages" in varied and self.prompt is None:
+            raise ValueError("design.knobs.passages needs design.prompt (question_tokens, passage_tokens) to size "
+                             "the prompt. To fix: add design.prompt")
+        for metric, rows in self.quality.items():
+            for row in rows:
+                for k, v in row.when.items():
+                    if k not in varied:
+                        raise ValueError(f"design.quality.{metric} has a row for knob {k!r}, which the design does "
+                                         f"not vary (varies {list(varied)}). To fix: remove it from the row")
+                    if v not in varied[k] or type(v) is not type(varied[k][0]):
+                        raise ValueError(f"design.quality.{metric} has a row with {k} = {v!r}, not among "
+                                         f"design.knobs.{k} = {varied[k]}. To fix: use one of those values")
+        metric = self.quality_metric
+        if metric is None and len(self.quality) > 1:
+            raise ValueError(f"design.quality has {len(self.quality)} metrics {sorted(self.quality)}, so "
+                             f"--quality-min needs one named. To fix: set design.quality_metric")
+        if metric is not None and metric not in self.quality:
+            raise ValueError(f"design.quality_metric {metric!r} has no table (metrics: {sorted(self.quality)}). "
+                             f"To fix: name one of them")
+        unknown = sorted(set(self.floors) - set(self.quality))
+        if unknown:
+            raise ValueError(f"design.floors names {unknown}, which have no quality table (metrics: "
+                             f"{sorted(self.quality)}). To fix: add their tables or remove the floors")
+        return self
+
+    @property
+    def metric(self) -> str:
+        """The metric a single quality floor (``--quality-min``) bounds."""
+        return self.quality_metric or next(iter(self.quality))
