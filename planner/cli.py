@@ -19,6 +19,7 @@ from models.calibration import load_calibration
 from planner.baseline import BASELINES, compare_frontiers, llm_extension
 from planner.capacity import capacity
 from planner.cli_calibrate import calibrate_parser
+from planner.cli_design import design_options, design_parser, floors, quality_options
 from planner.cli_simulate import p99_capacity, p99_frontier, p99_options, simulate_parser
 from planner.cli_common import (
     COUNT,
@@ -41,6 +42,7 @@ from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import exhaustive_frontier, exhaustive_min_chips
 from planner.explain import explain
 from planner.loader import load_instance, load_prices, with_search
+from planner.design import design_frontier
 from planner.pareto import cpsat_frontier
 from planner.plans import read_plan
 from planner.purchase import purchase
@@ -135,9 +137,13 @@ def _planned(args: argparse.Namespace, exhaustive, cpsat, space=None):
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
     out_json, out_plot = output(args.json, "--json"), output(args.plot, "--plot", PLOT_SUFFIXES)
-    space = build_space(_with_overrides(load_instance(args.instance), args))
-    result = _planned(args, exhaustive_frontier, cpsat_frontier, space)
-    p99 = p99_frontier(args, space, result.points)  # D8: re-checked by simulation
+    inst = _with_overrides(load_instance(args.instance), args)
+    if inst.design is not None or args.quality_min is not None or args.floor:  # K5: the knobs are decisions
+        result, p99 = design_frontier(inst, floors(args, inst), **design_options(args)), None
+    else:
+        space = build_space(inst)
+        result = _planned(args, exhaustive_frontier, cpsat_frontier, space)
+        p99 = p99_frontier(args, space, result.points)  # D8: re-checked by simulation
     payload = frontier_json(result) | ({"p99_check": p99[1]} if p99 else {})
     lines = write(out_json, json_writer(payload)) + write(out_plot, lambda p: plot_frontier(result, p))
     print("\n".join([frontier_table(result)] + ([p99[0]] if p99 else []) + lines))
@@ -301,6 +307,7 @@ def _planning_options(p: argparse.ArgumentParser, qps_help: str) -> None:
                         "returned, unproven ones with their gap")
     p.add_argument("--seed", type=SEED, default=0, help="CP-SAT random seed")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    quality_options(p)
     p99_options(p)
 
 
@@ -385,6 +392,7 @@ def _parser() -> argparse.ArgumentParser:
     val.set_defaults(func=_cmd_validate)
     calibrate_parser(sub)
     simulate_parser(sub)
+    design_parser(sub, _planning_options, _with_overrides)
     return p
 
 

@@ -104,7 +104,7 @@ class _Union:
         if self.sweeps is None:
             try:
                 got, _ = exhaustive_union([self.spaces[k] for k in members], self.slo, self.progress)
-            except InfeasibleError:
+            except (InfeasibleError, EmptySpaceError):
                 return []
         else:
             ws = [self.sweeps[k] for k in members]

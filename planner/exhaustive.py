@@ -245,12 +245,12 @@ def exhaustive_union(spaces: list[Space], slo: Slo, progress: Progress | None = 
                      max_schedules: float = MAX_SCHEDULES) -> tuple[list[tuple[int, FrontierPoint]], int]:
     """K5 by enumeration: F1-F3 over the plans of every space at once (a design's variants; ties to the earlier
     space), as (space index, point) pairs, and the schedules evaluated. A space with no plan under ``slo`` adds
-    none; none at all raises the first space's ``InfeasibleError``."""
+    none; none at all raises the first space's error (``InfeasibleError`` or ``EmptySpaceError``)."""
     got, first = [], None
     for k, space in enumerate(spaces):
         try:
             got.append((k, *_candidates(space, slo, progress, max_schedules)))
-        except InfeasibleError as exc:
+        except (InfeasibleError, EmptySpaceError) as exc:
             first = first or exc
     if not got:
         raise first

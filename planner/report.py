@@ -33,25 +33,35 @@ def frontier_table(result: FrontierResult) -> str:
     head = ["#", "TTFT s", "TPOT ms", "QPS", "QPS/chip", "chips", "srv", "placement", "chips/stage", "batch/stage",
             "bottleneck", "opt"]
     rows = []
+    knobs = any(p.knobs for p in result.points)  # K5: a design's points name their knobs and quality
+    head += ["knobs", "quality"] if knobs else []
     for i, p in enumerate(result.points, 1):
         m, plan = p.metrics, p.plan
         opt = "yes" if p.proven_optimal else (f"gap {p.gap:.2%}" if p.gap is not None else "no")
         rows.append([str(i), f"{m.ttft_s:.4g}", f"{m.tpot_s * 1e3:.4g}", f"{m.qps:.4g}", f"{m.qps_per_chip:.4g}",
                      str(m.chips), str(m.retrieval_servers), _placement(plan), _per_stage(plan.chips_per_stage),
                      _per_stage(plan.batch_per_stage) + (f" it:{plan.iterative_batch}" if plan.iterative_batch else ""),
-                     "+".join(SHORT[s] for s in m.bottleneck), opt])
+                     "+".join(SHORT[s] for s in m.bottleneck), opt]
+                    + ([knob_text(p.knobs), " ".join(f"{k}={v:.4g}" for k, v in p.quality.items())] if knobs else []))
     widths = [max(len(r[c]) for r in [head] + rows) for c in range(len(head))]
     line = lambda r: "  ".join(v.rjust(w) if c < 7 else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
     stage_names = ", ".join(f"{v}={k}" for k, v in SHORT.items())
     title = (f"{result.instance}: {len(result.points)} Pareto points (TTFT lower, QPS/chip higher), solver "
              f"{result.solver}, {result.solve_seconds:.3g} s"
              + (f", {result.schedules_evaluated} schedules evaluated" if result.schedules_evaluated else "")
-             + (f", {result.solves} CP-SAT solves" if result.solves else ""))
+             + (f", {result.solves} CP-SAT solves" if result.solves else "")
+             + (f", {len(result.variants)} knob combinations searched ({len(result.variants_left_out)} left out)"
+                if result.variants else ""))
     tail = [] if result.complete else [
         f"INCOMPLETE: the time limit ended the sweep; plans with TTFT below {result.points[0].metrics.ttft_s:.6g} s "
         f"were not explored (raise --time-limit-s to continue)"]
     return "\n".join([title, line(head), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
                      + tail + [f"stages: {stage_names}"])
+
+
+def knob_text(knobs: dict) -> str:
+    """K1: a point's knob values, compact ('scan_fraction=0.00293 passages=10 model=llama3-8b')."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in knobs.items())
 
 
 def point_json(p: FrontierPoint) -> dict:
@@ -82,7 +92,7 @@ def point_json(p: FrontierPoint) -> dict:
         "decode_ps": p.metrics.decode_ps,
         "bottleneck_batch": p.metrics.bottleneck_batch,
         "bottleneck_cycle_ps": p.metrics.bottleneck_cycle_ps,
-    }
+    } | ({"knobs": dict(p.knobs), "quality": dict(p.quality)} if p.knobs else {})
 
 
 def frontier_json(result: FrontierResult) -> dict:
@@ -95,7 +105,8 @@ def frontier_json(result: FrontierResult) -> dict:
         "solves": result.solves,
         "complete": result.complete,
         "points": [point_json(p) for p in result.points],
-    }
+    } | ({"variants": list(result.variants), "variants_left_out": dict(result.variants_left_out)}
+         if result.variants else {})
 
 
 def accelerator_per_group(plan: Plan) -> list[dict]:

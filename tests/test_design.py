@@ -1,0 +1,210 @@
+"""Self-design (K1-K7): knobs applied to variants, quality tables, floors, and the design frontier by CP-SAT equal
+to enumeration over every variant."""
+
+import itertools
+import json
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner import EmptySpaceError, InfeasibleError, InstanceError, load_instance
+from planner.cli import main
+from planner.cpsat import Clock, SliceSweep, SolverSettings
+from planner.exhaustive import exhaustive_union
+from planner.frontier import tie_floor
+from planner.pareto import union_frontier
+from planner.schema import Slo
+from planner.design import design_frontier, design_levels
+from planner.knobs import apply_knobs, parse_floor, variants
+from tests.conftest import INSTANCES, ROOT, examples, write_yaml
+from tests.crosscheck import space_of
+from tests.strategies import random_instances
+
+EXAMPLE = INSTANCES / "design" / "case1-knobs.yaml"
+CASE4 = INSTANCES / "paper" / "case4-8b.yaml"
+
+
+def _raw(path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _design_yaml(tmp_path, base, design: dict, **search) -> dict:
+    data = _raw(base) | {"design": design}
+    data["search"] = data["search"] | search
+    return load_instance(write_yaml(tmp_path / "d.yaml", data))
+
+
+def test_example_recall_is_the_measured_curve():
+    """The example's recall rows are the committed `ragplan calibrate retrieval` run's, value for value."""
+    measured = {r["scan_fraction"]: r["recall_at_10"] for r in
+                json.loads((ROOT / "bench" / "results" / "retrieval-calibration.json").read_text())["recall"]}
+    rows = load_instance(EXAMPLE).design.quality["recall"]
+    assert rows and all(measured[r.when["scan_fraction"]] == r.value for r in rows)
+
+
+def test_knobs_change_what_they_name(tmp_path):
+    inst = _design_yaml(tmp_path, CASE4, {
+        "knobs": {"scan_fraction": [0.002], "passages": [3], "rerank_depth": [8], "model": ["llama3-70b"],
+                  "rewriter": [False]},
+        "prompt": {"question_tokens": 20, "passage_tokens": 100},
+        "quality": {"q": [{"when": {}, "value": 1.0}]}})
+    (v,), dropped = variants(inst)
+    assert dropped == [] and v.knobs == {"scan_fraction": 0.002, "passages": 3, "rerank_depth": 8,
+                                         "model": "llama3-70b", "rewriter": False}
+    p = v.instance.pipeline
+    assert p.stage_names == ("retrieval", "rerank", "prefill", "decode")
+    assert p.stage("prefill").prompt_tokens == p.stage("decode").prompt_tokens == 20 + 3 * 100
+    assert p.stage("prefill").model == p.stage("decode").model == "llama3-70b"
+    assert p.stage("rerank").top_k == 8
+    assert v.instance.cost.databases["hyperscale_64b"].scan_fraction == 0.002
+    assert v.instance.design is None
+    kept = apply_knobs(inst, {"rewriter": True})
+    assert kept.pipeline.stage_names[:2] == ("rewrite_prefill", "rewrite_decode")
+
+
+def test_quality_tables_and_floors(tmp_path):
+    inst = load_instance(EXAMPLE)
+    kept, dropped = variants(inst)
+    assert len(kept) + len(dropped) == 18 and all(v.quality["recall"] >= 0.7 for v in kept)
+    kept2, _ = variants(inst, {"accuracy": 0.69, "recall": 0.8})
+    assert [v.label for v in kept2] == ["scan_fraction=0.009765625, passages=5, model=llama3-70b",
+                                        "scan_fraction=0.009765625, passages=10, model=llama3-70b"]
+    assert parse_floor(" recall >= 0.9 ") == ("recall", 0.9)
+    with pytest.raises(InstanceError, match="METRIC>=VALUE"):
+        parse_floor("recall > 0.9")
+    with pytest.raises(InstanceError, match="no table"):
+        variants(inst, {"latency": 1.0})
+    data = _raw(EXAMPLE)
+    data["design"]["quality"]["accuracy"] = data["design"]["quality"]["accuracy"][1:]  # a combination has no row
+    with pytest.raises(InstanceError, match="0 rows matching scan_fraction=.*passages=3, model=llama3-8b"):
+        variants(load_instance(write_yaml(tmp_path / "a.yaml", data)))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["quality"]["recall"].append({"when": {"rerank_depth": 4}, "value": 1.0}), "does not vary"),
+    (lambda d: d["quality"]["recall"][0]["when"].update(scan_fraction=0.5), "not among design.knobs"),
+    (lambda d: d.pop("prompt"), "needs design.prompt"),
+    (lambda d: d.update(quality_metric="speed"), "has no table"),
+    (lambda d: d["knobs"].update(passages=[3, 3]), "lists a value twice"),
+])
+def test_design_schema_errors_name_the_fix(tmp_path, edit, message):
+    data = _raw(EXAMPLE)
+    edit(data["design"])
+    with pytest.raises(InstanceError, match=message) as err:
+        load_instance(write_yaml(tmp_path / "bad.yaml", data))
+    assert "To fix" in str(err.value)
+
+
+def _key(result):
+    return [(p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips, p.metrics.ratio, tuple(p.knobs.items()))
+            for p in result.points]
+
+
+@st.composite
+def designs(draw):
+    """A random design on Case I (scan fraction, passages, model) or Case IV (rerank depth, rewriter, passages),
+    random floors, TTFT bound and a small space."""
+    case4 = draw(st.booleans())
+    some = lambda xs: draw(st.lists(st.sampled_from(xs), min_size=1, max_size=len(xs), unique=True))  # noqa: E731
+    knobs = ({"rerank_depth": some([4, 16, 64]), "rewriter": some([True, False]), "passages": some([2, 5])}
+             if case4 else {"scan_fraction": some([0.0005, 0.001, 0.004]), "passages": some([2, 5, 10]),
+                            "model": some(["llama3-8b", "llama3-70b"])})
+    # a random quality per combination: the floors then keep an arbitrary subset (the cheapest knobs would
+    # otherwise win every point)
+    rows = [{"when": dict(zip(knobs, combo)), "value": draw(st.sampled_from([0.5, 0.7, 0.9]))}
+            for combo in itertools.product(*knobs.values())]
+    design = {"knobs": knobs, "prompt": {"question_tokens": 12, "passage_tokens": 100}, "quality": {"q": rows}}
+    if draw(st.booleans()):
+        design["floors"] = {"q": draw(st.sampled_from([0.6, 0.8]))}
+    search = {"total_chips": {"min": 64, "max": draw(st.sampled_from([64, 96, 128]))},
+              "max_batch_size": draw(st.sampled_from([16, 64])), "placement": draw(st.sampled_from(["all",
+                                                                                                   "disaggregated"]))}
+    if not case4 and draw(st.booleans()):
+        search["chips"] = "any"  # every count 1..128 (enumerated: the exhaustive reference stays small on Case I)
+    ttft = draw(st.sampled_from([None, 0.05, 0.2]))
+    return CASE4 if case4 else EXAMPLE, design, search, ttft
+
+
+@settings(max_examples=examples(12), deadline=None)
+@given(designs())
+def test_design_frontier_equals_enumeration_over_every_variant(tmp_path_factory, draw):
+    base, design, search, ttft = draw
+    inst = _design_yaml(tmp_path_factory.mktemp("design"), base, design, **search)
+    inst = inst.model_copy(update={"slo": inst.slo.model_copy(update={"ttft_max_s": ttft})})
+    try:
+        ex = design_frontier(inst, solver="exhaustive")
+    except InfeasibleError:
+        with pytest.raises(InfeasibleError):
+            design_frontier(inst)
+        return
+    cp = design_frontier(inst)
+    assert _key(cp) == _key(ex)
+    assert all(p.proven_optimal for p in cp.points) and cp.variants == ex.variants
+
+
+def test_design_levels_are_consistent():
+    """Per level the best point under the TTFT bound is the best of its knob costs; the three-way set holds no
+    point that a higher level's point dominates; levels by quality descending."""
+    inst = load_instance(EXAMPLE)
+    inst = inst.model_copy(update={"slo": inst.slo.model_copy(update={"ttft_max_s": 0.2})})
+    r = design_levels(inst, {"accuracy": 0.58})
+    assert [lv.quality_min for lv in r.levels] == sorted({lv.quality_min for lv in r.levels}, reverse=True)
+    for lv in r.levels:
+        best = lv.frontier[-1].metrics.qps_per_chip
+        for knob in ("scan_fraction", "passages", "model"):
+            assert max(c.qps_per_chip or 0 for c in lv.knob_costs if c.knob == knob) == pytest.approx(best, rel=1e-12)
+    for li, pi in r.three_way:
+        p = r.levels[li].frontier[pi]
+        assert not any(q.metrics.ttft_ps <= p.metrics.ttft_ps and q.metrics.ratio >= p.metrics.ratio
+                       for lv in r.levels[:li] for q in lv.frontier)
+    ex = design_levels(inst, {"accuracy": 0.58}, solver="exhaustive")
+    assert [[_key_p(p) for p in lv.frontier] for lv in ex.levels] == [[_key_p(p) for p in lv.frontier]
+                                                                      for lv in r.levels]
+    assert ex.three_way == r.three_way
+
+
+def _key_p(p):
+    return p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips, p.metrics.ratio, tuple(p.knobs.items())
+
+
+def test_cli_pareto_and_design(tmp_path, capsys):
+    out = tmp_path / "f.json"
+    assert main(["pareto", str(EXAMPLE), "--quality-min", "0.69", "--floor", "recall>=0.8", "--json", str(out),
+                 "--quiet"]) == 0
+    got = json.loads(out.read_text())
+    assert got["points"] and all(p["quality"]["accuracy"] >= 0.69 and p["quality"]["recall"] >= 0.8 and
+                                 p["knobs"]["model"] == "llama3-70b" for p in got["points"])
+    assert len(got["variants"]) == 2 and "knobs" in capsys.readouterr().out
+    assert main(["design", str(EXAMPLE), "--ttft-slo", "0.2", "--quality-min", "0.69", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "accuracy >= 0.71" in text and "three-way Pareto set" in text and "passages=10" in text
+    assert main(["pareto", str(CASE4), "--quality-min", "0.5", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "To fix" in err[0]
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(random_instances(), random_instances(), st.booleans())
+def test_union_of_random_spaces_equals_enumeration(a, b, same_slo):
+    """K5's union on spaces whose frontiers interleave (two random pipelines, the first one's SLO or none): the
+    points, and which space each comes from, as enumeration finds them."""
+    try:
+        spaces = [space_of(a), space_of(b)]
+    except (EmptySpaceError, InstanceError):
+        return
+    slo = spaces[0].instance.slo if same_slo else Slo()
+    try:
+        ex, _ = exhaustive_union(spaces, slo)
+    except (InfeasibleError, EmptySpaceError):
+        ex = []
+    sweeps = [SliceSweep(sp, slo, SolverSettings(1, 0), Clock(None)) for sp in spaces]
+    cp, stopped = union_frontier(sweeps, spaces, slo)
+    cp = sorted(cp, key=lambda kp: kp[1].metrics.ttft_ps)
+    assert not stopped
+    assert [(k, p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips) for k, p in ex] == \
+           [(k, p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips) for k, p in cp]
+    for (_, p), (_, q) in zip(ex, cp):
+        assert p.metrics.ratio >= tie_floor(q.metrics.ratio) and q.metrics.ratio >= tie_floor(p.metrics.ratio)
+        assert q.proven_optimal
