@@ -72,10 +72,14 @@ def design_spaces(inst: Instance, floors: dict[str, float] | None = None) -> tup
     vs, spaces = [], []
     for v in kept:
         try:
-            spaces.append(build_space(v.instance))
-            vs.append(v)
+            sp = build_space(v.instance)
         except (EmptySpaceError, InstanceError, ModelError) as exc:
             left[v.label] = str(exc)
+            continue
+        for other in reversed(spaces):  # a stage's rows are computed once per distinct cost model
+            sp.share_rows(other)
+        spaces.append(sp)
+        vs.append(v)
     if not spaces:
         why = "; ".join(f"{k}: {w}" for k, w in list(left.items())[:3])
         raise InfeasibleError(f"no knob combination of {inst.name} meets the quality floors and has a search "

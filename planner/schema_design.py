@@ -90,9 +90,11 @@ class Design(_Design):
                     if k not in varied:
                         raise ValueError(f"design.quality.{metric} has a row for knob {k!r}, which the design does "
                                          f"not vary (varies {list(varied)}). To fix: remove it from the row")
-                    if v not in varied[k] or type(v) is not type(varied[k][0]):
-                        raise ValueError(f"design.quality.{metric} has a row with {k} = {v!r}, not among "
-                                         f"design.knobs.{k} = {varied[k]}. To fix: use one of those values")
+                    if type(v) is not type(varied[k][0]):  # a value not offered is allowed: it never matches
+                        raise ValueError(f"design.quality.{metric} has a row with {k} = {v!r}, a "
+                                         f"{type(v).__name__}, but design.knobs.{k} lists "
+                                         f"{type(varied[k][0]).__name__}s {varied[k]}. To fix: write a value of "
+                                         f"that type")
         metric = self.quality_metric
         if metric is None and len(self.quality) > 1:
             raise ValueError(f"design.quality has {len(self.quality)} metrics {sorted(self.quality)}, so "

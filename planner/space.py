@@ -91,6 +91,7 @@ class Space:
     _decode_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _row_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _point_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _row_links: dict = field(default_factory=dict, compare=False, repr=False)  # stage -> the space computing its rows
 
     @property
     def pre_decode(self) -> tuple[str, ...]:
@@ -203,6 +204,8 @@ class Space:
     def latency_row(self, stage: str, code: int, batches: tuple[int, ...]) -> np.ndarray:
         """``latency_ps`` over a tuple of batches, computed once per space (solvers re-planning under other SLOs,
         e.g. a purchase search, reuse it); a read-only int64 array."""
+        if stage in self._row_links:
+            return self._row_links[stage].latency_row(stage, code, batches)
         key = (stage, int(code), batches)
         if key not in self._row_cache:
             row = np.asarray(self.latency_ps(stage, code, np.asarray(batches, dtype=np.float64)),
@@ -210,6 +213,12 @@ class Space:
             row.setflags(write=False)
             self._row_cache[key] = row
         return self._row_cache[key]
+
+    def share_rows(self, other: "Space") -> None:
+        """K5: take ``other``'s solver rows of every stage whose cost models equal this space's (a design's variants
+        differ in a few stages); the evaluator's ``latency_at`` stays each space's own."""
+        self._row_links.update({s: other for s in self.costs if s not in self._row_links and s in other.costs
+                                and self.costs[s] == other.costs[s]})
 
     def latency_at(self, stage: str, code: int, batch: int) -> int:
         """``latency_ps`` of one batch size, remembered per space (the evaluator's path: scalar batches, computed

@@ -80,11 +80,14 @@ def test_quality_tables_and_floors(tmp_path):
     data["design"]["quality"]["accuracy"] = data["design"]["quality"]["accuracy"][1:]  # a combination has no row
     with pytest.raises(InstanceError, match="0 rows matching scan_fraction=.*passages=3, model=llama3-8b"):
         variants(load_instance(write_yaml(tmp_path / "a.yaml", data)))
+    data["design"]["quality"]["recall"][0]["when"]["scan_fraction"] = 0.5  # a value not offered never matches
+    with pytest.raises(InstanceError, match="0 rows matching scan_fraction=0.0009765625"):
+        variants(load_instance(write_yaml(tmp_path / "b.yaml", data)))
 
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["quality"]["recall"].append({"when": {"rerank_depth": 4}, "value": 1.0}), "does not vary"),
-    (lambda d: d["quality"]["recall"][0]["when"].update(scan_fraction=0.5), "not among design.knobs"),
+    (lambda d: d["quality"]["recall"][0]["when"].update(scan_fraction="low"), "lists floats"),
     (lambda d: d.pop("prompt"), "needs design.prompt"),
     (lambda d: d.update(quality_metric="speed"), "has no table"),
     (lambda d: d["knobs"].update(passages=[3, 3]), "lists a value twice"),

@@ -1,0 +1,145 @@
+"""Self-design (K1-K7): what each RAG knob gains over the fixed-knob plan, and what the knobs as decisions cost.
+
+On the paper's Cases I, II and IV (8B, pow2 spaces), each with a design overlay:
+- Case I: scan fraction (the 3 points measured by `ragplan calibrate retrieval`: recall@10 0.40 / 0.72 / 0.86),
+  passages in the prompt (3 / 5 / 10), main model (Llama-3 8B / 70B);
+- Case II: passages, main model;
+- Case IV: rerank depth (8 / 16 / 32), rewriter (on / off), passages.
+Accuracy tables are ILLUSTRATIVE (instances/design/case1-knobs.yaml's, extended for Case IV), recall is measured.
+The fixed-knob plan is the paper instance's own knobs (Case I: the measured scan fraction nearest a recall of 0.7,
+2/2048 lists scanning too little); the quality floor is the fixed plan's own quality (every metric), the TTFT SLO
+the middle point of the fixed plan's frontier. Rows: the fixed plan; each lever alone (the others held at the
+fixed values); every lever at once; then the same without a quality floor (what each lever gains, and the
+quality it costs). For each: QPS/chip at the SLO (the frontier's first point), its TTFT, the
+knobs chosen, their quality, the frontier's solve time and its ratio to the fixed instance's (same run).
+
+Usage: python bench/bench_design.py [--out bench/results/design.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from planner import build_space, load_instance  # noqa: E402
+from planner.design import design_frontier  # noqa: E402
+from planner.knobs import apply_knobs, quality_of  # noqa: E402
+from planner.pareto import cpsat_frontier  # noqa: E402
+from planner.report import knob_text  # noqa: E402
+from planner.schema import Instance  # noqa: E402
+from planner.schema_design import Design  # noqa: E402
+
+ACC = {("llama3-8b", 3): 0.55, ("llama3-8b", 5): 0.58, ("llama3-8b", 10): 0.60,
+       ("llama3-70b", 3): 0.66, ("llama3-70b", 5): 0.69, ("llama3-70b", 10): 0.71}
+RECALL = {0.0009765625: 0.398828125, 0.0029296875: 0.721875, 0.009765625: 0.8570312500000001}
+PROMPT = {"question_tokens": 32, "passage_tokens": 96}  # 5 passages: the paper's 512-token prompt
+
+
+def _case1() -> tuple[dict, dict]:
+    knobs = {"scan_fraction": list(RECALL), "passages": [3, 5, 10], "model": ["llama3-8b", "llama3-70b"]}
+    quality = {"recall": [{"when": {"scan_fraction": s}, "value": r} for s, r in RECALL.items()],
+               "accuracy": [{"when": {"model": m, "passages": k}, "value": v} for (m, k), v in ACC.items()]}
+    return {"knobs": knobs, "quality": quality, "quality_metric": "accuracy"}, {
+        "scan_fraction": 0.0029296875, "passages": 5, "model": "llama3-8b"}
+
+
+def _case2() -> tuple[dict, dict]:
+    knobs = {"passages": [3, 5, 10], "model": ["llama3-8b", "llama3-70b"]}
+    quality = {"accuracy": [{"when": {"model": m, "passages": k}, "value": v} for (m, k), v in ACC.items()]}
+    return {"knobs": knobs, "quality": quality}, {"passages": 5, "model": "llama3-8b"}
+
+
+def _case4() -> tuple[dict, dict]:
+    knobs = {"passages": [3, 5, 10], "rerank_depth": [8, 16, 32], "rewriter": [True, False]}
+    bonus = {8: -0.02, 16: 0.0, 32: 0.01}  # illustrative: a deeper rerank finds better passages
+    rows = [{"when": {"passages": k, "rerank_depth": d, "rewriter": w},
+             "value": round(ACC[("llama3-8b", k)] + bonus[d] + (0.02 if w else 0.0), 4)}
+            for k in (3, 5, 10) for d in (8, 16, 32) for w in (True, False)]
+    return {"knobs": knobs, "quality": {"accuracy": rows}}, {"passages": 5, "rerank_depth": 16, "rewriter": True}
+
+
+CASES = {"case1-8b": _case1, "case2-8b-100k": _case2, "case4-8b": _case4}
+
+
+def _with(base: Instance, design: dict, ttft: float | None) -> Instance:
+    design = {"prompt": PROMPT} | design
+    return base.model_copy(update={"design": Design.model_validate(design, strict=False),
+                                   "slo": base.slo.model_copy(update={"ttft_max_s": ttft})})
+
+
+def _space(inst: Instance, chips: str) -> Instance:
+    return inst.model_copy(update={"search": inst.search.model_copy(update={"chips": chips, "chip_options": {}})})
+
+
+def _pinned(design: dict, fixed: dict, free: tuple[str, ...]) -> dict:
+    return design | {"knobs": {k: (v if k in free else [fixed[k]]) for k, v in design["knobs"].items()}}
+
+
+def _row(name: str, lever: str, result, seconds: float, base_s: float) -> dict:
+    p = result.points[-1]  # the point at the SLO: the frontier's highest TTFT
+    return {"case": name, "lever": lever, "qps_per_chip": p.metrics.qps_per_chip, "ttft_s": p.metrics.ttft_s,
+            "knobs": dict(p.knobs), "quality": dict(p.quality), "points": len(result.points),
+            "proven": all(q.proven_optimal for q in result.points), "solve_s": seconds,
+            "time_ratio": seconds / base_s, "combinations": len(result.variants) or 1}
+
+
+def run_case(name: str, chips: str) -> list[dict]:
+    raw = _space(load_instance(ROOT / "instances" / "paper" / f"{name}.yaml"), chips)
+    design, fixed = CASES[name]()
+    probe = _with(raw, design, None)
+    fixed_inst = apply_knobs(probe, fixed)
+    full = cpsat_frontier(build_space(fixed_inst))
+    ttft = full.points[len(full.points) // 2].metrics.ttft_s
+    floors = quality_of(probe.design, fixed)
+    t0 = time.perf_counter()
+    base = cpsat_frontier(build_space(fixed_inst.model_copy(update={"slo": fixed_inst.slo.model_copy(
+        update={"ttft_max_s": ttft})})))
+    base_s = time.perf_counter() - t0
+    p = base.points[-1]
+    rows = [{"case": name, "lever": "fixed", "qps_per_chip": p.metrics.qps_per_chip, "ttft_s": p.metrics.ttft_s,
+             "knobs": fixed, "quality": floors, "points": len(base.points),
+             "proven": all(q.proven_optimal for q in base.points), "solve_s": base_s, "time_ratio": 1.0,
+             "combinations": 1, "ttft_slo_s": ttft}]
+    levers = [(k,) for k in design["knobs"]] + [tuple(design["knobs"])]
+    for bound in (floors, {m: -1.0 for m in floors}):  # at the fixed plan's quality, then at any quality
+        for free in levers:
+            inst = _with(raw, _pinned(design, fixed, free), ttft)
+            t0 = time.perf_counter()
+            res = design_frontier(inst, bound)
+            rows.append(_row(name, ("+".join(free) if len(free) == 1 else "all")
+                             + (" (no floor)" if bound is not floors else ""), res, time.perf_counter() - t0, base_s))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "design.json"))
+    ap.add_argument("--chips", nargs="+", default=["pow2", "any"], choices=["pow2", "any"])
+    args = ap.parse_args()
+    rows = []
+    head = f"{'case':14s} {'lever':32s} {'QPS/chip':>9s} {'gain':>7s} {'TTFT s':>8s} {'solve s':>8s} {'x fixed':>7s}" \
+           f"  knobs chosen / quality"
+    for chips, name in ((c, n) for c in args.chips for n in CASES):
+        if name == next(iter(CASES)):
+            print(f"\n--chips {chips}\n{head}")
+        got = run_case(name, chips)
+        ref = got[0]["qps_per_chip"]
+        for r in got:
+            r["gain"], r["chips"] = r["qps_per_chip"] / ref - 1, chips
+            q = " ".join(f"{k}={v:.3g}" for k, v in r["quality"].items())
+            print(f"{r['case']:14s} {r['lever']:32s} {r['qps_per_chip']:9.4g} {r['gain']:+7.1%} {r['ttft_s']:8.4g} "
+                  f"{r['solve_s']:8.3g} {r['time_ratio']:7.2f}  {knob_text(r['knobs'])} / {q}"
+                  + ("" if r["proven"] else "  NOT PROVEN"), flush=True)
+        rows += got
+    Path(args.out).write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
