@@ -29,11 +29,14 @@ class StageWork:
     tokens: int
     seqs_per_request: int = 1
     decode_tokens: int | None = None
+    cached_tokens: int = 0  # R11: prompt tokens whose KV is loaded, not computed (prefill)
+    load_bytes_per_s: float | None = None  # R11: per chip
 
     def step(self, model: TransformerModel) -> Pass:
         if self.decode_tokens is None:
-            ctx = (self.tokens + 1) / 2 if model.decoder else float(self.tokens)
-            return Pass(self.tokens, ctx, self.tokens, model.decoder)
+            new = self.tokens - self.cached_tokens  # R11: the cached prefix is attended to, not computed
+            ctx = self.cached_tokens + (new + 1) / 2 if model.decoder else float(self.tokens)
+            return Pass(new, ctx, self.tokens, model.decoder)
         return Pass(1, self.tokens + self.decode_tokens / 2, self.tokens + self.decode_tokens, True)
 
 
@@ -69,12 +72,20 @@ class RooflineCost:
                               self.work.step(self.model), waves=not self.is_decode)
         if self.is_decode:
             lat = lat * self.work.decode_tokens
+        if self.work.cached_tokens:  # R11: the batch's cached KV over every chip's load link, before the pass
+            lat = lat + self._seqs(b) * self.work.cached_tokens * self.kv_bytes_per_token() / (
+                self.work.load_bytes_per_s * int(units))
         if not np.all(np.isfinite(lat)):
             bad = int(b[~np.isfinite(lat)][0])
             raise ModelError(f"{self.description}: batch {bad} does not fit on {units} chips (largest "
                              f"{self.max_batch(units)}; {self.memory_reason(units)}). To fix: use a smaller batch or "
                              f"more chips")
         return lat if np.ndim(batch) else lat[0]
+
+    def kv_bytes_per_token(self) -> float:
+        """K and V of one token over every layer (R6's KV term unsharded)."""
+        m = self.model
+        return 2 * m.layers * m.kv_heads * m.head_dim * self.precision.kv_bytes
 
     def capacity(self, units: int) -> int:
         """Sequences ``units`` chips hold at once, over the best sharding (0: the model does not fit)."""

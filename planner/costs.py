@@ -61,6 +61,10 @@ def _profile_costs(inst: Instance, src: ProfileCostSource) -> dict[str, tuple]:
     out: dict[str, object] = {}
     for st in inst.pipeline.stages:
         k = st.kind
+        if getattr(st, "cached_tokens", 0):
+            raise InstanceError(f"{inst.name}: prefill caches {st.cached_tokens} prompt tokens (R11), which profile "
+                                f"tables do not model (a profile row times a whole prompt). To fix: use cost.kind: "
+                                f"analytical, or drop cached_tokens")
         if k in plain:
             name, stage, seq, steps = plain[k]
             out[k] = TableCost(inference_table(inference(name), model=st.model, stage=stage, hardware=src.hardware,
@@ -90,7 +94,9 @@ def _profile_costs(inst: Instance, src: ProfileCostSource) -> dict[str, tuple]:
 def _stage_work(st) -> StageWork:
     """R9: what one request asks of an accelerator stage."""
     k = st.kind
-    if k in ("prefill", "rewrite_prefill"):
+    if k == "prefill":
+        return StageWork(k, st.prompt_tokens, cached_tokens=st.cached_tokens, load_bytes_per_s=st.kv_load_bytes_per_s)
+    if k == "rewrite_prefill":
         return StageWork(k, st.prompt_tokens)
     if k in ("decode", "rewrite_decode"):
         return StageWork(k, st.prompt_tokens, decode_tokens=st.decode_tokens)

@@ -8,14 +8,17 @@ space: a frontier point is the best plan over every kept variant (``planner.desi
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from planner.errors import InstanceError
 from planner.schema import AnalyticalCostSource, Instance
 from planner.schema_design import Design
 
-__all__ = ["Variant", "apply_knobs", "label", "parse_floor", "quality_of", "variants"]
+__all__ = ["Variant", "apply_knobs", "label", "parse_floor", "quality_of", "variants", "zipf_hit_rate"]
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,42 @@ def apply_knobs(inst: Instance, knobs: dict) -> Instance:
                     "chip_options": {k: v for k, v in search.chip_options.items() if k not in drop},
                     "collocated_chip_options": {k: v for k, v in search.collocated_chip_options.items()
                                                 if k not in drop}})
+        elif knob == "kv_cache_passages":
+            i = _stages(inst, ("prefill",), knob)[0]
+            k = knobs.get("passages", design.prompt.passages)
+            hit = zipf_hit_rate(int(value), design.cache.corpus_passages, design.cache.zipf_s)
+            cached = min(math.floor(hit * k * design.prompt.passage_tokens), stages[i].prompt_tokens - 1)
+            stages[i] = stages[i].model_copy(update={"cached_tokens": cached,
+                                                     "kv_load_bytes_per_s": design.cache.kv_load_bytes_per_s})
+        elif knob == "embedding_cache":
+            i = _stages(inst, ("encode",), knob)[0]
+            if value:
+                chunks = math.ceil(stages[i].chunks_per_request * design.cache.changed_fraction)
+                stages[i] = stages[i].model_copy(update={"chunks_per_request": chunks})
     pipeline = inst.pipeline.model_copy(update={"stages": stages})
     data = inst.model_dump(mode="python", round_trip=True) | {
         "pipeline": pipeline.model_dump(mode="python", round_trip=True),
         "cost": cost.model_dump(mode="python", round_trip=True),
         "search": search.model_dump(mode="python", round_trip=True), "design": None}
     return Instance.model_validate(data, strict=False)
+
+
+def _harmonic(n: int, s: float) -> float:
+    """H(n, s) = sum_{i <= n} i^-s: exact to 10^6 terms, then the Euler-Maclaurin tail (relative error < 1e-12)."""
+    head = min(n, 10**6)
+    total = float(np.sum(np.arange(1, head + 1, dtype=np.float64) ** -s))
+    if n > head:
+        a, b = float(head), float(n)
+        integral = math.log(b / a) if s == 1 else (b ** (1 - s) - a ** (1 - s)) / (1 - s)
+        total += integral + (b ** -s - a ** -s) / 2 + s * (a ** (-s - 1) - b ** (-s - 1)) / 12
+    return total
+
+
+def zipf_hit_rate(cached: int, corpus: int, s: float) -> float:
+    """K8: the share of passage reads that hit a cache of the ``cached`` most popular of ``corpus`` passages,
+    popularity Zipf(s): H(C, s) / H(P, s)."""
+    c = min(cached, corpus)
+    return 0.0 if c <= 0 else _harmonic(c, s) / _harmonic(corpus, s)
 
 
 def quality_of(design: Design, knobs: dict) -> dict[str, float]:

@@ -91,6 +91,19 @@ class PrefillStage(_Strict):
     kind: Literal["prefill"]
     model: str
     prompt_tokens: Tokens
+    cached_tokens: Annotated[int, Field(ge=0, le=10**8)] = Field(0, description="R11: prompt tokens whose KV is "
+                                                                                "reused (loaded, not computed)")
+    kv_load_bytes_per_s: PositiveFloat | None = Field(None, description="R11: per chip, the link cached KV loads over")
+
+    @model_validator(mode="after")
+    def _cache(self) -> "PrefillStage":
+        if self.cached_tokens >= self.prompt_tokens:
+            raise ValueError(f"prefill cached_tokens {self.cached_tokens} >= prompt_tokens {self.prompt_tokens}: at "
+                             f"least one token is computed. To fix: cache fewer tokens")
+        if self.cached_tokens and self.kv_load_bytes_per_s is None:
+            raise ValueError(f"prefill caches {self.cached_tokens} tokens but gives no kv_load_bytes_per_s (R11). "
+                             f"To fix: set the bandwidth the cached KV loads at, per chip")
+        return self
 
 
 class DecodeStage(_Strict):

@@ -12,10 +12,11 @@ from typing import Annotated, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["KNOBS", "Design", "Knobs", "KnobValue", "PromptShape", "QualityRow"]
+__all__ = ["KNOBS", "CacheSpec", "Design", "Knobs", "KnobValue", "PromptShape", "QualityRow"]
 
 #: The knobs, in the order a variant's label lists them.
-KNOBS: tuple[str, ...] = ("scan_fraction", "passages", "rerank_depth", "model", "rewriter")
+KNOBS: tuple[str, ...] = ("scan_fraction", "passages", "rerank_depth", "model", "rewriter", "kv_cache_passages",
+                          "embedding_cache")
 KnobValue = Union[bool, int, float, str]
 
 
@@ -42,8 +43,13 @@ class Knobs(_Design):
         None, min_length=1, max_length=16, description="the main model (prefill and decode), catalog names")
     rewriter: list[bool] | None = Field(None, min_length=1, max_length=2,
                                         description="keep (true) or drop (false) the query rewriter's stages")
+    kv_cache_passages: list[Annotated[int, Field(ge=0, le=10**12)]] | None = Field(
+        None, min_length=1, max_length=16, description="K8: the most popular passages whose KV is kept (0: none)")
+    embedding_cache: list[bool] | None = Field(None, min_length=1, max_length=2,
+                                               description="K9: re-encode only the changed chunks of a context")
 
-    @field_validator("scan_fraction", "passages", "rerank_depth", "model", "rewriter")
+    @field_validator("scan_fraction", "passages", "rerank_depth", "model", "rewriter", "kv_cache_passages",
+                     "embedding_cache")
     @classmethod
     def _once(cls, v, info):
         return v if v is None else _distinct(info.field_name, v)
@@ -58,6 +64,20 @@ class PromptShape(_Design):
 
     question_tokens: Annotated[int, Field(ge=0, le=10**7)]
     passage_tokens: Annotated[int, Field(gt=0, le=10**6)]
+    passages: Annotated[int, Field(gt=0, le=1000)] | None = Field(None, description="k where the passages knob is "
+                                                                                   "not varied (for K8)")
+
+
+class CacheSpec(_Design):
+    """K8-K9: what the caches see. K8, a KV cache of popular passages (RAGCache-like): passage popularity is Zipf
+    with exponent ``zipf_s`` over ``corpus_passages``; cached KV loads at ``kv_load_bytes_per_s`` per chip. K9, a
+    document-embedding cache (long-context encoding): only ``changed_fraction`` of a context's chunks are
+    re-encoded."""
+
+    corpus_passages: Annotated[int, Field(gt=0, le=10**10)] | None = None
+    zipf_s: Annotated[float, Field(gt=0, le=10)] | None = None
+    kv_load_bytes_per_s: Annotated[float, Field(gt=0)] | None = None
+    changed_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
 class QualityRow(_Design):
@@ -70,6 +90,7 @@ class QualityRow(_Design):
 class Design(_Design):
     knobs: Knobs
     prompt: PromptShape | None = None
+    cache: CacheSpec = CacheSpec()
     quality: dict[Annotated[str, Field(min_length=1, max_length=40)], list[QualityRow]] = Field(
         min_length=1, description="K3: per metric (e.g. recall, accuracy), its table over the knobs")
     quality_metric: str | None = Field(None, description="the metric --quality-min bounds (default: the only one)")
@@ -84,6 +105,16 @@ class Design(_Design):
         if "passages" in varied and self.prompt is None:
             raise ValueError("design.knobs.passages needs design.prompt (question_tokens, passage_tokens) to size "
                              "the prompt. To fix: add design.prompt")
+        need = {"kv_cache_passages": ("corpus_passages", "zipf_s", "kv_load_bytes_per_s"),
+                "embedding_cache": ("changed_fraction",)}
+        for knob, fields in need.items():
+            missing = [f for f in fields if knob in varied and getattr(self.cache, f) is None]
+            if missing:
+                raise ValueError(f"design.knobs.{knob} needs design.cache.{', '.join(missing)}. To fix: add them")
+        if "kv_cache_passages" in varied and (self.prompt is None or ("passages" not in varied
+                                                                      and self.prompt.passages is None)):
+            raise ValueError("design.knobs.kv_cache_passages needs the prompt's shape: design.prompt, with "
+                             "design.prompt.passages unless the passages knob is varied. To fix: add them")
         for metric, rows in self.quality.items():
             for row in rows:
                 for k, v in row.when.items():

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner import EmptySpaceError, InfeasibleError, InstanceError, load_instance
+from planner import EmptySpaceError, InfeasibleError, InstanceError, build_space, load_instance
 from planner.cli import main
 from planner.cpsat import Clock, SliceSweep, SolverSettings
 from planner.exhaustive import exhaustive_union
@@ -17,13 +17,14 @@ from planner.frontier import tie_floor
 from planner.pareto import union_frontier
 from planner.schema import Slo
 from planner.design import design_frontier, design_levels
-from planner.knobs import apply_knobs, parse_floor, variants
+from planner.knobs import apply_knobs, parse_floor, variants, zipf_hit_rate
 from tests.conftest import INSTANCES, ROOT, examples, write_yaml
 from tests.crosscheck import space_of
 from tests.strategies import random_instances
 
 EXAMPLE = INSTANCES / "design" / "case1-knobs.yaml"
 CASE4 = INSTANCES / "paper" / "case4-8b.yaml"
+CACHES = INSTANCES / "design" / "case2-caches.yaml"
 
 
 def _raw(path) -> dict:
@@ -109,25 +110,30 @@ def _key(result):
 def designs(draw):
     """A random design on Case I (scan fraction, passages, model) or Case IV (rerank depth, rewriter, passages),
     random floors, TTFT bound and a small space."""
-    case4 = draw(st.booleans())
+    base = draw(st.sampled_from([EXAMPLE, CASE4, CACHES]))
+    case4 = base == CASE4
     some = lambda xs: draw(st.lists(st.sampled_from(xs), min_size=1, max_size=len(xs), unique=True))  # noqa: E731
     knobs = ({"rerank_depth": some([4, 16, 64]), "rewriter": some([True, False]), "passages": some([2, 5])}
              if case4 else {"scan_fraction": some([0.0005, 0.001, 0.004]), "passages": some([2, 5, 10]),
-                            "model": some(["llama3-8b", "llama3-70b"])})
+                            "model": some(["llama3-8b", "llama3-70b"])} if base == EXAMPLE else
+             {"passages": some([3, 10]), "kv_cache_passages": some([0, 1000, 10**6]),
+              "embedding_cache": some([True, False])})
     # a random quality per combination: the floors then keep an arbitrary subset (the cheapest knobs would
     # otherwise win every point)
     rows = [{"when": dict(zip(knobs, combo)), "value": draw(st.sampled_from([0.5, 0.7, 0.9]))}
             for combo in itertools.product(*knobs.values())]
-    design = {"knobs": knobs, "prompt": {"question_tokens": 12, "passage_tokens": 100}, "quality": {"q": rows}}
+    design = {"knobs": knobs, "prompt": {"question_tokens": 12, "passage_tokens": 100}, "quality": {"q": rows},
+              "cache": {"corpus_passages": 10**6, "zipf_s": draw(st.sampled_from([0.6, 1.0])),
+                        "kv_load_bytes_per_s": 1e10, "changed_fraction": 0.2}}
     if draw(st.booleans()):
         design["floors"] = {"q": draw(st.sampled_from([0.6, 0.8]))}
     search = {"total_chips": {"min": 64, "max": draw(st.sampled_from([64, 96, 128]))},
               "max_batch_size": draw(st.sampled_from([16, 64])), "placement": draw(st.sampled_from(["all",
                                                                                                    "disaggregated"]))}
-    if not case4 and draw(st.booleans()):
+    if base == EXAMPLE and draw(st.booleans()):
         search["chips"] = "any"  # every count 1..128 (enumerated: the exhaustive reference stays small on Case I)
     ttft = draw(st.sampled_from([None, 0.05, 0.2]))
-    return CASE4 if case4 else EXAMPLE, design, search, ttft
+    return base, design, search, ttft
 
 
 @settings(max_examples=examples(12), deadline=None)
@@ -211,3 +217,44 @@ def test_union_of_random_spaces_equals_enumeration(a, b, same_slo):
     for (_, p), (_, q) in zip(ex, cp):
         assert p.metrics.ratio >= tie_floor(q.metrics.ratio) and q.metrics.ratio >= tie_floor(p.metrics.ratio)
         assert q.proven_optimal
+
+
+def test_zipf_hit_rate_and_the_caches(tmp_path):
+    """K8: H(C, s) / H(P, s) against the direct sum (past the exact head: the Euler-Maclaurin tail); the cached
+    tokens it gives the prefill, and R11's faster prefill; K9: the chunks re-encoded."""
+    import numpy as np
+
+    n, s = 3 * 10**6, 0.8
+    direct = np.cumsum(np.arange(1, n + 1, dtype=np.float64) ** -s)
+    assert zipf_hit_rate(2 * 10**6, n, s) == pytest.approx(direct[2 * 10**6 - 1] / direct[-1], rel=1e-10)
+    assert zipf_hit_rate(0, n, s) == 0.0 and zipf_hit_rate(n, n, s) == 1.0
+    inst = load_instance(CACHES)
+    c = inst.design.cache
+    v = apply_knobs(inst, {"passages": 10, "kv_cache_passages": 10**4, "embedding_cache": True})
+    pf = v.pipeline.stage("prefill")
+    assert pf.prompt_tokens == 32 + 10 * 96
+    assert pf.cached_tokens == int(zipf_hit_rate(10**4, c.corpus_passages, c.zipf_s) * 10 * 96) > 0
+    assert v.pipeline.stage("encode").chunks_per_request == 100  # 10% of 1000
+    plain = build_space(apply_knobs(inst, {"passages": 10, "kv_cache_passages": 0, "embedding_cache": False}))
+    cached = build_space(v)
+    for o in sorted(plain.stage_options("prefill"))[:4]:
+        assert cached.latency_at("prefill", o, 8) < plain.latency_at("prefill", o, 8)
+        assert cached.latency_at("encode", o, 8) < plain.latency_at("encode", o, 8)
+
+
+def test_prefill_cache_rules(tmp_path):
+    """R11 in the schema: at least one token computed, a load bandwidth given; profile tables refuse it."""
+    data = _raw(CASE4)
+    data["pipeline"]["stages"][4] |= {"cached_tokens": 512, "kv_load_bytes_per_s": 1e10}
+    with pytest.raises(InstanceError, match="cached_tokens 512 >= prompt_tokens 512"):
+        load_instance(write_yaml(tmp_path / "a.yaml", data))
+    data["pipeline"]["stages"][4] |= {"cached_tokens": 100, "kv_load_bytes_per_s": None}
+    with pytest.raises(InstanceError, match="no kv_load_bytes_per_s"):
+        load_instance(write_yaml(tmp_path / "b.yaml", data))
+    rago = _raw(INSTANCES / "rago-oss" / "case1.yaml")
+    for st_ in rago["pipeline"]["stages"]:
+        if st_["kind"] == "prefill":
+            st_ |= {"cached_tokens": 10, "kv_load_bytes_per_s": 1e10}
+    rago["cost"]["profiles_dir"] = str(INSTANCES / "rago-oss" / rago["cost"]["profiles_dir"])
+    with pytest.raises(InstanceError, match="profile tables do not model"):
+        build_space(load_instance(write_yaml(tmp_path / "c.yaml", rago)))
