@@ -9,7 +9,9 @@ base of ``planner.exact`` (every latency a whole number of picoseconds, Q1; ever
 - E3 group throughput (time-multiplexed stages): q_g = 1 / sum_{s in g} 1 / q_s.
 - E4 QPS = min_g q_g; the bottleneck is the last group attaining it; QPS/chip = QPS / chips.
 - E5 chips = sum over groups holding an accelerator stage of the group's count (and per accelerator type).
-- E6 TTFT = sum over pre-decode stages of L_s (B); TPOT = t_step(D) = L_dec / decode_tokens.
+- E6 TTFT = sum over pre-decode stages of L_s (B); TPOT = t_step(D) = L_dec / decode_tokens. With retrieval
+  pipelined with prefill (AP2-AP3, ``planner.overlap``) retrieval's and prefill's terms are their pair's, plus the
+  re-prefill penalty, which also adds to prefill's time per cycle.
 - E7 end-to-end latency = TTFT + L_dec.
 - E8 time share (the RAGO paper's breakdown: time x resources): stage s spends u_s = m_s / q_s resource-seconds
   per request, m_s = its group's chips (retrieval: servers x chips_per_server, the hosts it occupies);
@@ -32,6 +34,7 @@ from planner.burst import finish_times, mean_ceil
 from planner.errors import InstanceError
 from planner.exact import ps_to_s, rate, tpot_s
 from planner.schema import ACCELERATOR_STAGES, Metrics, Plan, Slo, clip
+from planner.overlap import pipelined
 from planner.space import STRIDE, Space, kind_of, units_of
 
 __all__ = ["check_plan", "evaluate", "plan_weight", "slo_violations", "stage_latencies", "unit_codes"]
@@ -152,7 +155,14 @@ def evaluate(space: Space, plan: Plan) -> Metrics:
     lat = stage_latencies(space, plan)
     b = plan.batch_per_stage
     pre = [g for g in plan.placement if "decode" not in g]
-    if plan.burst_requests is None:
+    ov = pipelined(space)
+    if ov is not None:  # AP2-AP3: retrieval pipelined with prefill; a wrong early result re-runs part of it
+        pen = ov.penalty(lat["prefill"])
+        groups = [(b[g[0]], sum(lat[s] for s in g) + (pen if "prefill" in g else 0)) for g in pre]
+        ttft = (sum(lat[s] for s in space.pre_decode if s not in ("retrieval", "prefill"))
+                + ov.pair(lat["retrieval"], lat["prefill"]) + pen)
+        lat = lat | {"prefill": lat["prefill"] + pen}  # its time per cycle (stage QPS, time shares)
+    elif plan.burst_requests is None:
         groups = [(b[g[0]], sum(lat[s] for s in g)) for g in pre]  # (requests, ps) per group
         ttft = sum(lat[s] for s in space.pre_decode)
     else:  # MB4: R requests per cycle; MB2-MB3: the burst's mean finish time

@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ValidationError
 
 from planner.errors import InstanceError
 from planner.schema import AnalyticalCostSource, Instance
-from planner.schema_design import Design
+from planner.schema_design import Design, Overlap
 
 __all__ = ["Variant", "apply_knobs", "label", "parse_floor", "quality_of", "variants", "zipf_hit_rate"]
 
@@ -97,12 +98,22 @@ def apply_knobs(inst: Instance, knobs: dict) -> Instance:
             if value:
                 chunks = math.ceil(stages[i].chunks_per_request * design.cache.changed_fraction)
                 stages[i] = stages[i].model_copy(update={"chunks_per_request": chunks})
+        elif knob == "pipeline_chunks":
+            _stages(inst, ("retrieval",), knob)
+            pl = design.pipelining
+            overlap = None if value == 1 else Overlap(chunks=int(value), wrong_probability=pl.wrong_probability,
+                                                      reprefill_fraction=pl.reprefill_fraction)
     pipeline = inst.pipeline.model_copy(update={"stages": stages})
+    pipeline = pipeline if "pipeline_chunks" not in knobs else pipeline.model_copy(update={"overlap": overlap})
     data = inst.model_dump(mode="python", round_trip=True) | {
         "pipeline": pipeline.model_dump(mode="python", round_trip=True),
         "cost": cost.model_dump(mode="python", round_trip=True),
         "search": search.model_dump(mode="python", round_trip=True), "design": None}
-    return Instance.model_validate(data, strict=False)
+    try:
+        return Instance.model_validate(data, strict=False)
+    except ValidationError as exc:  # e.g. a knob a rule refuses in this pipeline (AP1)
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InstanceError(f"design knobs {label(knobs)} make an invalid instance: {msg}") from None
 
 
 def _harmonic(n: int, s: float) -> float:

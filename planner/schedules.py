@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.burst import burst_ttft, group_finish
+from planner.overlap import pipelined
 from planner.exact import decode_rows_meet, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
 from planner.schema import Slo
 from planner.space import Space, kind_of, units_of
@@ -90,10 +91,15 @@ class ScheduleTables:
                    if "decode" not in g}
             ttft = np.zeros((len(A), len(self.B)), dtype=np.int64)
             batches = tuple(int(b) for b in self.B)
+            ov, lats = pipelined(sp), {}
             for s in sp.pre_decode:
-                lat = self._lat(s, units[s], batches)
-                ttft += lat
-                cyc[group_of[s]] += lat
+                lats[s] = lat = self._lat(s, units[s], batches)
+                pen = ov.penalty(lat) if ov is not None and s == "prefill" else 0  # AP3
+                if ov is None or s not in ("retrieval", "prefill"):
+                    ttft += lat
+                cyc[group_of[s]] += lat + pen
+            if ov is not None:  # AP2: retrieval and prefill pipelined
+                ttft += ov.pair(lats["retrieval"], lats["prefill"]) + ov.penalty(lats["prefill"])
             cpre = np.max(np.stack(list(cyc.values())), axis=0)
         ok = np.ones(ttft.shape, dtype=bool)
         if self.ttft_cap is not None:

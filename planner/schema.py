@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from models.roofline import Efficiency
 from models.scan import Database, ScanCost
 from planner.errors import MAX_QUOTE, clip, distinct
-from planner.schema_design import Design
+from planner.schema_design import Design, Overlap, check_overlap, check_prefill_cache
 from planner.workload import Workload
 
 __all__ = ["ACCELERATOR_STAGES", "AnalyticalCostSource", "CALIBRATED_EFFICIENCIES", "CapacityResult", "CostSource",
@@ -91,19 +91,10 @@ class PrefillStage(_Strict):
     kind: Literal["prefill"]
     model: str
     prompt_tokens: Tokens
-    cached_tokens: Annotated[int, Field(ge=0, le=10**8)] = Field(0, description="R11: prompt tokens whose KV is "
-                                                                                "reused (loaded, not computed)")
-    kv_load_bytes_per_s: PositiveFloat | None = Field(None, description="R11: per chip, the link cached KV loads over")
+    cached_tokens: Annotated[int, Field(ge=0, le=10**8)] = 0  # R11: prompt tokens whose KV is loaded, not computed
+    kv_load_bytes_per_s: PositiveFloat | None = None  # R11: per chip, the link cached KV loads over
 
-    @model_validator(mode="after")
-    def _cache(self) -> "PrefillStage":
-        if self.cached_tokens >= self.prompt_tokens:
-            raise ValueError(f"prefill cached_tokens {self.cached_tokens} >= prompt_tokens {self.prompt_tokens}: at "
-                             f"least one token is computed. To fix: cache fewer tokens")
-        if self.cached_tokens and self.kv_load_bytes_per_s is None:
-            raise ValueError(f"prefill caches {self.cached_tokens} tokens but gives no kv_load_bytes_per_s (R11). "
-                             f"To fix: set the bandwidth the cached KV loads at, per chip")
-        return self
+    _cache = model_validator(mode="after")(check_prefill_cache)
 
 
 class DecodeStage(_Strict):
@@ -125,6 +116,7 @@ class Pipeline(_Strict):
 
     stages: list[Stage]
     retrievals_per_sequence: Annotated[int, Field(ge=1, le=10**3)] = 1
+    overlap: Overlap | None = None  # AP1-AP4: retrieval pipelined with prefill
 
     @model_validator(mode="after")
     def _check_order(self) -> "Pipeline":
@@ -147,6 +139,7 @@ class Pipeline(_Strict):
         if n > 1 and "retrieval" not in kinds:
             raise ValueError(f"retrievals_per_sequence = {n} needs a retrieval stage (stages: {kinds}). To fix: add "
                              f"one or set retrievals_per_sequence: 1")
+        check_overlap(self.overlap, kinds, n)
         if n > 1 and n > self.stage("decode").decode_tokens:
             raise ValueError(f"retrievals_per_sequence = {n} exceeds the {self.stage('decode').decode_tokens} decode "
                              f"tokens it spreads over (IR1). To fix: use at most that many")
@@ -348,6 +341,9 @@ class Instance(_Strict):
     @model_validator(mode="after")
     def _options_name_stages(self) -> "Instance":
         names = self.pipeline.stage_names
+        if self.pipeline.overlap is not None and self.search.micro_batching:
+            raise ValueError("pipeline.overlap with micro-batching is not modelled (AP1, MB1). To fix: set "
+                             "search.micro_batching: false or remove pipeline.overlap")
         if self.pipeline.retrievals_per_sequence > 1 and self.search.micro_batching:
             raise ValueError("iterative retrieval with micro-batching is not modelled (IR1, MB1). To fix: set "
                              "search.micro_batching: false or retrievals_per_sequence: 1")

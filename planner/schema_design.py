@@ -12,16 +12,45 @@ from typing import Annotated, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["KNOBS", "CacheSpec", "Design", "Knobs", "KnobValue", "PromptShape", "QualityRow"]
+__all__ = ["KNOBS", "CacheSpec", "Design", "Knobs", "KnobValue", "Overlap", "PipeliningSpec", "PromptShape", "QualityRow",
+           "check_overlap", "check_prefill_cache"]
 
 #: The knobs, in the order a variant's label lists them.
 KNOBS: tuple[str, ...] = ("scan_fraction", "passages", "rerank_depth", "model", "rewriter", "kv_cache_passages",
-                          "embedding_cache")
+                          "embedding_cache", "pipeline_chunks")
 KnobValue = Union[bool, int, float, str]
 
 
 class _Design(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class Overlap(_Design):
+    """AP1: prefill pipelined with retrieval over ``chunks`` chunks (``planner.overlap``); a wrong early result
+    (``wrong_probability``) re-runs ``reprefill_fraction`` of the prefill."""
+
+    chunks: Annotated[int, Field(ge=2, le=1024)]
+    wrong_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+    reprefill_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+
+def check_overlap(overlap: Overlap | None, kinds: list[str], n: int) -> None:
+    """AP1 on a pipeline: retrieval, then prefill right after it, without iterative retrieval."""
+    if overlap is not None and (n > 1 or "retrieval" not in kinds or kinds[kinds.index("retrieval") + 1] != "prefill"):
+        raise ValueError(f"pipeline.overlap pipelines retrieval with the prefill right after it (AP1), without "
+                         f"iterative retrieval; the stages are {kinds} with retrievals_per_sequence = {n}. To fix: "
+                         f"remove pipeline.overlap")
+
+
+def check_prefill_cache(stage):
+    """R11 on a prefill stage: at least one token computed; a load bandwidth where tokens are cached."""
+    if stage.cached_tokens >= stage.prompt_tokens:
+        raise ValueError(f"prefill cached_tokens {stage.cached_tokens} >= prompt_tokens {stage.prompt_tokens}: at "
+                         f"least one token is computed. To fix: cache fewer tokens")
+    if stage.cached_tokens and stage.kv_load_bytes_per_s is None:
+        raise ValueError(f"prefill caches {stage.cached_tokens} tokens but gives no kv_load_bytes_per_s (R11). "
+                         f"To fix: set the bandwidth the cached KV loads at, per chip")
+    return stage
 
 
 def _distinct(name: str, values: list) -> list:
@@ -48,8 +77,11 @@ class Knobs(_Design):
     embedding_cache: list[bool] | None = Field(None, min_length=1, max_length=2,
                                                description="K9: re-encode only the changed chunks of a context")
 
+    pipeline_chunks: list[Annotated[int, Field(ge=1, le=1024)]] | None = Field(
+        None, min_length=1, max_length=16, description="K10: chunks retrieval is pipelined with prefill over (1: off)")
+
     @field_validator("scan_fraction", "passages", "rerank_depth", "model", "rewriter", "kv_cache_passages",
-                     "embedding_cache")
+                     "embedding_cache", "pipeline_chunks")
     @classmethod
     def _once(cls, v, info):
         return v if v is None else _distinct(info.field_name, v)
@@ -87,10 +119,18 @@ class QualityRow(_Design):
     value: float
 
 
+class PipeliningSpec(_Design):
+    """K10: a wrong early result's probability and the share of the prefill it re-runs (AP3)."""
+
+    wrong_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+    reprefill_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+
 class Design(_Design):
     knobs: Knobs
     prompt: PromptShape | None = None
     cache: CacheSpec = CacheSpec()
+    pipelining: PipeliningSpec = PipeliningSpec()
     quality: dict[Annotated[str, Field(min_length=1, max_length=40)], list[QualityRow]] = Field(
         min_length=1, description="K3: per metric (e.g. recall, accuracy), its table over the knobs")
     quality_metric: str | None = Field(None, description="the metric --quality-min bounds (default: the only one)")

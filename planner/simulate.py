@@ -306,6 +306,10 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
 
     t_wall = time.perf_counter()
     m = evaluate(space, plan)  # also checks the plan is well formed
+    if space.instance.pipeline.overlap is not None:
+        raise InstanceError("retrieval pipelined with prefill (pipeline.overlap, AP1-AP4) is not simulated: the "
+                            "simulator runs each stage's batch whole. To fix: simulate the instance without "
+                            "pipeline.overlap (its plans' TTFT is then the unpipelined one)")
     if not (duration_s > 0 and math.isfinite(duration_s)):
         raise InstanceError(f"duration {duration_s!r} s is not positive. To fix: give --duration > 0")
     arr = arrival_times(arrivals, duration_s, seed)

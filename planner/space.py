@@ -398,7 +398,8 @@ def build_space(inst: Instance) -> Space:
     def usable(g, p) -> bool:  # S2: an accelerator group needs an option common to its members
         return bool(draft.group_chip_options(g, p)) or not any(s in ACCELERATOR_STAGES for s in g)
 
-    allowed = tuple(p for p in draft.placements if all(usable(g, p) for g in p))
+    apart = inst.pipeline.overlap is None or (lambda p: not any({"retrieval", "prefill"} <= set(g) for g in p))  # AP1
+    allowed = tuple(p for p in draft.placements if all(usable(g, p) for g in p) and (apart is True or apart(p)))
     if not allowed:
         raise EmptySpaceError(f"placement policy {sp.placement!r} allows no placement of stages "
                               f"{list(inst.pipeline.stage_names)} whose collocated stages share a chip option. "

@@ -115,7 +115,8 @@ def designs(draw):
     some = lambda xs: draw(st.lists(st.sampled_from(xs), min_size=1, max_size=len(xs), unique=True))  # noqa: E731
     knobs = ({"rerank_depth": some([4, 16, 64]), "rewriter": some([True, False]), "passages": some([2, 5])}
              if case4 else {"scan_fraction": some([0.0005, 0.001, 0.004]), "passages": some([2, 5, 10]),
-                            "model": some(["llama3-8b", "llama3-70b"])} if base == EXAMPLE else
+                            "model": some(["llama3-8b", "llama3-70b"]), "pipeline_chunks": some([1, 2, 4])}
+             if base == EXAMPLE else
              {"passages": some([3, 10]), "kv_cache_passages": some([0, 1000, 10**6]),
               "embedding_cache": some([True, False])})
     # a random quality per combination: the floors then keep an arbitrary subset (the cheapest knobs would
@@ -124,7 +125,8 @@ def designs(draw):
             for combo in itertools.product(*knobs.values())]
     design = {"knobs": knobs, "prompt": {"question_tokens": 12, "passage_tokens": 100}, "quality": {"q": rows},
               "cache": {"corpus_passages": 10**6, "zipf_s": draw(st.sampled_from([0.6, 1.0])),
-                        "kv_load_bytes_per_s": 1e10, "changed_fraction": 0.2}}
+                        "kv_load_bytes_per_s": 1e10, "changed_fraction": 0.2},
+              "pipelining": {"wrong_probability": draw(st.sampled_from([0.0, 0.2])), "reprefill_fraction": 0.5}}
     if draw(st.booleans()):
         design["floors"] = {"q": draw(st.sampled_from([0.6, 0.8]))}
     search = {"total_chips": {"min": 64, "max": draw(st.sampled_from([64, 96, 128]))},
@@ -258,3 +260,18 @@ def test_prefill_cache_rules(tmp_path):
     rago["cost"]["profiles_dir"] = str(INSTANCES / "rago-oss" / rago["cost"]["profiles_dir"])
     with pytest.raises(InstanceError, match="profile tables do not model"):
         build_space(load_instance(write_yaml(tmp_path / "c.yaml", rago)))
+
+
+def test_pipelining_knob(tmp_path):
+    """K10: chunks 1 leaves the pipeline unpipelined, c >= 2 sets AP1's overlap; refused where a rerank stage sits
+    between retrieval and prefill."""
+    design = {"knobs": {"pipeline_chunks": [1, 4]}, "quality": {"recall": [{"when": {"pipeline_chunks": 1},
+                                                                            "value": 0.9},
+                                                                           {"when": {"pipeline_chunks": 4},
+                                                                            "value": 0.89}]},
+              "pipelining": {"wrong_probability": 0.1, "reprefill_fraction": 0.5}}
+    (off, on), _ = variants(_design_yaml(tmp_path, EXAMPLE.parent.parent / "paper" / "case1-8b.yaml", design))
+    assert off.instance.pipeline.overlap is None and on.instance.pipeline.overlap.chunks == 4
+    assert on.instance.pipeline.overlap.wrong_probability == 0.1 and on.quality == {"recall": 0.89}
+    with pytest.raises(InstanceError, match="pipeline_chunks=4 make an invalid instance.*AP1"):
+        variants(_design_yaml(tmp_path, CASE4, design))

@@ -138,7 +138,8 @@ class SliceLimits:
         # with micro-batching a stage's time per cycle is not its TTFT term, and TTFT is not additive (MB2); with
         # iterative retrieval a group's time per cycle carries the iterative batches and decode's rate depends on the
         # plan's L_it (IR4): U5 and U6 are not derived there, the methods answer what holds for every plan (no bound)
-        self.off = space.micro or bool(space.iterations)
+        # (and with retrieval pipelined with prefill TTFT is not additive either, AP2)
+        self.off = space.micro or bool(space.iterations) or st.overlap is not None
         self.curves = Curves(space, st, chips=True)
         self.size = space.max_chips + 1
         self.grid = max(0, min(grid, CELLS // self.size - 1))  # rows x N stays within CELLS per placement

@@ -24,12 +24,38 @@ def add_ttft(m: SliceModel, space: Space) -> None:
     """C7 TTFT: TTFT = sum_g t_g + t_r (every pre-decode stage runs the batch B in turn, E6). With micro-batching
     (t_g a time per cycle) TTFT >= sum_g sum_{s in g} L_s + L_r (every request passes each stage), and C15 makes it
     exact."""
+    if m.tables.overlap is not None:
+        return  # C18 (``add_overlap``)
     if m.tables.iterative is not None:  # IR: t_g carries the iterative batches; TTFT is the one-batch latencies
         m.model.add(m.ttft == sum(m.step.values()) + m.l_r)
     elif m.tables.column is None:
         m.model.add(m.ttft == sum(m.t.values()) + m.t_r)
     else:
         m.model.add(m.ttft >= sum(m.step.values()) + m.l_r)
+
+
+def add_overlap(m: SliceModel, space: Space) -> None:
+    """C18 retrieval pipelined with prefill (AP2-AP3), exact: with c chunks, q_r c >= L_r, q_pf c >= L_pf (the least
+    q are the ceilings), P the prefill's pen(L_pf) (a column of its group's rows) and S the other stages' L_s:
+
+        TTFT >= S + L_r + q_pf + P;   TTFT >= S + L_pf + q_r + P
+
+    (lower bounds only: TTFT is bounded above or minimised, so TTFT <= e holds iff AP2's max does; the sweep
+    computes a solution's TTFT from the tables). Retrieval's one-batch latency is t_r (its time per cycle)."""
+    if m.tables.overlap is None:
+        return
+    c = m.tables.overlap.chunks
+    pf = [(g, v) for (g, s), v in m.step.items() if s == "prefill"]
+    rest = sum(v for (g, s), v in m.step.items() if s != "prefill")
+    l_pf = sum(v for _, v in pf)
+    pen = sum(m.pf_it.values())
+    # q_r, q_pf: retrieval's and prefill's one-batch latencies over c, rounded up
+    q_r = m.model.new_int_var(0, m.ttft_hi, "q_r")
+    q_pf = m.model.new_int_var(0, m.ttft_hi, "q_pf")
+    m.model.add(c * q_r >= m.t_r)
+    m.model.add(c * q_pf >= l_pf)
+    m.model.add(m.ttft >= rest + m.t_r + q_pf + pen)
+    m.model.add(m.ttft >= rest + l_pf + q_r + pen)
 
 
 def add_left_out(a: AskModel, m: SliceModel, ask: Ask) -> None:

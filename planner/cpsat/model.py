@@ -22,7 +22,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.cpsat.micro import (add_burst, add_collocated_only, add_iterative, add_iterative_decode, add_left_out,
-                                 add_ttft, iterative_rows)
+                                 add_overlap, add_ttft, iterative_rows)
 from planner.cpsat.tables import SliceTables, chip_caps
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import STRIDE, Space
@@ -175,7 +175,7 @@ def add_group_tables(m: SliceModel, space: Space) -> None:
     accelerator stage (a retrieval-only group has n_g = t_g = w_g = 0); t_g its time per cycle, x_g (C14), L_s
     (C15). y_g is a table column, not an enforcement literal: OR-Tools 9.15 wrongly proved an enforced table
     infeasible (see docs/model.md)."""
-    micro = m.tables.column is not None or m.tables.iterative is not None  # one-batch latencies apart from t_g
+    micro = m.tables.column is not None or m.tables.iterative is not None or m.tables.overlap is not None  # L_s apart
     for g in m.groups:
         rows = m.tables.groups[g]
         if len(rows) == 0:
@@ -204,7 +204,8 @@ def add_group_tables(m: SliceModel, space: Space) -> None:
             m.step[g, s] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 5 + k]]), f"L[{name}:{s}]")
             cols.append(m.step[g, s])
             keep.append(5 + k)
-        if m.tables.iterative is not None and "prefill" in g:  # C16: the iterative prefix on this group's chips
+        if (m.tables.iterative is not None or m.tables.overlap is not None) and "prefill" in g:
+            # C16: the iterative prefix on this group's chips; C18: pen(L_pf), the expected re-prefill
             m.pf_it[g] = m.model.new_int_var_from_domain(_dom([0, *rows[:, 5 + len(acc)]]), f"Lit[{name}]")
             cols.append(m.pf_it[g])
             keep.append(5 + len(acc))
@@ -245,6 +246,7 @@ def build_base(space: Space, tables: SliceTables, cycle_cap: int | None) -> Slic
     add_burst(m, space)
     add_iterative(m, space)
     add_ttft(m, space)
+    add_overlap(m, space)
     add_collocated_only(m, space)
     add_qps_floor(m, space, cycle_cap)
     return m

@@ -205,17 +205,23 @@ class SliceSweep:
             n, w, t = n + int(row[0]), w + int(row[3]), int(row[1])
             ttft += t
             c_pre = max(c_pre, t + (t_r if "retrieval" in g else 0))
-            if tb.column is not None or tb.iterative is not None:  # one batch's latency of each stage (C3, C15)
+            if tb.column is not None or tb.iterative is not None or tb.overlap is not None:  # one batch's L_s
                 acc = iter(row[5:].tolist())
                 steps[g] = [int(tb.retrieval[v["bucket"], 3]) if s == "retrieval" else next(acc) for s in g]
-                pf_it = next(acc) if tb.iterative is not None and "prefill" in g else pf_it
+                pf_it = next(acc) if (tb.iterative is not None or tb.overlap is not None) and "prefill" in g \
+                    else pf_it  # IR: L_pf(b_it); AP: pen(L_pf)
         ttft += t_r
         if tb.column is not None:  # MB2-MB3 from the tables: the solver's TTFT only bounds it from above (C15)
             ttft = self._burst_ttft(steps, tb)
+        elif tb.overlap is not None:  # AP2-AP3 from the tables: the solver's TTFT only bounds it from above (C18)
+            one = {s: t for g in steps for s, t in zip(g, steps[g])}
+            ttft = (sum(t for s, t in one.items() if s not in ("retrieval", "prefill"))
+                    + tb.overlap.pair(t_r, one["prefill"]) + pf_it)
         elif tb.iterative is not None:  # IR: one batch of B through every stage (t_g carries iterative work)
             ttft = sum(sum(x) for x in steps.values()) + (0 if any("retrieval" in g for g in steps) else
                                                           int(tb.retrieval[v["bucket"], 3]))
-        if n != v["N"] or w != v["W"] or ttft > v["TTFT"] or (tb.column is None and ttft != v["TTFT"]):
+        exact = tb.column is None and tb.overlap is None  # else the solver's TTFT bounds it from above
+        if n != v["N"] or w != v["W"] or ttft > v["TTFT"] or (exact and ttft != v["TTFT"]):
             raise VerificationError(f"CP-SAT solution {v} disagrees with its tables: N {n}, TTFT {ttft}, W {w}")
         if tb.iterative is None:
             return Cost(sl.batch, ttft, c_pre, n, v["D"], v["L"], w)

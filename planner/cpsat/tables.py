@@ -26,6 +26,7 @@ import numpy as np
 
 from planner.exact import decode_rows_meet, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
 from planner.schema import ACCELERATOR_STAGES, Slo
+from planner.overlap import Pipelined, pipelined
 from planner.space import Space, units_of
 
 __all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "all_rows", "best_rows", "build_tables", "capped_rows",
@@ -128,6 +129,7 @@ class SpaceTables:
     columns: list | None = None  # MB: (stage batches, burst) per slice
     iterative: list | None = None  # IR: (B, b_it) per slice
     it: dict[str, np.ndarray] | None = None  # IR: L_s(b_it) of retrieval (per bucket) and prefill (per option)
+    overlap: Pipelined | None = None  # AP1-AP3: retrieval pipelined with prefill
 
     def steps(self, s: str) -> np.ndarray:
         """L_s of one batch per option and slice (the TTFT's terms)."""
@@ -146,6 +148,7 @@ class SliceTables:
     totals: np.ndarray | None = None  # ``SpaceTables.totals``
     column: tuple | None = None  # MB: (stage batches, burst)
     iterative: tuple | None = None  # IR: (B, b_it, R', n); group rows end with L_pf(b_it), retrieval rows with L_r(b_it)
+    overlap: Pipelined | None = None  # AP: the prefill group's rows end with pen(L_pf)
 
 
 def _buckets(space: Space, objective: str) -> tuple[Bucket, ...]:
@@ -210,7 +213,7 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
     iterative = space.iterative_columns() if space.iterations else None
     B, need = space.column_batches()
     buckets = _buckets(space, objective)
-    options, lat, step, it = {}, {}, {}, {}
+    options, lat, step, it, ov = {}, {}, {}, {}, pipelined(space)
     for k, s in enumerate(space.pre_decode):
         options[s] = (np.array([b.servers for b in buckets], dtype=np.int64) if s == "retrieval"
                       else np.asarray(sorted(space.stage_options(s)), dtype=np.int64))
@@ -224,6 +227,8 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
             rows.append(space.latency_row(s, int(u), tuple(int(b) for b in grid))[at])
         step[s] = np.stack(rows)
         lat[s] = step[s] * (B // mine)[None, :]  # MB4: R / b_s batches per cycle (1 without micro-batching)
+        if ov is not None and s == "prefill":  # AP3: the expected re-prefill is work of the prefill's group
+            lat[s] = lat[s] + ov.penalty(step[s])
         if iterative is not None and s in ("retrieval", "prefill"):  # IR3: n R' / b_it iterative batches
             its = np.array([i for _, i in iterative], dtype=np.int64)
             g2, at2 = np.unique(its, return_inverse=True)
@@ -232,10 +237,10 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
     ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
                  if slo.qps_min is not None else None)
-    split = columns is not None or iterative is not None  # a stage's time per cycle is not its TTFT term
+    split = columns is not None or iterative is not None or ov is not None  # a stage's time per cycle is not its TTFT term
     return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, objective, progress), ttft_cap, cycle_cap,
                        objective, reachable_totals(space), need, step if split else None, columns, iterative,
-                       it | {"n": space.iterations} if iterative is not None else None)
+                       it | {"n": space.iterations} if iterative is not None else None, ov)
 
 
 def reachable_totals(space: Space) -> np.ndarray:
@@ -296,6 +301,9 @@ def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], b
             if st.iterative is not None:  # IR: the prefix of the new passages on this group's chips (0: no prefill)
                 steps.append(st.it["prefill"][np.searchsorted(st.options["prefill"], codes), bi] if "prefill" in g
                              else np.zeros(len(codes), dtype=np.int64))
+            if st.overlap is not None and "prefill" in g:  # AP3: pen(L_pf) on this group's chips
+                steps.append(st.overlap.penalty(st.steps("prefill")[np.searchsorted(st.options["prefill"], codes),
+                                                                    bi]))
             gt[g] = np.column_stack([units_of(codes), lat[:, 0, 0], codes, w, x, *steps]).astype(np.int64)
         else:
             gt[g] = np.zeros((0, 5), dtype=np.int64)
@@ -305,7 +313,7 @@ def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], b
            if space.has_retrieval else np.zeros((0, 4), dtype=np.int64))
     column = st.columns[bi] if st.columns is not None else None
     it = (*st.iterative[bi], int(st.batches[bi]), space.iterations) if st.iterative is not None else None
-    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals, column, it)
+    return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals, column, it, st.overlap)
 
 
 def _pick_rows(book: DecodeBook, batch: int, table: str) -> np.ndarray:
