@@ -69,7 +69,7 @@ class RooflineCost:
         """Latency (s) of one batch of ``batch`` requests on ``units`` chips (decode: all its steps)."""
         b = np.atleast_1d(np.asarray(batch, dtype=np.float64))
         lat, _ = pass_latency(self.model, self.hw, self.precision, self.efficiency, int(units), self._seqs(b),
-                              self.work.step(self.model), waves=not self.is_decode)
+                              self.work.step(self.model), waves=not self.is_decode, parts_too=False)
         if self.is_decode:
             lat = lat * self.work.decode_tokens
         if self.work.cached_tokens:  # R11: the batch's cached KV over every chip's load link, before the pass

@@ -132,8 +132,9 @@ def _ops(pairs: list[tuple[np.ndarray, np.ndarray]], hw: Accelerator, prec: Prec
     comp = mem = 0.0
     for f, m in pairs:
         tc, tm = np.asarray(f, dtype=np.float64) / peak, np.asarray(m, dtype=np.float64) / bw
-        comp = comp + np.where(tc >= tm, tc, 0.0)
-        mem = mem + np.where(tc >= tm, 0.0, tm)
+        bound = tc >= tm
+        comp = comp + np.where(bound, tc, 0.0)
+        mem = mem + np.where(bound, 0.0, tm)
     zero = np.zeros_like(np.asarray(comp + mem, dtype=np.float64))
     return _Parts(comp + zero, mem + zero, zero)
 
@@ -199,10 +200,12 @@ def _replica_latency(model: TransformerModel, hw: Accelerator, prec: Precision, 
 
 
 def pass_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, n: int,
-                 seqs: np.ndarray, ps: Pass, *, waves: bool) -> tuple[np.ndarray, list[tuple[Sharding, _Parts]]]:
+                 seqs: np.ndarray, ps: Pass, *, waves: bool,
+                 parts_too: bool = True) -> tuple[np.ndarray, list[tuple[Sharding, _Parts]]]:
     """R5-R8: latency (s) of ``seqs`` sequences on ``n`` chips, minimised over shardings; inf where nothing fits.
 
-    Also returns, per sharding that fits, its latency parts (for reports of what bounds a stage)."""
+    Also returns, per sharding that fits, its latency parts (for reports of what bounds a stage; an empty list
+    without ``parts_too``: the solvers' tables need only the latency)."""
     seqs = np.asarray(seqs, dtype=np.float64)
     best = np.full(seqs.shape, np.inf)
     parts = []
@@ -215,6 +218,7 @@ def pass_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff:
         per = np.ceil(share / np.where(np.isfinite(v), v, 1.0))
         one = _replica_latency(model, hw, prec, eff, sh, per, ps)
         lat = one.total * v
-        parts.append((sh, one.scale(np.where(np.isfinite(v), v, np.nan))))
+        if parts_too:
+            parts.append((sh, one.scale(np.where(np.isfinite(v), v, np.nan))))
         best = np.minimum(best, lat)
     return best, parts
