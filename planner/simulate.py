@@ -116,6 +116,8 @@ class _Group:
         self.it: deque = deque()  # D9: iterative batches waiting for this group's timeline (served first)
         self.on_out = None  # called with (first request, count) when requests leave the group
         self.scale = [None] * len(batches)  # D3: per stage, a batch's latency factor from its prompts (None: 1)
+        self.early = 0  # D10: chunks its last stage (retrieval) hands on early (0: whole batches)
+        self.pipe = None  # D10: (upstream group, chunks, p, rho, rng) when its first stage (prefill) is pipelined
 
     def _supplied(self) -> int:
         return self.total if self.upstream is None else self.upstream.produced
@@ -177,19 +179,45 @@ class _Group:
             else:
                 _take(self.pending[i], k)
             dur = self.lat[i](k) * (self.scale[i](self.done[i], k) if self.scale[i] else 1.0)
-            self.busy += dur
-            yield env.timeout(dur)
             lo = self.done[i]
+            if i == 0 and self.pipe is not None:  # D10: the prefill's chunks follow the retrieval's
+                dur, hold = self._pipelined(lo, k, dur)
+            else:
+                hold = dur
+            if i == last and self.early:  # D10: the first chunk's results go on at a chunk of the batch's time
+                self.r_t0[lo:lo + k], self.r_dur[lo:lo + k] = env.now, dur
+                env.process(self._hand_on(lo, k, dur / self.early, downstream))
+            self.busy += dur
+            yield env.timeout(hold)
             self.done[i] += k
             if i < last:
                 self.pending[i + 1].append([k, env.now])
-            else:
+            elif not self.early:
                 self.out[lo:lo + k] = env.now
                 self.produced = self.done[i]
                 if downstream is not None:
                     downstream.poke()
                 if self.on_out is not None:
                     self.on_out(lo, k)
+
+    def _hand_on(self, lo: int, k: int, after: float, downstream):
+        yield self.env.timeout(after)
+        self.out[lo:lo + k] = self.env.now
+        self.produced = lo + k
+        if downstream is not None:
+            downstream.poke()
+
+    def _pipelined(self, lo: int, k: int, dur: float) -> tuple[float, float]:
+        """D10 (AP2-AP3 run): prefill chunk j starts once chunk j - 1 has ended and every request's retrieval has
+        reached j / c of its batch, and takes dur / c; a wrong early result (probability p) re-runs rho of the
+        prefill. Returns (work, time the group is held)."""
+        up, c, p, rho, rng = self.pipe
+        t0, d = up.r_t0[lo:lo + k], up.r_dur[lo:lo + k]
+        end = self.env.now
+        for j in range(1, c + 1):
+            end = max(end, float(np.max(t0 + j * d / c))) + dur / c
+        extra = rho * dur if rng.random() < p else 0.0
+        return dur + extra, end + extra - self.env.now
 
 
 class _ItJob:
@@ -306,10 +334,6 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
 
     t_wall = time.perf_counter()
     m = evaluate(space, plan)  # also checks the plan is well formed
-    if space.instance.pipeline.overlap is not None:
-        raise InstanceError("retrieval pipelined with prefill (pipeline.overlap, AP1-AP4) is not simulated: the "
-                            "simulator runs each stage's batch whole. To fix: simulate the instance without "
-                            "pipeline.overlap (its plans' TTFT is then the unpipelined one)")
     if not (duration_s > 0 and math.isfinite(duration_s)):
         raise InstanceError(f"duration {duration_s!r} s is not positive. To fix: give --duration > 0")
     arr = arrival_times(arrivals, duration_s, seed)
@@ -327,6 +351,12 @@ def simulate(space: Space, plan: Plan, arrivals: Arrivals, duration_s: float, se
             grp.scale[g.index("prefill")] = _prompt_scale(space, len(arr), seed)
         groups.append(grp)
         ready = grp.out
+    ov = space.instance.pipeline.overlap
+    if ov is not None:  # D10: retrieval ends its group (AP1), prefill starts the next
+        k = next(k for k, g in enumerate(plan.placement) if "retrieval" in g)
+        groups[k].early, groups[k].r_t0, groups[k].r_dur = ov.chunks, np.zeros(len(arr)), np.zeros(len(arr))
+        groups[k + 1].pipe = (groups[k], ov.chunks, ov.wrong_probability, ov.reprefill_fraction,
+                              np.random.default_rng([seed, 3]))
     for k, grp in enumerate(groups):
         env.process(grp.run(groups[k + 1] if k + 1 < len(groups) else None))
     lat = stage_latencies(space, plan)
