@@ -143,7 +143,7 @@ def _layer(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Effic
            ps: Pass) -> _Parts:
     """R2+R3: one layer on one chip of a tensor-parallel shard, for x sequences."""
     h, d, s, c = model.hidden, model.head_dim, ps.query_tokens, ps.context_tokens
-    ht, kt, ft = model.heads // t, math.ceil(model.kv_heads / t), math.ceil(model.ffn / t)
+    ht, kt, ft = model.heads // t, _cdiv(model.kv_heads, t), _cdiv(model.ffn, t)
     g = 2 if model.gated_ffn else 1
     w, a, k = prec.weight_bytes, prec.activation_bytes, prec.kv_bytes
     T = x * s
@@ -156,7 +156,7 @@ def _layer(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Effic
         (2 * T * ft * h, T * ft * a + ft * h * w + T * h * a),
         (0 * T, 10 * T * h * a),
     ], hw, prec, eff)
-    if t > 1:
+    if np.any(t > 1):  # (t: a degree, or a column of them: 0 added where t = 1 leaves every sum as it was)
         link = hw.interconnect_bytes_per_s * eff.link
         ar = 2 * (t - 1) / t * T * h * a / link + 2 * (t - 1) * eff.link_latency_s
         parts = parts + _Parts(0 * T, 0 * T, 2 * ar)
@@ -165,7 +165,7 @@ def _layer(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Effic
 
 def _lm_head(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, t: int,
              x: np.ndarray) -> _Parts:
-    h, vt = model.hidden, math.ceil(model.vocab / t)
+    h, vt = model.hidden, _cdiv(model.vocab, t)
     w, a = prec.weight_bytes, prec.activation_bytes
     return _ops([(2 * x * h * vt, h * vt * w + x * h * a + x * vt * a)], hw, prec, eff)
 
@@ -186,17 +186,44 @@ def memory_capacity(model: TransformerModel, hw: Accelerator, prec: Precision, e
 def _replica_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, sh: Sharding,
                      x: np.ndarray, ps: Pass) -> _Parts:
     """R4 for one replica processing x >= 1 sequences in one wave."""
-    t, p = sh.tp, sh.pp
+    t, p = sh.tp, sh.pp  # degrees, or columns of them (``_fits_latency``)
     m = np.minimum(p, x)
     mb = np.ceil(x / m)
-    stage = _layer(model, hw, prec, eff, t, mb, ps).scale(math.ceil(model.layers / p))
+    stage = _layer(model, hw, prec, eff, t, mb, ps).scale(_cdiv(model.layers, p))
     if ps.lm_head:
         stage = stage + _lm_head(model, hw, prec, eff, t, mb)
-    if p > 1:
+    if np.any(p > 1):
         link = hw.interconnect_bytes_per_s * eff.link
         p2p = mb * ps.query_tokens * model.hidden * prec.activation_bytes / link + eff.link_latency_s
-        stage = stage + _Parts(0 * mb, 0 * mb, p2p)
+        stage = stage + _Parts(0 * mb, 0 * mb, np.where(p > 1, p2p, 0.0))
     return stage.scale(m + p - 1)
+
+
+#: the most batches ``pass_latency`` takes with every sharding at once (past it the arrays outgrow the caches and
+#: the loop over shardings is faster)
+ROWS_AT_ONCE = 32
+
+
+def _cdiv(a: int, b):
+    """ceil(a / b) in integers (b an int or an int array)."""
+    return -(-a // b)
+
+
+def _fits_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, n: int,
+                  seqs: np.ndarray, ps: Pass, waves: bool) -> np.ndarray:
+    """``pass_latency``'s minimum with every sharding at once (rows of the arrays): each element takes the loop's
+    operations in the loop's order, so the latencies are the same to the bit (tested)."""
+    fit = [(sh, cap) for sh in shardings(model, n) if (cap := memory_capacity(model, hw, prec, eff, sh, ps)) >= 1]
+    if not fit:
+        return np.full(seqs.shape, np.inf)
+    col = lambda v: np.array(v, dtype=np.int64)[:, None]  # noqa: E731
+    sh = Sharding(col([f.tp for f, _ in fit]), col([f.pp for f, _ in fit]))
+    cap = col([c for _, c in fit])
+    share = np.ceil(seqs.reshape(1, -1) / col([f.replicas(n) for f, _ in fit]))
+    v = np.ceil(share / cap) if waves else np.where(share <= cap, 1.0, np.inf)
+    per = np.ceil(share / np.where(np.isfinite(v), v, 1.0))
+    lat = _replica_latency(model, hw, prec, eff, sh, per, ps).total * v
+    return lat.min(axis=0).reshape(seqs.shape)
 
 
 def pass_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, n: int,
@@ -207,6 +234,8 @@ def pass_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff:
     Also returns, per sharding that fits, its latency parts (for reports of what bounds a stage; an empty list
     without ``parts_too``: the solvers' tables need only the latency)."""
     seqs = np.asarray(seqs, dtype=np.float64)
+    if not parts_too and seqs.size <= ROWS_AT_ONCE:  # few batches: every sharding at once saves the loop's overhead
+        return _fits_latency(model, hw, prec, eff, n, seqs, ps, waves), []
     best = np.full(seqs.shape, np.inf)
     parts = []
     for sh in shardings(model, n):

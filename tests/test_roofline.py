@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from models import ModelError
 from models.analytical import RooflineCost, StageWork
-from models.catalog import Accelerator, TransformerModel, accelerator, transformer
+from models.catalog import ACCELERATORS, MODELS, Accelerator, TransformerModel, accelerator, transformer
+from tests.conftest import examples
 from models.roofline import Efficiency, Pass, Precision, memory_capacity, pass_latency, shardings, Sharding
 
 # A 1-layer encoder on a chip doing 1e6 operations/s and moving 1e6 bytes/s: each operator costs max(F, M) us.
@@ -127,3 +128,20 @@ def test_pipeline_parallel_by_hand_when_only_a_split_fits():
     got = float(pass_latency(two, chip, PREC, eff, 2, np.array([1.0]), PS, waves=True)[0][0])
     assert got == pytest.approx(2 * (layer + 4 * 8 * 2 / 1e6))
     assert np.isinf(pass_latency(two, chip, PREC, eff, 1, np.array([1.0]), PS, waves=True)[0][0])
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(st.sampled_from(sorted(MODELS)), st.sampled_from(sorted(ACCELERATORS)), st.integers(1, 160),
+       st.lists(st.integers(1, 5000), min_size=1, max_size=12), st.integers(1, 4096), st.integers(0, 4096),
+       st.booleans(), st.booleans(),
+       st.sampled_from([Efficiency(), Efficiency(compute=0.6, memory=0.8, decoder_layer_overhead_s=3e-5,
+                                                encoder_layer_overhead_s=1e-5, link=0.7)]))
+def test_every_sharding_at_once_equals_the_loop_to_the_bit(name, hw, n, batches, q, ctx, waves, decode, eff):
+    """``pass_latency`` without parts (the solvers' and the evaluator's path: all shardings as array rows) gives
+    the report path's loop minimum exactly, float for float."""
+    model, acc = MODELS[name], ACCELERATORS[hw]
+    ps = Pass(1, q + ctx / 2, q + ctx, True) if decode else Pass(q, (q + 1) / 2, q, model.decoder)
+    seqs = np.array(batches, dtype=np.float64)
+    fast, _ = pass_latency(model, acc, Precision(), eff, n, seqs, ps, waves=waves, parts_too=False)
+    loop, _ = pass_latency(model, acc, Precision(), eff, n, seqs, ps, waves=waves)
+    assert np.array_equal(fast, loop)
