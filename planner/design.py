@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from models.errors import ModelError
 from planner.cpsat import Clock, SliceSweep, SolverSettings
 from planner.cpsat.point import union_point
-from planner.errors import EmptySpaceError, InfeasibleError, InstanceError
+from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, TimeLimitError
 from planner.exhaustive import exhaustive_union
 from planner.knobs import Variant, variants
 from planner.pareto import union_frontier
@@ -41,6 +41,7 @@ class KnobCost(_Out):
     value: bool | int | float | str
     qps_per_chip: float | None
     ttft_s: float | None
+    proven: bool = True  # False: a time limit cut the question short (the best found)
 
 
 class DesignLevel(_Out):
@@ -60,6 +61,7 @@ class DesignResult(_Out):
     three_way: tuple[tuple[int, int], ...]  # (level, point) of the (quality, TTFT, QPS/chip) Pareto set
     variants_left_out: dict[str, str]
     solves: int | None = None
+    complete: bool = True  # False: a time limit cut some level's sweep short
 
 
 def design_spaces(inst: Instance, floors: dict[str, float] | None = None) -> tuple[list[Variant], list[Space],
@@ -149,6 +151,9 @@ def design_frontier(inst: Instance, floors: dict[str, float] | None = None, *, s
     vs, spaces, left = design_spaces(inst, floors)
     run = _Union(spaces, inst.slo, solver, workers, time_limit_s, seed, progress)
     got = run.frontier(list(range(len(vs))))
+    if not got and run.stopped:
+        raise TimeLimitError(f"no plan found within the time limit ({run.clock.elapsed():.3g} s, {run.solves} CP-SAT "
+                             f"solves over {len(vs)} knob combinations). To fix: raise --time-limit-s")
     if not got:
         raise InfeasibleError(f"no plan of any of the {len(vs)} knob combinations of {inst.name} meets the SLO "
                               f"{inst.slo.model_dump(exclude_none=True)}. To fix: relax the SLO or the quality "
@@ -183,11 +188,12 @@ def design_levels(inst: Instance, floors: dict[str, float] | None = None, *, sol
                 got = run.first(sub) if sub else None
                 costs.append(KnobCost(knob=knob, value=value,
                                       qps_per_chip=got[1].metrics.qps_per_chip if got else None,
-                                      ttft_s=got[1].metrics.ttft_s if got else None))
+                                      ttft_s=got[1].metrics.ttft_s if got else None,
+                                      proven=got[1].proven_optimal if got else not run.stopped))
         three += [(len(levels), i) for i, p in enumerate(front) if not _dominated(p, above)]
         above += front
         levels.append(DesignLevel(quality_min=q, variants=tuple(vs[k].label for k in members),
                                   frontier=tuple(front), knob_costs=tuple(costs)))
     return DesignResult(instance=inst.name, metric=metric, solver=solver, solve_seconds=run.clock.elapsed(),
                         ttft_max_s=inst.slo.ttft_max_s, levels=tuple(levels), three_way=tuple(three),
-                        variants_left_out=left, solves=run.solves)
+                        variants_left_out=left, solves=run.solves, complete=not run.stopped)

@@ -32,7 +32,12 @@ def design_text(r: DesignResult) -> str:
         width = max(len(x) for x in rows) if rows else 0
         for text, c in zip(rows, lv.knob_costs):
             loss = (f"  ({c.qps_per_chip / top - 1:+.1%} vs best)" if top and c.qps_per_chip is not None else "")
-            out.append(f"{text.ljust(width)}  QPS/chip {_fmt(c.qps_per_chip)}  TTFT {_fmt(c.ttft_s)} s{loss}")
+            out.append(f"{text.ljust(width)}  QPS/chip {_fmt(c.qps_per_chip)}  TTFT {_fmt(c.ttft_s)} s{loss}"
+                       + ("" if c.proven else "  (not proven)"))
+    if not r.complete:
+        out.append("")
+        out.append("INCOMPLETE: the time limit cut some levels short (their points may not be proven; raise "
+                   "--time-limit-s)")
     out.append("")
     out.append(f"three-way Pareto set ({r.metric} higher, TTFT lower, QPS/chip higher): {len(r.three_way)} points")
     for li, pi in r.three_way:
@@ -45,7 +50,7 @@ def design_text(r: DesignResult) -> str:
 def design_json(r: DesignResult) -> dict:
     """The JSON contract of ``ragplan design --json``."""
     return {"instance": r.instance, "metric": r.metric, "solver": r.solver, "solve_seconds": r.solve_seconds,
-            "solves": r.solves, "ttft_max_s": r.ttft_max_s, "variants_left_out": dict(r.variants_left_out),
+            "solves": r.solves, "complete": r.complete, "ttft_max_s": r.ttft_max_s, "variants_left_out": dict(r.variants_left_out),
             "levels": [{"quality_min": lv.quality_min, "variants": list(lv.variants),
                         "frontier": [point_json(p) for p in lv.frontier],
                         "knob_costs": [c.model_dump() for c in lv.knob_costs]} for lv in r.levels],
