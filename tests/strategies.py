@@ -140,3 +140,15 @@ def priced_instances(draw):
                                   "power_w": draw(price) * 100} for s in servers}}
     inst = {"name": "priced", "pipeline": {"stages": stages}, "cost": cost, "search": search}
     return inst, prices
+
+
+@st.composite
+def overlapped(draw):
+    """``random_instances`` with retrieval pipelined with prefill (AP1) where prefill follows retrieval directly."""
+    data = draw(random_instances())
+    kinds = [s["kind"] for s in data[0]["pipeline"]["stages"]]
+    if "retrieval" in kinds and kinds[kinds.index("retrieval") + 1] == "prefill":
+        data[0]["pipeline"]["overlap"] = {"chunks": draw(st.integers(2, 5)),
+                                          "wrong_probability": draw(st.sampled_from([0.0, 0.3, 1.0])),
+                                          "reprefill_fraction": draw(st.sampled_from([0.25, 1.0]))}
+    return data

@@ -14,7 +14,7 @@ from planner.exhaustive import iter_schedules
 from planner.schema import Slo
 from tests.conftest import examples
 from tests.crosscheck import priced_space_of, space_of
-from tests.strategies import priced_instances, random_instances
+from tests.strategies import overlapped, priced_instances, random_instances
 
 
 def _schedules(space):
@@ -58,6 +58,17 @@ def _check(space):
                     if r >= f:
                         assert p in low and low[p] <= t, (b, e, f, p, t, low.get(p))
                         assert n <= limits.most_chips(b, f, {p})
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(overlapped())
+def test_u5_u6_hold_with_retrieval_pipelined(data):
+    """AP4: the bounds from the half terms hold every pipelined schedule."""
+    try:
+        space = space_of(data)
+    except (EmptySpaceError, InstanceError):
+        return
+    _check(space)
 
 
 @settings(max_examples=examples(25), deadline=None)

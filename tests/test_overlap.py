@@ -14,7 +14,7 @@ from planner.exhaustive import exhaustive_frontier
 from planner.overlap import half_term, pair_ttft, penalty, rate_of
 from tests.conftest import INSTANCES, examples, write_yaml
 from tests.crosscheck import check_space, space_of
-from tests.strategies import random_instances
+from tests.strategies import overlapped
 
 import yaml
 
@@ -67,17 +67,6 @@ def test_overlap_rules_refuse(tmp_path):
         _case1(tmp_path, {"chunks": 2}, micro_batching=True)
     space = build_space(_case1(tmp_path, {"chunks": 2}, placement="all"))
     assert all(not {"retrieval", "prefill"} <= set(g) for p in space.placements for g in p)
-
-
-@st.composite
-def overlapped(draw):
-    data = draw(random_instances())
-    kinds = [s["kind"] for s in data[0]["pipeline"]["stages"]]
-    if "retrieval" in kinds and kinds[kinds.index("retrieval") + 1] == "prefill":
-        data[0]["pipeline"]["overlap"] = {"chunks": draw(st.integers(2, 5)),
-                                          "wrong_probability": draw(st.sampled_from([0.0, 0.3, 1.0])),
-                                          "reprefill_fraction": draw(st.sampled_from([0.25, 1.0]))}
-    return data
 
 
 @settings(max_examples=examples(40), deadline=None)

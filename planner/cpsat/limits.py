@@ -32,6 +32,7 @@ import numpy as np
 
 from planner.cpsat.bounds import Curves, need, need_exact
 from planner.cpsat.tables import SpaceTables, group_latency
+from planner.overlap import half_term
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space, units_of
 
@@ -58,27 +59,40 @@ def _staircase(units: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return u[keep], t[keep]
 
 
-def _first(units: np.ndarray, lat: np.ndarray, caps: np.ndarray, size: int) -> np.ndarray:
+def _first(units: np.ndarray, lat: np.ndarray, caps: np.ndarray, size: int, tt: np.ndarray | None = None) -> np.ndarray:
     """``_convolve`` of the all-zero bound: row k, N is the latency of the fastest option with at most N chips,
-    if it fits caps[k] (on the staircase, options with fewer chips are slower, so none of them fits then)."""
+    if it fits caps[k] (on the staircase, options with fewer chips are slower, so none of them fits then). With
+    ``tt`` (AP4: a TTFT term other than the time per cycle ``lat``): the least tt of an option with at most N chips
+    whose lat fits caps[k], every option looked at."""
+    if tt is not None:
+        order = np.argsort(units, kind="stable")
+        u, t, w = units[order], lat[order], tt[order]
+        allowed = np.where(t[None, :] <= caps[:, None], w[None, :], BIG)
+        best = np.minimum.accumulate(allowed, axis=1) if len(u) else allowed
+        j = np.searchsorted(u, np.arange(size), side="right") - 1
+        return np.where(j[None, :] >= 0, best[:, np.maximum(j, 0)], BIG) if len(u) else \
+            np.full((len(caps), size), BIG, dtype=np.int64)
     u, t = _staircase(units, lat)
     j = np.searchsorted(u, np.arange(size), side="right") - 1  # the last staircase option with u <= N
     lat_n = np.where(j >= 0, t[np.maximum(j, 0)], BIG)
     return np.where(lat_n[None, :] <= caps[:, None], lat_n[None, :], BIG)
 
 
-def _convolve(f: np.ndarray, units: np.ndarray, lat: np.ndarray, caps: np.ndarray) -> np.ndarray:
+def _convolve(f: np.ndarray, units: np.ndarray, lat: np.ndarray, caps: np.ndarray,
+              tt: np.ndarray | None = None) -> np.ndarray:
     """Row k: min over options o with t_o <= caps[k] of f[k, N - u_o] + t_o (BIG where none fits); f holds 'at most
-    N chips' bounds, one row per cycle cap, caps ascending (so an option is allowed on a suffix of the rows)."""
+    N chips' bounds, one row per cycle cap, caps ascending (so an option is allowed on a suffix of the rows). With
+    ``tt`` the option adds tt_o (its TTFT term, AP4), every option looked at."""
     out = np.full_like(f, BIG)
     tmp = np.empty_like(f)
     size = f.shape[1]
-    us, ts = _staircase(units, lat)
+    us, ts = _staircase(units, lat) if tt is None else (units, lat)
     ks = np.searchsorted(caps, ts)
-    for u, t, k in zip(us.tolist(), ts.tolist(), ks.tolist()):
+    ws = ts if tt is None else tt
+    for u, w, k in zip(us.tolist(), ws.tolist(), ks.tolist()):
         if u < size and k < len(caps):
             part = tmp[k:, : size - u]
-            np.add(f[k:, : size - u], t, out=part)
+            np.add(f[k:, : size - u], w, out=part)
             np.minimum(out[k:, u:], part, out=out[k:, u:])
     return np.minimum(out, BIG, out=out)
 
@@ -138,18 +152,21 @@ class SliceLimits:
         # with micro-batching a stage's time per cycle is not its TTFT term, and TTFT is not additive (MB2); with
         # iterative retrieval a group's time per cycle carries the iterative batches and decode's rate depends on the
         # plan's L_it (IR4): U5 and U6 are not derived there, the methods answer what holds for every plan (no bound)
-        # (and with retrieval pipelined with prefill TTFT is not additive either, AP2)
-        self.off = space.micro or bool(space.iterations) or st.overlap is not None
+        self.off = space.micro or bool(space.iterations)
         self.curves = Curves(space, st, chips=True)
         self.size = space.max_chips + 1
         self.grid = max(0, min(grid, CELLS // self.size - 1))  # rows x N stays within CELLS per placement
         self.refines = REFINE * self.size <= CELLS  # levels at their own caps: rows of N_max + 1 each, 16 at once
-        self.acc = {}
+        self.acc, self.tt = {}, {}  # per group: (chips, time per cycle); AP4: its TTFT term where they differ
         for p in space.placements:
             for g in p:
                 if "decode" not in g and any(s in ACCELERATOR_STAGES for s in g) and g not in self.acc:
                     codes, lat = group_latency(space, st, g, retrieval=False)
                     self.acc[g] = (np.asarray(units_of(codes), dtype=np.int64), lat[:, 0, :])
+                    if st.overlap is not None and "prefill" in g:  # AP4: prefill's TTFT term is its half term
+                        self.tt[g] = sum(half_term(st.steps(s), st.overlap.chunks) if s == "prefill" else
+                                         st.steps(s) for s in g if s in ACCELERATOR_STAGES)[
+                            np.searchsorted(st.options["prefill"], codes)]
         self._cache: OrderedDict[int, list[_Placement]] = OrderedDict()
         # slices kept at once (least recently used dropped, rebuilt on demand): within KEEP_BYTES of arrays
         self.keep = max(8, KEEP_BYTES // max(1, len(space.placements) * (self.grid + 1) * self.size * 8))
@@ -200,6 +217,7 @@ class SliceLimits:
         sp, st, size = self.space, self.st, self.size
         B = int(st.batches[b])
         t_ret, _, r_min = retrieval or self._retrieval(b)
+        ret_tt = t_ret if st.overlap is None else np.where(t_ret < BIG, half_term(t_ret, st.overlap.chunks), BIG)
         book = self.curves
         dec_q = book.dec_num[:, b] / book.dec_den[:, b]
         # decode: per cap, the fewest chips of an option whose best cycle B / q fits it (q >= B / cap)
@@ -217,7 +235,8 @@ class SliceLimits:
                     g = groups[j - 1]
                     units, lat = self.acc[g]
                     t = lat[:, b] + (r_min if "retrieval" in g else 0)
-                    nf = _first(units, t, caps, size) if f is None else _convolve(f, units, t, caps)
+                    tt = self.tt[g][:, b] if g in self.tt else None  # (AP1: no retrieval in the prefill's group)
+                    nf = _first(units, t, caps, size, tt) if f is None else _convolve(f, units, t, caps, tt)
                     if "retrieval" in g:  # the cap counted retrieval; the TTFT adds it once below
                         nf = np.where(nf < BIG, nf - r_min, BIG)
                     conv[groups[:j]] = nf
@@ -225,7 +244,7 @@ class SliceLimits:
             if f is None:
                 f = np.zeros((len(caps), size), dtype=np.int64)
             lb = np.where(idx >= 0, np.take_along_axis(f, np.maximum(idx, 0), axis=1), BIG)
-            out[p] = np.minimum(lb + t_ret[None, :], BIG)
+            out[p] = np.minimum(lb + ret_tt[None, :], BIG)
         return out
 
     def _build(self, b: int) -> list[_Placement]:
