@@ -15,7 +15,6 @@ import numpy as np
 from planner.burst import finish_times, mean_ceil
 from planner.cpsat.tables import SpaceTables, group_latency
 from planner.schema import ACCELERATOR_STAGES
-from planner.overlap import half_term
 from planner.space import Space, units_of
 
 __all__ = ["Curves", "SliceBound", "burst_ttft_bounds", "need", "need_exact", "slice_bounds", "slice_chip_bounds"]
@@ -133,9 +132,12 @@ def slice_bounds(space: Space, st: SpaceTables, progress=None,
     slices), U3's cheaper bound stands in until ``SliceBound.of`` computes a slice's U1 (the sweep does, on first
     visit)."""
     nb = len(st.batches)
-    ov = st.overlap  # AP4: retrieval's and prefill's pair is at least the sum of their half terms
-    ttft_lb = sum(half_term(st.steps(s).min(axis=0), ov.chunks) if ov is not None and s in ("retrieval", "prefill")
-                  else st.steps(s).min(axis=0) for s in space.pre_decode)
+    ov = st.overlap
+    ttft_lb = sum(st.steps(s).min(axis=0) for s in space.pre_decode if ov is None or s not in ("retrieval", "prefill"))
+    if ov is not None:  # AP4: at least either sum of AP2's max, plus pen (in prefill's time per cycle)
+        c, r, pf = ov.chunks, st.steps("retrieval").min(axis=0), st.lat["prefill"]
+        ttft_lb = ttft_lb + np.maximum(r + (pf - st.steps("prefill") - (-st.steps("prefill") // c)).min(axis=0),
+                                       -(-r // c) + pf.min(axis=0))
     if st.columns is not None:  # U7
         ttft_lb = burst_ttft_bounds(space, st)
     u1 = SliceBound(space, st)

@@ -32,7 +32,6 @@ import numpy as np
 
 from planner.cpsat.bounds import Curves, need, need_exact
 from planner.cpsat.tables import SpaceTables, group_latency
-from planner.overlap import half_term
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space, units_of
 
@@ -163,10 +162,9 @@ class SliceLimits:
                 if "decode" not in g and any(s in ACCELERATOR_STAGES for s in g) and g not in self.acc:
                     codes, lat = group_latency(space, st, g, retrieval=False)
                     self.acc[g] = (np.asarray(units_of(codes), dtype=np.int64), lat[:, 0, :])
-                    if st.overlap is not None and "prefill" in g:  # AP4: prefill's TTFT term is its half term
-                        self.tt[g] = sum(half_term(st.steps(s), st.overlap.chunks) if s == "prefill" else
-                                         st.steps(s) for s in g if s in ACCELERATOR_STAGES)[
-                            np.searchsorted(st.options["prefill"], codes)]
+                    if st.overlap is not None and "prefill" in g:  # AP4's first sum: ceil(L_pf / c) + pen
+                        pf = st.steps("prefill")[np.searchsorted(st.options["prefill"], codes)]
+                        self.tt[g] = lat[:, 0, :] - pf - (-pf // st.overlap.chunks)  # L_pf -> ceil(L_pf / c)
         self._cache: OrderedDict[int, list[_Placement]] = OrderedDict()
         # slices kept at once (least recently used dropped, rebuilt on demand): within KEEP_BYTES of arrays
         self.keep = max(8, KEEP_BYTES // max(1, len(space.placements) * (self.grid + 1) * self.size * 8))
@@ -214,10 +212,9 @@ class SliceLimits:
         """LB_TT_p(N | C) of each placement (those with curves at slice b) for the cycle caps ``caps`` (ascending),
         as arrays (len(caps), N_max + 1); placements in pipeline order share their convolution prefixes.
         ``retrieval``: ``_retrieval(b)`` where the caller has it."""
-        sp, st, size = self.space, self.st, self.size
+        st, size = self.st, self.size
         B = int(st.batches[b])
         t_ret, _, r_min = retrieval or self._retrieval(b)
-        ret_tt = t_ret if st.overlap is None else np.where(t_ret < BIG, half_term(t_ret, st.overlap.chunks), BIG)
         book = self.curves
         dec_q = book.dec_num[:, b] / book.dec_den[:, b]
         # decode: per cap, the fewest chips of an option whose best cycle B / q fits it (q >= B / cap)
@@ -226,6 +223,19 @@ class SliceLimits:
         k = np.searchsorted(-dec_q[order], -B / (caps.astype(np.float64) * WIDEN), side="right")
         d0 = np.where(k > 0, fewest[np.maximum(k - 1, 0)], BIG)
         idx = np.arange(size)[None, :] - np.minimum(d0, size)[:, None]
+        if st.overlap is None:
+            return self._lb(b, caps, placements, idx, t_ret, r_min, False)
+        # AP4: TTFT is at least either sum of AP2's max (plus pen): L_r + ceil(L_pf / c), or ceil(L_r / c) + L_pf
+        c = st.overlap.chunks
+        first = self._lb(b, caps, placements, idx, t_ret, r_min, True)
+        second = self._lb(b, caps, placements, idx, np.where(t_ret < BIG, -(-t_ret // c), BIG), r_min, False)
+        return {p: np.maximum(first[p], second[p]) for p in first}
+
+    def _lb(self, b: int, caps: np.ndarray, placements, idx: np.ndarray, ret_tt: np.ndarray, r_min: int,
+            split: bool) -> dict:
+        """``_rows``' convolutions, retrieval's TTFT term ``ret_tt`` per N; with ``split`` the prefill's group adds
+        its own TTFT terms (``self.tt``) instead of its times per cycle."""
+        sp, size = self.space, self.size
         out, conv = {}, {}
         for p in placements:
             groups = tuple(sorted((g for g in p if g in self.acc), key=lambda g: sp.stages.index(g[0])))
@@ -235,7 +245,7 @@ class SliceLimits:
                     g = groups[j - 1]
                     units, lat = self.acc[g]
                     t = lat[:, b] + (r_min if "retrieval" in g else 0)
-                    tt = self.tt[g][:, b] if g in self.tt else None  # (AP1: no retrieval in the prefill's group)
+                    tt = self.tt[g][:, b] if split and g in self.tt else None  # (AP1: no retrieval there)
                     nf = _first(units, t, caps, size, tt) if f is None else _convolve(f, units, t, caps, tt)
                     if "retrieval" in g:  # the cap counted retrieval; the TTFT adds it once below
                         nf = np.where(nf < BIG, nf - r_min, BIG)
