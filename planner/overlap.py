@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Pipelined", "half_term", "pair_ttft", "pipelined", "penalty", "rate_of"]
+__all__ = ["Pipelined", "pair_ttft", "pipelined", "penalty", "rate_of"]
 
 #: the denominator p rho is taken at (exact rational of the user's floats, within 1e-9)
 DEN = 10**9
@@ -64,9 +64,3 @@ def pair_ttft(l_r, l_pf, chunks: int):
     a = l_r - (-l_pf // chunks)
     b = l_pf - (-l_r // chunks)
     return np.maximum(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else max(a, b)
-
-
-def half_term(lat, chunks: int):
-    """AP4: floor((L + ceil(L / c)) / 2), an additive lower bound's term: AP2's pair is at least the mean of its two
-    sums, so at least half_term(L_r) + half_term(L_pf) (the TTFT bounds of the slices add these for the pair)."""
-    return (lat - (-lat // chunks)) // 2
