@@ -30,13 +30,14 @@ class StageWork:
     seqs_per_request: int = 1
     decode_tokens: int | None = None
     cached_tokens: int = 0  # R11: prompt tokens whose KV is loaded, not computed (prefill)
-    load_bytes_per_s: float | None = None  # R11: per chip
+    load_bytes_per_s: float | None = None  # R11: per chip (None with cached tokens: the KV is resident, R12)
+    resident_bytes: float = 0.0  # R12: a KV cache every replica keeps in HBM
 
     def step(self, model: TransformerModel) -> Pass:
         if self.decode_tokens is None:
             new = self.tokens - self.cached_tokens  # R11: the cached prefix is attended to, not computed
             ctx = self.cached_tokens + (new + 1) / 2 if model.decoder else float(self.tokens)
-            return Pass(new, ctx, self.tokens, model.decoder)
+            return Pass(new, ctx, self.tokens, model.decoder, self.resident_bytes)
         return Pass(1, self.tokens + self.decode_tokens / 2, self.tokens + self.decode_tokens, True)
 
 
@@ -72,7 +73,7 @@ class RooflineCost:
                               self.work.step(self.model), waves=not self.is_decode, parts_too=False)
         if self.is_decode:
             lat = lat * self.work.decode_tokens
-        if self.work.cached_tokens:  # R11: the batch's cached KV over every chip's load link, before the pass
+        if self.work.cached_tokens and self.work.load_bytes_per_s:  # R11: cached KV over every chip's link first
             lat = lat + self._seqs(b) * self.work.cached_tokens * self.kv_bytes_per_token() / (
                 self.work.load_bytes_per_s * int(units))
         if not np.all(np.isfinite(lat)):
@@ -108,7 +109,10 @@ class RooflineCost:
         weights = m.params * self.precision.weight_bytes
         usable = self.efficiency.hbm_usable * hw.hbm_bytes * units
         return (f"{m.name} weights {weights / 1e9:.4g} GB ({m.params / 1e9:.4g}e9 params x "
-                f"{self.precision.weight_bytes:g} B) plus the KV cache and activations of one request vs "
+                f"{self.precision.weight_bytes:g} B)"
+                + (f" and a resident KV cache of {self.work.resident_bytes / 1e9:.4g} GB (R12)"
+                   if self.work.resident_bytes else "")
+                + " plus the KV cache and activations of one request vs "
                 f"{units} x {hw.hbm_bytes / 1e9:.4g} GB HBM x {self.efficiency.hbm_usable:g} usable = "
                 f"{usable / 1e9:.4g} GB")
 

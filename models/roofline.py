@@ -82,6 +82,7 @@ class Pass:
     context_tokens: float
     kv_tokens: int
     lm_head: bool
+    resident_bytes: float = 0.0  # R12: bytes every replica keeps in HBM besides the weights (a KV cache), sharded
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def memory_capacity(model: TransformerModel, hw: Accelerator, prec: Precision, e
     kv_seq = ps.kv_tokens * 2 * layers * math.ceil(model.kv_heads / t) * model.head_dim * prec.kv_bytes
     g = 2 if model.gated_ffn else 1
     act_seq = 2 * ps.query_tokens * (model.hidden + g * math.ceil(model.ffn / t)) * prec.activation_bytes
-    free = eff.hbm_usable * hw.hbm_bytes - weights
+    free = eff.hbm_usable * hw.hbm_bytes - weights - ps.resident_bytes / (t * p)
     return int(free // (kv_seq + act_seq)) if free > 0 else 0
 
 

@@ -61,7 +61,7 @@ def _profile_costs(inst: Instance, src: ProfileCostSource) -> dict[str, tuple]:
     out: dict[str, object] = {}
     for st in inst.pipeline.stages:
         k = st.kind
-        if getattr(st, "cached_tokens", 0):
+        if getattr(st, "cached_tokens", 0) or getattr(st, "resident_kv_bytes", 0):
             raise InstanceError(f"{inst.name}: prefill caches {st.cached_tokens} prompt tokens (R11), which profile "
                                 f"tables do not model (a profile row times a whole prompt). To fix: use cost.kind: "
                                 f"analytical, or drop cached_tokens")
@@ -95,7 +95,8 @@ def _stage_work(st) -> StageWork:
     """R9: what one request asks of an accelerator stage."""
     k = st.kind
     if k == "prefill":
-        return StageWork(k, st.prompt_tokens, cached_tokens=st.cached_tokens, load_bytes_per_s=st.kv_load_bytes_per_s)
+        return StageWork(k, st.prompt_tokens, cached_tokens=st.cached_tokens, load_bytes_per_s=st.kv_load_bytes_per_s,
+                         resident_bytes=st.resident_kv_bytes)
     if k == "rewrite_prefill":
         return StageWork(k, st.prompt_tokens)
     if k in ("decode", "rewrite_decode"):

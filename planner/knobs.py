@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import ValidationError
 
+from models.catalog import transformer
 from planner.errors import InstanceError
 from planner.schema import AnalyticalCostSource, Instance
 from planner.schema_design import Design, Overlap
@@ -33,6 +34,12 @@ class Variant:
     @property
     def label(self) -> str:
         return label(self.knobs)
+
+
+def kv_bytes_per_token(model, cost) -> float:
+    """K and V of one token over every layer at the cost source's KV precision (R6's KV term unsharded)."""
+    kv = cost.kv_cache_bytes_per_value if isinstance(cost, AnalyticalCostSource) else 1.0
+    return 2 * model.layers * model.kv_heads * model.head_dim * kv
 
 
 def label(knobs: dict) -> str:
@@ -91,8 +98,14 @@ def apply_knobs(inst: Instance, knobs: dict) -> Instance:
             k = knobs.get("passages", design.prompt.passages)
             hit = zipf_hit_rate(int(value), design.cache.corpus_passages, design.cache.zipf_s)
             cached = min(math.floor(hit * k * design.prompt.passage_tokens), stages[i].prompt_tokens - 1)
-            stages[i] = stages[i].model_copy(update={"cached_tokens": cached,
-                                                     "kv_load_bytes_per_s": design.cache.kv_load_bytes_per_s})
+            if knobs.get("kv_cache_location", "host") == "host":  # R11: loaded over the host link
+                update = {"kv_load_bytes_per_s": design.cache.kv_load_bytes_per_s}
+            else:  # R12: every prefill replica keeps the C passages' KV in HBM (the model after the model knob)
+                per_token = kv_bytes_per_token(transformer(stages[i].model), cost)
+                update = {"resident_kv_bytes": float(value) * design.prompt.passage_tokens * per_token}
+            stages[i] = stages[i].model_copy(update={"cached_tokens": cached if value else 0} | (update if value else {}))
+        elif knob == "kv_cache_location":
+            pass  # applied with kv_cache_passages (K8)
         elif knob == "embedding_cache":
             i = _stages(inst, ("encode",), knob)[0]
             if value:

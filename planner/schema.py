@@ -93,6 +93,7 @@ class PrefillStage(_Strict):
     prompt_tokens: Tokens
     cached_tokens: Annotated[int, Field(ge=0, le=10**8)] = 0  # R11: prompt tokens whose KV is loaded, not computed
     kv_load_bytes_per_s: PositiveFloat | None = None  # R11: per chip, the link cached KV loads over
+    resident_kv_bytes: Annotated[float, Field(ge=0, le=1e18)] = 0.0  # R12: a KV cache kept in every replica's HBM
 
     _cache = model_validator(mode="after")(check_prefill_cache)
 

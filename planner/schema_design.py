@@ -8,7 +8,7 @@ combination of the knobs the metric depends on), e.g. recall by scan fraction me
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,7 +17,7 @@ __all__ = ["KNOBS", "CacheSpec", "Design", "Knobs", "KnobValue", "Overlap", "Pip
 
 #: The knobs, in the order a variant's label lists them.
 KNOBS: tuple[str, ...] = ("scan_fraction", "passages", "rerank_depth", "model", "rewriter", "kv_cache_passages",
-                          "embedding_cache", "pipeline_chunks")
+                          "kv_cache_location", "embedding_cache", "pipeline_chunks")
 KnobValue = Union[bool, int, float, str]
 
 
@@ -47,9 +47,12 @@ def check_prefill_cache(stage):
     if stage.cached_tokens >= stage.prompt_tokens:
         raise ValueError(f"prefill cached_tokens {stage.cached_tokens} >= prompt_tokens {stage.prompt_tokens}: at "
                          f"least one token is computed. To fix: cache fewer tokens")
-    if stage.cached_tokens and stage.kv_load_bytes_per_s is None:
-        raise ValueError(f"prefill caches {stage.cached_tokens} tokens but gives no kv_load_bytes_per_s (R11). "
-                         f"To fix: set the bandwidth the cached KV loads at, per chip")
+    if stage.cached_tokens and stage.kv_load_bytes_per_s is None and not stage.resident_kv_bytes:
+        raise ValueError(f"prefill caches {stage.cached_tokens} tokens but gives neither kv_load_bytes_per_s (R11: "
+                         f"the cache on the host) nor resident_kv_bytes (R12: in HBM). To fix: set one")
+    if stage.kv_load_bytes_per_s is not None and stage.resident_kv_bytes:
+        raise ValueError("prefill gives both kv_load_bytes_per_s (R11: the cache on the host) and resident_kv_bytes "
+                         "(R12: in HBM). To fix: keep the one where the cache lives")
     return stage
 
 
@@ -74,6 +77,8 @@ class Knobs(_Design):
                                         description="keep (true) or drop (false) the query rewriter's stages")
     kv_cache_passages: list[Annotated[int, Field(ge=0, le=10**12)]] | None = Field(
         None, min_length=1, max_length=16, description="K8: the most popular passages whose KV is kept (0: none)")
+    kv_cache_location: list[Literal["host", "hbm"]] | None = Field(
+        None, min_length=1, max_length=2, description="K8: where the KV cache lives (default host)")
     embedding_cache: list[bool] | None = Field(None, min_length=1, max_length=2,
                                                description="K9: re-encode only the changed chunks of a context")
 
@@ -81,7 +86,7 @@ class Knobs(_Design):
         None, min_length=1, max_length=16, description="K10: chunks retrieval is pipelined with prefill over (1: off)")
 
     @field_validator("scan_fraction", "passages", "rerank_depth", "model", "rewriter", "kv_cache_passages",
-                     "embedding_cache", "pipeline_chunks")
+                     "kv_cache_location", "embedding_cache", "pipeline_chunks")
     @classmethod
     def _once(cls, v, info):
         return v if v is None else _distinct(info.field_name, v)
@@ -145,7 +150,11 @@ class Design(_Design):
         if "passages" in varied and self.prompt is None:
             raise ValueError("design.knobs.passages needs design.prompt (question_tokens, passage_tokens) to size "
                              "the prompt. To fix: add design.prompt")
-        need = {"kv_cache_passages": ("corpus_passages", "zipf_s", "kv_load_bytes_per_s"),
+        if "kv_cache_location" in varied and "kv_cache_passages" not in varied:
+            raise ValueError("design.knobs.kv_cache_location places the cache of kv_cache_passages, which the "
+                             "design does not vary. To fix: add kv_cache_passages or drop the location")
+        need = {"kv_cache_passages": ("corpus_passages", "zipf_s") + (
+                    ("kv_load_bytes_per_s",) if "host" in varied.get("kv_cache_location", ["host"]) else ()),
                 "embedding_cache": ("changed_fraction",)}
         for knob, fields in need.items():
             missing = [f for f in fields if knob in varied and getattr(self.cache, f) is None]

@@ -118,7 +118,7 @@ def designs(draw):
                             "model": some(["llama3-8b", "llama3-70b"]), "pipeline_chunks": some([1, 2, 4])}
              if base == EXAMPLE else
              {"passages": some([3, 10]), "kv_cache_passages": some([0, 1000, 10**6]),
-              "embedding_cache": some([True, False])})
+              "kv_cache_location": some(["host", "hbm"]), "embedding_cache": some([True, False])})
     # a random quality per combination: the floors then keep an arbitrary subset (the cheapest knobs would
     # otherwise win every point)
     rows = [{"when": dict(zip(knobs, combo)), "value": draw(st.sampled_from([0.5, 0.7, 0.9]))}
@@ -251,7 +251,7 @@ def test_prefill_cache_rules(tmp_path):
     with pytest.raises(InstanceError, match="cached_tokens 512 >= prompt_tokens 512"):
         load_instance(write_yaml(tmp_path / "a.yaml", data))
     data["pipeline"]["stages"][4] |= {"cached_tokens": 100, "kv_load_bytes_per_s": None}
-    with pytest.raises(InstanceError, match="no kv_load_bytes_per_s"):
+    with pytest.raises(InstanceError, match="neither kv_load_bytes_per_s"):
         load_instance(write_yaml(tmp_path / "b.yaml", data))
     rago = _raw(INSTANCES / "rago-oss" / "case1.yaml")
     for st_ in rago["pipeline"]["stages"]:
@@ -275,3 +275,28 @@ def test_pipelining_knob(tmp_path):
     assert on.instance.pipeline.overlap.wrong_probability == 0.1 and on.quality == {"recall": 0.89}
     with pytest.raises(InstanceError, match="pipeline_chunks=4 make an invalid instance.*AP1"):
         variants(_design_yaml(tmp_path, CASE4, design))
+
+
+def test_kv_cache_in_hbm(tmp_path):
+    """K8 in HBM (R12): every prefill replica keeps the C passages' KV, which leaves room for fewer sequences and
+    needs more chips; no load term. The schema keeps one place for the cache."""
+    inst = load_instance(CACHES)
+    data = _raw(CACHES)
+    data["design"]["knobs"]["kv_cache_location"] = ["host", "hbm"]
+    inst = load_instance(write_yaml(tmp_path / "h.yaml", data))
+    knobs = {"passages": 5, "kv_cache_passages": 10**5, "embedding_cache": False}
+    host = apply_knobs(inst, knobs | {"kv_cache_location": "host"})
+    hbm = apply_knobs(inst, knobs | {"kv_cache_location": "hbm"})
+    pf_host, pf_hbm = host.pipeline.stage("prefill"), hbm.pipeline.stage("prefill")
+    assert pf_hbm.cached_tokens == pf_host.cached_tokens > 0 and pf_hbm.kv_load_bytes_per_s is None
+    assert pf_hbm.resident_kv_bytes == 10**5 * 96 * 2 * 32 * 8 * 128 * 1.0  # C x tokens x 2 L K d k (Llama-3 8B)
+    a, b = build_space(host), build_space(hbm)
+    cost_a, cost_b = a.cost("prefill"), b.cost("prefill")
+    assert cost_b.min_units() > cost_a.min_units()  # 629 GB of KV per replica on 96 GB chips
+    n = cost_b.min_units()
+    assert cost_b.capacity(n) < cost_a.capacity(n)
+    assert "resident KV cache of 629.1 GB" in cost_b.memory_reason(1)
+    data = _raw(CASE4)
+    data["pipeline"]["stages"][4] |= {"cached_tokens": 10, "kv_load_bytes_per_s": 1e10, "resident_kv_bytes": 1e9}
+    with pytest.raises(InstanceError, match="keep the one where the cache lives"):
+        load_instance(write_yaml(tmp_path / "c.yaml", data))
