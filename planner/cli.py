@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 import os
 import sys
@@ -65,6 +66,7 @@ from planner.report_priced import (
     sweep_json,
     sweep_text,
 )
+from planner.report_html import report_html
 from planner.report_compare import compare_json, compare_text, plot_compare
 from planner.schema import OBJECTIVES, Instance, clip
 from planner.space import build_space
@@ -144,9 +146,24 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
         space = build_space(inst)
         result = _planned(args, exhaustive_frontier, cpsat_frontier, space)
         p99 = p99_frontier(args, space, result.points)  # D8: re-checked by simulation
-    payload = frontier_json(result) | ({"p99_check": p99[1]} if p99 else {})
-    lines = write(out_json, json_writer(payload)) + write(out_plot, lambda p: plot_frontier(result, p))
+    payload = frontier_json(result) | {"slo": inst.slo.model_dump()} | ({"p99_check": p99[1]} if p99 else {})
+    lines = write(out_json, json_writer(payload)) + write(out_plot, lambda p: plot_frontier(result, p,
+                                                                                       inst.slo.ttft_max_s))
     print("\n".join([frontier_table(result)] + ([p99[0]] if p99 else []) + lines))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """R1: the HTML page of a result JSON (``planner.report_html``)."""
+    src = Path(args.result)
+    out = output(args.out or str(src.with_suffix(".html")), "--out", (".html",))
+    try:
+        payload = json.loads(src.read_text())
+    except (OSError, ValueError) as exc:
+        raise InstanceError(f"cannot read the result JSON {clip(str(src))}: {exc}. To fix: pass a file written by "
+                            f"ragplan pareto/capacity --json") from None
+    lines = write(out, lambda p: Path(p).write_text(report_html(payload)))
+    print("\n".join(lines))
     return 0
 
 
@@ -393,6 +410,11 @@ def _parser() -> argparse.ArgumentParser:
     calibrate_parser(sub)
     simulate_parser(sub)
     design_parser(sub, _planning_options, _with_overrides)
+    rep = sub.add_parser("report", help="one self-contained HTML page of a result JSON (pareto, capacity, "
+                                        "capacity --sweep-qps): the frontier, the plan, what bounds it")
+    rep.add_argument("result", help="a JSON written by ragplan pareto/capacity --json")
+    rep.add_argument("--out", metavar="OUT.html", help="the page (default: the result's name with .html)")
+    rep.set_defaults(func=_cmd_report)
     return p
 
 

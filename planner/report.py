@@ -169,8 +169,9 @@ def metrics_text(m: Metrics) -> str:
     return "\n".join(lines)
 
 
-def plot_frontier(result: FrontierResult, path: str | Path) -> None:
-    """Write a PNG of the frontier (TTFT vs QPS/chip), one marker per point."""
+def plot_frontier(result: FrontierResult, path: str | Path, ttft_max_s: float | None = None) -> None:
+    """Write a PNG of the frontier (TTFT vs QPS/chip), one marker per point, numbered like the table's rows (up
+    to 40 points), and the TTFT SLO as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,6 +182,12 @@ def plot_frontier(result: FrontierResult, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     ax.step(xs, ys, where="post", color="tab:blue", alpha=0.5)
     ax.scatter(xs, ys, color=["tab:blue" if p.proven_optimal else "tab:orange" for p in result.points], zorder=3)
+    if len(xs) <= 40:
+        for i, (x, y) in enumerate(zip(xs, ys), 1):
+            ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+    if ttft_max_s is not None:
+        ax.axvline(ttft_max_s, color="tab:red", linestyle="--", linewidth=1, label=f"TTFT SLO {ttft_max_s:.4g} s")
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("TTFT (s)")
     ax.set_ylabel("QPS per chip")
