@@ -21,6 +21,7 @@ from planner.baseline import BASELINES, compare_frontiers, llm_extension
 from planner.capacity import capacity
 from planner.cli_calibrate import calibrate_parser
 from planner.cli_design import design_options, design_parser, floors, quality_options
+from planner.cli_sweep import sweep_parser
 from planner.cli_simulate import p99_capacity, p99_frontier, p99_options, simulate_parser
 from planner.cli_common import (
     COUNT,
@@ -50,6 +51,7 @@ from planner.purchase import purchase
 from planner.report import (
     capacity_json,
     capacity_text,
+    frontier_csv,
     frontier_json,
     frontier_table,
     metrics_text,
@@ -139,6 +141,7 @@ def _planned(args: argparse.Namespace, exhaustive, cpsat, space=None):
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
     out_json, out_plot = output(args.json, "--json"), output(args.plot, "--plot", PLOT_SUFFIXES)
+    out_csv = output(args.csv, "--csv", (".csv",))
     inst = _with_overrides(load_instance(args.instance), args)
     if inst.design is not None or args.quality_min is not None or args.floor:  # K5: the knobs are decisions
         result, p99 = design_frontier(inst, floors(args, inst), **design_options(args)), None
@@ -147,8 +150,8 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
         result = _planned(args, exhaustive_frontier, cpsat_frontier, space)
         p99 = p99_frontier(args, space, result.points)  # D8: re-checked by simulation
     payload = frontier_json(result) | {"slo": inst.slo.model_dump()} | ({"p99_check": p99[1]} if p99 else {})
-    lines = write(out_json, json_writer(payload)) + write(out_plot, lambda p: plot_frontier(result, p,
-                                                                                       inst.slo.ttft_max_s))
+    lines = (write(out_json, json_writer(payload)) + write(out_csv, lambda p: Path(p).write_text(frontier_csv(result)))
+             + write(out_plot, lambda p: plot_frontier(result, p, inst.slo.ttft_max_s)))
     print("\n".join([frontier_table(result)] + ([p99[0]] if p99 else []) + lines))
     return 0
 
@@ -334,7 +337,8 @@ def _parser() -> argparse.ArgumentParser:
     par = sub.add_parser("pareto", help="trace the TTFT vs QPS/chip Pareto frontier of an instance")
     par.add_argument("instance", help="instance YAML")
     _planning_options(par, "override slo.qps_min")
-    par.add_argument("--json", metavar="OUT", help="write the frontier as JSON")
+    par.add_argument("--json", metavar="OUT", help="write the frontier as JSON (docs/schema/frontier-v1.json)")
+    par.add_argument("--csv", metavar="OUT.csv", help="write the frontier as CSV, one row per point")
     par.add_argument("--plot", metavar="OUT.png", help="write a plot of the frontier (.png, .svg or .pdf)")
     par.set_defaults(func=_cmd_pareto)
     for name in ("capacity", "min-chips"):
@@ -410,6 +414,7 @@ def _parser() -> argparse.ArgumentParser:
     calibrate_parser(sub)
     simulate_parser(sub)
     design_parser(sub, _planning_options, _with_overrides)
+    sweep_parser(sub)
     rep = sub.add_parser("report", help="one self-contained HTML page of a result JSON (pareto, capacity, "
                                         "capacity --sweep-qps): the frontier, the plan, what bounds it")
     rep.add_argument("result", help="a JSON written by ragplan pareto/capacity --json")

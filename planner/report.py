@@ -12,7 +12,8 @@ from planner.exact import ps_to_s
 from planner.schema import CapacityResult, FrontierPoint, FrontierResult, Metrics, Plan
 from planner.space import STRIDE, Space, kind_of, pow2_upto, units_of
 
-__all__ = ["SHORT", "UNITS", "accelerator_per_group", "capacity_json", "capacity_text", "fixed_table", "frontier_json",
+__all__ = ["CAPACITY_SCHEMA", "FRONTIER_SCHEMA", "SHORT", "UNITS", "accelerator_per_group", "capacity_json", "capacity_text",
+           "fixed_table", "frontier_csv", "frontier_json",
            "frontier_table", "metrics_text", "plot_frontier", "point_json", "stage_cost_table", "validation_markdown",
            "validation_text"]
 
@@ -59,6 +60,30 @@ def frontier_table(result: FrontierResult) -> str:
                      + tail + [f"stages: {stage_names}"])
 
 
+#: The versions of the JSON contracts (docs/schema/*.json; a change of a key or its meaning is a new version).
+FRONTIER_SCHEMA = "ragplan.frontier/1"
+CAPACITY_SCHEMA = "ragplan.capacity/1"
+
+
+def frontier_csv(result: FrontierResult) -> str:
+    """The frontier as CSV, one row per point (TTFT ascending), the table's columns and the exact integers."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["point", "ttft_s", "tpot_s", "qps", "qps_per_chip", "chips", "retrieval_servers", "placement",
+                "chips_per_stage", "batch_per_stage", "bottleneck", "proven_optimal", "gap", "ttft_ps", "decode_ps",
+                "bottleneck_batch", "bottleneck_cycle_ps", "knobs", "quality"])
+    for i, p in enumerate(result.points, 1):
+        m, plan = p.metrics, p.plan
+        w.writerow([i, m.ttft_s, m.tpot_s, m.qps, m.qps_per_chip, m.chips, m.retrieval_servers, _placement(plan),
+                    _per_stage(plan.chips_per_stage), _per_stage(plan.batch_per_stage), "+".join(m.bottleneck),
+                    p.proven_optimal, p.gap, m.ttft_ps, m.decode_ps, m.bottleneck_batch, m.bottleneck_cycle_ps,
+                    knob_text(p.knobs), " ".join(f"{k}={v}" for k, v in p.quality.items())])
+    return buf.getvalue()
+
+
 def knob_text(knobs: dict) -> str:
     """K1: a point's knob values, compact ('scan_fraction=0.00293 passages=10 model=llama3-8b')."""
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in knobs.items())
@@ -98,6 +123,7 @@ def point_json(p: FrontierPoint) -> dict:
 def frontier_json(result: FrontierResult) -> dict:
     """The JSON contract of ``ragplan pareto --json``."""
     return {
+        "schema": FRONTIER_SCHEMA,
         "instance": result.instance,
         "solver": result.solver,
         "solve_seconds": result.solve_seconds,
@@ -120,7 +146,8 @@ def capacity_json(result: CapacityResult) -> dict:
     """The JSON contract of ``ragplan capacity --json`` (and ``min-chips``): the answer's headline numbers, and the
     plan under the same keys as a frontier point."""
     p, m = result.point, result.point.metrics
-    return {"instance": result.instance, "solver": result.solver, "objective": result.objective,
+    return {"schema": CAPACITY_SCHEMA, "instance": result.instance, "solver": result.solver,
+            "objective": result.objective,
             "solve_seconds": result.solve_seconds, "solves": result.solves, "qps_min": result.qps_min,
             "proven_optimal": p.proven_optimal, "gap": p.gap, "cost_usd_per_hour": m.cost_usd_per_hour,
             "capex_usd": m.capex_usd, "power_w": m.power_w, "qps": m.qps, "ttft_s": m.ttft_s, "tpot_s": m.tpot_s,
