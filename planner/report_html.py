@@ -5,7 +5,8 @@ The page embeds plotly.js (the ``report`` extra, ``pip install -e '.[report]'``)
 opens without a network: the frontier (hover a point for its plan, click it to select it; numbered like the
 table), the TTFT SLO line, a diagram of the selected plan (its placement groups on chips, retrieval on CPU
 servers, decode, with chips and batches), its time breakdown per stage, what bounds it (bottleneck, proven or the
-gap), and for a QPS sweep the objective's curve.
+gap; for a capacity answer its binding limits, slack and marginal values), and for a QPS sweep the objective's
+curve.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def report_html(payload: dict, title: str | None = None) -> str:
     unit = {"chips": "chips", "cost": "USD/h", "capex": "USD", "power": "W"}.get(payload.get("objective"))
     data = {"kind": kind, "points": points, "slo": payload.get("slo") or {},
             "objective": f"{payload.get('objective')} ({unit})" if unit else payload.get("objective"),
-            "solver": payload.get("solver"),
+            "solver": payload.get("solver"), "explanation": payload.get("explanation"),
             "complete": payload.get("complete", True), "solve_seconds": payload.get("solve_seconds")}
     page_title = html.escape(title or f"ragplan: {name}")
     blob = json.dumps(data).replace("</", "<\\/")
@@ -136,6 +137,13 @@ function draw(i) {
       '; quality ' + Object.entries(p.quality || {}).map(([k, v]) => k + ' ' + fmt(v, 3)).join(', '));
   if (D.slo && D.slo.ttft_max_s) items.push('TTFT SLO ' + fmt(D.slo.ttft_max_s) + ' s: ' +
       (p.ttft_s <= D.slo.ttft_max_s ? 'met' : 'missed'));
+  const why = D.kind === 'capacity' ? D.explanation : null;  // capacity: binding limits and marginal values
+  if (why) {
+    (why.binds || []).forEach(b => items.push('binds: ' + b));
+    (why.slack || []).slice(0, 4).forEach(b => items.push('slack: ' + b));
+    (why.marginals || []).forEach(m => items.push('if ' + m.change + ': ' + fmt(m.objective_after) + ' (' +
+      (m.delta >= 0 ? '+' : '') + fmt(m.delta) + ')' + (m.proven ? '' : ', not proven')));
+  }
   items.forEach(t => { const li = document.createElement('li'); li.textContent = t; ex.appendChild(li); });
   const stages = Object.keys(p.time_share || {});
   Plotly.react('breakdown', [{type: 'bar', x: stages.map(s => short[s] || s),

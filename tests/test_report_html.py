@@ -98,3 +98,12 @@ def test_page_in_headless_chromium(frontier, tmp_path):
         assert errors == []
     finally:
         d.quit()
+
+
+def test_capacity_page_carries_its_explanation(tmp_path):
+    out = tmp_path / "c.json"
+    assert main(["capacity", str(INSTANCES / "priced" / "rag-70b-hyperscale.yaml"), "--qps", "500", "--json",
+                 str(out), "--quiet"]) == 0
+    payload = json.loads(out.read_text())
+    page = report_html(payload)
+    assert result_kind(payload) == "capacity" and '"binds": ["QPS' in page and '"marginals": [' in page
