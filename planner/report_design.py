@@ -49,7 +49,8 @@ def design_text(r: DesignResult) -> str:
 
 def design_json(r: DesignResult) -> dict:
     """The JSON contract of ``ragplan design --json``."""
-    return {"instance": r.instance, "metric": r.metric, "solver": r.solver, "solve_seconds": r.solve_seconds,
+    return {"schema": "ragplan.design/1", "instance": r.instance, "metric": r.metric, "solver": r.solver,
+            "solve_seconds": r.solve_seconds,
             "solves": r.solves, "complete": r.complete, "ttft_max_s": r.ttft_max_s, "variants_left_out": dict(r.variants_left_out),
             "levels": [{"quality_min": lv.quality_min, "variants": list(lv.variants),
                         "frontier": [point_json(p) for p in lv.frontier],

@@ -1,4 +1,4 @@
-"""``ragplan report``: one self-contained HTML page of a result JSON (``pareto``, ``design``-free frontiers,
+"""``ragplan report``: one self-contained HTML page of a result JSON (``pareto``, ``design``,
 ``capacity`` and ``capacity --sweep-qps``), for people who decide purchases.
 
 The page embeds plotly.js (the ``report`` extra, ``pip install -e '.[report]'``) and the result's data, so it
@@ -26,6 +26,8 @@ def result_kind(payload: dict) -> str:
                             "capacity or capacity --sweep-qps with --json")
     if "plan" in payload and "qps_min" in payload:
         return "capacity"
+    if isinstance(payload.get("levels"), list) and "metric" in payload:
+        return "design"
     points = payload.get("points")
     if isinstance(points, list) and points and isinstance(points[0], dict) and "plan" in points[0]:
         return "sweep"
@@ -50,6 +52,8 @@ def _points(payload: dict, kind: str) -> list[dict]:
         return list(payload["points"])
     if kind == "capacity":
         return [payload["plan"]]
+    if kind == "design":  # every level's frontier, each point with its level (K6)
+        return [p | {"level": i} for i, lv in enumerate(payload["levels"]) for p in lv["frontier"]]
     return [p["plan"] | {"qps_min": p["qps_min"], "objective_value": _objective(p)} for p in payload["points"]]
 
 
@@ -65,9 +69,12 @@ def report_html(payload: dict, title: str | None = None) -> str:
     name = payload.get("instance") or (payload["points"][0].get("instance") if kind == "sweep" and payload["points"]
                                        else "result")
     unit = {"chips": "chips", "cost": "USD/h", "capex": "USD", "power": "W"}.get(payload.get("objective"))
-    data = {"kind": kind, "points": points, "slo": payload.get("slo") or {},
+    slo = payload.get("slo") or ({"ttft_max_s": payload["ttft_max_s"]} if payload.get("ttft_max_s") else {})
+    data = {"kind": kind, "points": points, "slo": slo,
             "objective": f"{payload.get('objective')} ({unit})" if unit else payload.get("objective"),
             "solver": payload.get("solver"), "explanation": payload.get("explanation"),
+            "metric": payload.get("metric"), "levels": [{"quality_min": lv["quality_min"], "knob_costs":
+                                                         lv["knob_costs"]} for lv in payload.get("levels", [])],
             "complete": payload.get("complete", True), "solve_seconds": payload.get("solve_seconds")}
     page_title = html.escape(title or f"ragplan: {name}")
     blob = json.dumps(data).replace("</", "<\\/")
@@ -87,6 +94,7 @@ svg text{font-size:12px}#explain li{margin:2px 0}.note{color:#666;font-size:12px
 <div id="top"><div><h2 id="charttitle">Frontier</h2><div id="frontier"></div></div>
 <div id="side"><h2>Selected plan <span id="which"></span></h2><svg id="plan" width="620" height="190"></svg>
 <h2>What bounds it</h2><ul id="explain"></ul><h2>Time per stage</h2><div id="breakdown" style="height:220px"></div></div></div>
+<div id="knobs"></div>
 <script id="data" type="application/json">%DATA%</script>
 <script>
 const D = JSON.parse(document.getElementById('data').textContent);
@@ -165,10 +173,26 @@ const ann = shapes.length ? [{x: D.slo.ttft_max_s, yref: 'paper', y: 1, text: 'T
   font: {color: '#c0392b'}, xanchor: 'left'}] : [];
 document.getElementById('charttitle').textContent = sweep ? 'Least ' + (D.objective || 'objective') +
   ' per QPS target' : 'TTFT vs QPS/chip (hover a point for its plan, click to select it)';
-Plotly.newPlot('frontier', [trace], {margin: {t: 10}, shapes: shapes, annotations: ann,
+trace.customdata = P.map((p, i) => i);
+let traces = [trace];
+if (D.kind === 'design') {  // a trace per quality level; the knob costs per level below the plan
+  traces = D.levels.map((lv, k) => { const idx = P.map((p, i) => i).filter(i => P[i].level === k);
+    return {x: idx.map(i => xs[i]), y: idx.map(i => ys[i]), customdata: idx, mode: 'lines+markers', type: 'scatter',
+      name: D.metric + ' >= ' + fmt(lv.quality_min, 3), hovertext: idx.map(i => '#' + (i + 1) + ' ' + label(P[i])),
+      hoverinfo: 'text', marker: {size: 8}}; });
+  const box = document.getElementById('knobs');
+  box.innerHTML = '<h2>What each knob costs (best QPS/chip under the TTFT bound with the knob held)</h2>';
+  D.levels.forEach(lv => { const t = document.createElement('table'); t.style.marginBottom = '10px';
+    t.innerHTML = '<caption style="text-align:left">' + D.metric + ' >= ' + fmt(lv.quality_min, 3) + '</caption>' +
+      '<tr><th>knob</th><th>value</th><th>QPS/chip</th><th>TTFT s</th></tr>' + lv.knob_costs.map(c =>
+      '<tr><td>' + c.knob + '</td><td>' + c.value + '</td><td>' + fmt(c.qps_per_chip) + '</td><td>' + fmt(c.ttft_s) +
+      '</td></tr>').join('');
+    box.appendChild(t); });
+}
+Plotly.newPlot('frontier', traces, {margin: {t: 10}, shapes: shapes, annotations: ann,
   xaxis: {title: {text: sweep ? 'QPS target' : 'TTFT (s)'}},
   yaxis: {title: {text: sweep ? (D.objective || '') : 'QPS per chip'}}},
-  {displaylogo: false}).then(gd => gd.on('plotly_click', ev => draw(ev.points[0].pointIndex)));
+  {displaylogo: false}).then(gd => gd.on('plotly_click', ev => draw(ev.points[0].customdata)));
 let best = 0;
 P.forEach((p, i) => { if (!sweep && p.qps_per_chip > P[best].qps_per_chip) best = i; });
 if (P.length) draw(best);

@@ -44,3 +44,16 @@ def test_capacity_output_validates(tmp_path):
     assert main(["capacity", str(INSTANCES / "priced" / "rag-70b-hyperscale.yaml"), "--qps", "500", "--json",
                  str(out), "--quiet"]) == 0
     _valid(json.loads(out.read_text()), "capacity-v1")
+
+
+def test_design_output_validates_and_reports(tmp_path):
+    from planner.report_html import report_html, result_kind
+
+    out = tmp_path / "d.json"
+    assert main(["design", str(INSTANCES / "design" / "case1-knobs.yaml"), "--ttft-slo", "0.2", "--quality-min",
+                 "0.66", "--json", str(out), "--quiet"]) == 0
+    payload = json.loads(out.read_text())
+    _valid(payload, "design-v1")
+    assert result_kind(payload) == "design"
+    page = report_html(payload)
+    assert page.count('"level": ') == sum(len(lv["frontier"]) for lv in payload["levels"]) and "knob_costs" in page
