@@ -204,3 +204,44 @@ def test_mutated_instances_succeed_or_say_one_line(tmp_path_factory, data):
                 code = exc.code
         if code != 0:
             _one_line(code, err.getvalue(), (argv, data))
+
+
+_DESIGN = yaml.safe_load((INSTANCES / "design" / "case1-knobs.yaml").read_text())
+
+
+@st.composite
+def mutated_designs(draw):
+    """Mutations of the design example's ``design`` section (knobs, prompt, quality tables, floors)."""
+    d = copy.deepcopy(_DESIGN)
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(d["design"]) if p]
+        path = draw(st.sampled_from(paths))
+        parent = d["design"]
+        for k in path[:-1]:
+            parent = parent[k]
+        key = path[-1]
+        op = draw(st.sampled_from(["drop", "value"]))
+        if op == "drop":
+            parent.pop(key)
+        else:
+            parent[key] = draw(st.sampled_from(_EXTREME + [[0.5], ["x"], [True], {"when": {}, "value": 1}]))
+        if not isinstance(d.get("design"), dict):
+            break
+    return d
+
+
+@settings(max_examples=examples(40))
+@given(mutated_designs())
+def test_mutated_designs_succeed_or_say_one_line(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("mutd") / "m.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    for argv in (["pareto", path, "--quiet", "--time-limit-s", "20"],
+                 ["design", path, "--quiet", "--time-limit-s", "20", "--ttft-slo", "0.2"]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in argv])
+            except SystemExit as exc:
+                code = exc.code
+        if code != 0:
+            _one_line(code, err.getvalue(), (argv, data))
