@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,11 +233,34 @@ def _run_ray(todo: list[Scenario], out_dir: Path, address: str | None, tick) -> 
     except ImportError:
         raise InstanceError("--backend ray needs Ray (the sweep extra). To fix: pip install -e '.[sweep]'") from None
     started = not ray.is_initialized()
-    if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    early: list[dict] = []
+    rest = todo
+    if started:  # the driver solves scenarios itself while Ray starts (about 2 s of process start-ups)
+        lock, up, taken = threading.Lock(), threading.Event(), [0]
+
+        def meanwhile() -> None:
+            while not up.is_set():
+                with lock:
+                    if taken[0] >= len(todo):
+                        return
+                    sc, taken[0] = todo[taken[0]], taken[0] + 1
+                early.append(run_scenario(sc, str(out_dir)))
+
+        worker = threading.Thread(target=meanwhile, daemon=True)
+        worker.start()
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        finally:
+            up.set()
+            with lock:
+                rest, taken[0] = todo[taken[0]:], len(todo)
     try:
         task = ray.remote(num_cpus=1)(run_scenario)
-        pending = [task.remote(sc, str(out_dir)) for sc in todo]
+        pending = [task.remote(sc, str(out_dir)) for sc in rest]
+        if started:
+            worker.join()  # its last scenario runs beside the first tasks
+            for row in early:
+                tick(row)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for r in ready:
