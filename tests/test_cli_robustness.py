@@ -195,7 +195,11 @@ def mutated(draw):
 def test_mutated_instances_succeed_or_say_one_line(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("mut") / "m.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    for argv in (["space", path], ["pareto", path, "--quiet", "--time-limit-s", "20"]):
+    _each_plans_or_says_one_line([["space", path], ["pareto", path, "--quiet", "--time-limit-s", "20"]], data)
+
+
+def _each_plans_or_says_one_line(argvs: list, data) -> None:
+    for argv in argvs:
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -235,13 +239,5 @@ def mutated_designs(draw):
 def test_mutated_designs_succeed_or_say_one_line(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("mutd") / "m.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    for argv in (["pareto", path, "--quiet", "--time-limit-s", "20"],
-                 ["design", path, "--quiet", "--time-limit-s", "20", "--ttft-slo", "0.2"]):
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main([str(a) for a in argv])
-            except SystemExit as exc:
-                code = exc.code
-        if code != 0:
-            _one_line(code, err.getvalue(), (argv, data))
+    _each_plans_or_says_one_line([["pareto", path, "--quiet", "--time-limit-s", "20"],
+                                  ["design", path, "--quiet", "--time-limit-s", "20", "--ttft-slo", "0.2"]], data)
