@@ -76,7 +76,7 @@ def output(path: str | None, option: str, suffixes: tuple[str, ...] = ()) -> Pat
         raise InstanceError(f"{option} {clip(path)} is a folder. To fix: give a file name, e.g. {p / 'out'}"
                             f"{suffixes[0] if suffixes else '.json'}")
     if suffixes and p.suffix.lower() not in suffixes:
-        raise InstanceError(f"{option} {clip(path)}: the plot format comes from the file name, and "
+        raise InstanceError(f"{option} {clip(path)}: the format comes from the file name, and "
                             f"{clip(p.suffix or 'no suffix')} is not one of {', '.join(suffixes)}. To fix: name the "
                             f"file with one of them, e.g. {p.with_suffix(suffixes[0]).name}")
     existed = p.exists()
