@@ -232,6 +232,8 @@ def _run_ray(todo: list[Scenario], out_dir: Path, address: str | None, tick) -> 
         import ray
     except ImportError:
         raise InstanceError("--backend ray needs Ray (the sweep extra). To fix: pip install -e '.[sweep]'") from None
+    if address and address not in ("auto", "local"):
+        _reachable(address)
     started = not ray.is_initialized()
     early: list[dict] = []
     rest = todo
@@ -268,6 +270,20 @@ def _run_ray(todo: list[Scenario], out_dir: Path, address: str | None, tick) -> 
     finally:
         if started:
             ray.shutdown()
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A cluster address that accepts no connection fails at once (Ray would retry for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            return
+    except (OSError, ValueError) as exc:
+        raise InstanceError(f"--address {address!r}: no Ray cluster answers there ({exc}). To fix: start one "
+                            f"(ray start --head) or give its HOST:PORT; without --address a local Ray instance "
+                            f"runs") from None
 
 
 def _write_csv(rows: list[dict], path: Path) -> None:

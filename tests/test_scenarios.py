@@ -69,3 +69,13 @@ def test_spec_errors_and_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2 scenarios, 2 solved now" in out and (tmp_path / "o" / "summary.png").stat().st_size > 5_000
     assert main(["sweep", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_unreachable_ray_address_fails_at_once(tmp_path, capsys):
+    pytest.importorskip("ray")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(SPEC))
+    assert main(["sweep", str(spec_path), "--backend", "ray", "--address", "127.0.0.1:1", "--out",
+                 str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no Ray cluster answers there" in err[0] and "To fix" in err[0]
