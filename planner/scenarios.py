@@ -252,6 +252,9 @@ def _run_ray(todo: list[Scenario], out_dir: Path, address: str | None, tick) -> 
         worker.start()
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        except (ConnectionError, TimeoutError, RuntimeError) as exc:
+            raise InstanceError(f"Ray did not start (address {address or 'local'}): {exc}. To fix: check the "
+                                f"cluster (ray status) or run without --address") from exc
         finally:
             up.set()
             with lock:
