@@ -16,7 +16,6 @@ import os
 import sys
 from pathlib import Path
 
-from models.calibration import load_calibration
 from planner.baseline import BASELINES, compare_frontiers, llm_extension
 from planner.capacity import capacity
 from planner.cli_calibrate import calibrate_parser
@@ -37,13 +36,13 @@ from planner.cli_common import (
     output,
     write,
 )
-from planner.costs import offer_types
 from planner.counting import count_assignments
 from planner.errors import EXPECTED_ERRORS, InstanceError
 from planner.evaluate import check_plan, evaluate
 from planner.exhaustive import exhaustive_frontier, exhaustive_min_chips
 from planner.explain import explain
-from planner.loader import load_instance, load_prices, with_search
+from planner.loader import load_instance
+from planner.overrides import apply_overrides, with_accelerator, with_calibration
 from planner.design import design_frontier
 from planner.pareto import cpsat_frontier
 from planner.plans import read_plan
@@ -76,51 +75,10 @@ from planner.validate import validate
 
 __all__ = ["main"]
 
-def _with_accelerator(inst: Instance, name: str | None) -> Instance:
-    """``--accelerator``: other catalog accelerator(s) (comma-separated: the types offered to every group)."""
-    if not name:
-        return inst
-    if inst.cost.kind != "analytical":
-        raise InstanceError(f"--accelerator {clip(name)} needs an analytical cost source; {inst.name} uses "
-                            f"{inst.cost.kind}. To fix: drop --accelerator or use an instance with cost.kind: "
-                            f"analytical")
-    return offer_types(inst, [n.strip() for n in name.split(",") if n.strip()])
-
-
-def _with_prices(inst: Instance, path: str | None) -> Instance:
-    """``--prices``: a price YAML (relative to the working folder) overriding the catalog's estimates."""
-    if not path:
-        return inst
-    load_prices(path)  # a bad file fails here, with its own message
-    return inst.model_copy(update={"cost": inst.cost.model_copy(update={"prices": str(Path(path).resolve())})})
-
-
-def _with_calibration(inst: Instance, value: str | None) -> Instance:
-    """``--calibration``: default, none or a calibration JSON (relative to the working folder)."""
-    if not value:
-        return inst
-    if inst.cost.kind != "analytical":
-        raise InstanceError(f"--calibration {clip(value)} needs an analytical cost source; {inst.name} uses "
-                            f"{inst.cost.kind} (measured profiles need no calibration). To fix: drop --calibration")
-    if value not in ("default", "none"):
-        load_calibration(value)  # a bad file fails here, with its own message
-        value = str(Path(value).resolve())
-    return inst.model_copy(update={"cost": inst.cost.model_copy(update={"calibration": value})})
-
-
 def _with_overrides(inst: Instance, args: argparse.Namespace) -> Instance:
-    inst = _with_prices(_with_calibration(_with_accelerator(inst, args.accelerator), args.calibration), args.prices)
-    search = {k: v for k, v in (("chips", args.chips), ("batches", args.batches), ("placement", args.placement))
-              if v is not None}
-    if args.chips == "any":
-        search["chip_options"] = {}  # every count 1..max_chips_per_stage, whatever the instance lists
-        search["collocated_chip_options"] = {}
-    if args.burst is not None:  # MB1: micro-batch a burst (fixed R, or searched: R = the largest b_s)
-        search |= {"micro_batching": True, "burst_requests": None if args.burst == "search" else args.burst}
-    slo = {k: v for k, v in (("ttft_max_s", args.ttft_max_s), ("tpot_max_s", args.tpot_max_s),
-                             ("qps_min", args.qps_min)) if v is not None}
-    inst = with_search(inst, search) if search else inst
-    return inst.model_copy(update={"slo": inst.slo.model_copy(update=slo)})
+    return apply_overrides(inst, accelerator=args.accelerator, prices=args.prices, calibration=args.calibration,
+                           chips=args.chips, batches=args.batches, placement=args.placement, burst=args.burst,
+                           ttft_max_s=args.ttft_max_s, tpot_max_s=args.tpot_max_s, qps_min=args.qps_min)
 
 
 def _burst(text: str) -> int | str:
@@ -251,7 +209,7 @@ def _cmd_purchase(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    space = build_space(_with_calibration(load_instance(args.instance), args.calibration))
+    space = build_space(with_calibration(load_instance(args.instance), args.calibration))
     plan = read_plan(args.plan, args.point)
     m = evaluate(space, plan)
     why = check_plan(space, plan)
@@ -285,7 +243,7 @@ def _short(values) -> str:
 
 
 def _cmd_costs(args: argparse.Namespace) -> int:
-    inst = _with_calibration(_with_accelerator(load_instance(args.instance), args.accelerator), args.calibration)
+    inst = with_calibration(with_accelerator(load_instance(args.instance), args.accelerator), args.calibration)
     space = build_space(inst)
     if args.stage not in space.stages:
         raise InstanceError(f"stage {clip(args.stage)} is not in {inst.name} (stages {list(space.stages)}). To fix: "

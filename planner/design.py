@@ -105,6 +105,13 @@ class _Union:
     def solves(self) -> int | None:
         return sum(w.solves for w in self.sweeps) if self.sweeps else None
 
+    def _fresh(self, members: list[int]) -> list[SliceSweep]:
+        """The members' sweeps, each restarted (a question starts again from the TTFT bound)."""
+        ws = [self.sweeps[k] for k in members]
+        for w in ws:
+            w.reset()
+        return ws
+
     def frontier(self, members: list[int]) -> list[tuple[int, FrontierPoint]]:
         """F1-F3 over the members' plans, TTFT ascending, with each point's variant index."""
         if self.sweeps is None:
@@ -113,10 +120,8 @@ class _Union:
             except (InfeasibleError, EmptySpaceError):
                 return []
         else:
-            ws = [self.sweeps[k] for k in members]
-            for w in ws:
-                w.reset()
-            got, stopped = union_frontier(ws, [self.spaces[k] for k in members], self.slo, self.progress)
+            got, stopped = union_frontier(self._fresh(members), [self.spaces[k] for k in members], self.slo,
+                                          self.progress)
             self.stopped |= stopped
         return sorted(((members[j], p) for j, p in got), key=lambda kp: kp[1].metrics.ttft_ps)
 
@@ -125,9 +130,7 @@ class _Union:
         if self.sweeps is None:
             got = self.frontier(members)
             return got[-1] if got else None
-        ws = [self.sweeps[k] for k in members]
-        for w in ws:
-            w.reset()
+        ws = self._fresh(members)
         got = union_point(ws, ws[0].tables.ttft_cap)
         if got is None or got[1].plan is None:
             self.stopped |= got is not None

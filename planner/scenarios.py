@@ -109,29 +109,10 @@ def scenarios(spec: SweepSpec, base: Path) -> list[Scenario]:
 
 
 def _instance(sc: Scenario):
-    from planner.costs import offer_types
-    from planner.loader import load_instance, with_search
+    from planner.loader import load_instance
+    from planner.overrides import apply_overrides
 
-    inst = load_instance(sc.instance)
-    ov = sc.overrides
-    if "accelerator" in ov:
-        if inst.cost.kind != "analytical":
-            raise InstanceError(f"overrides.accelerator needs an analytical cost source; {inst.name} uses "
-                                f"{inst.cost.kind}. To fix: sweep accelerators over analytical instances only")
-        inst = offer_types(inst, [ov["accelerator"]])
-    search = {k: ov[k] for k in ("chips", "batches", "placement") if k in ov}
-    if ov.get("chips") == "any":
-        search |= {"chip_options": {}, "collocated_chip_options": {}}
-    if "total_chips_max" in ov:
-        search["total_chips"] = inst.search.total_chips.model_copy(update={
-            "max": ov["total_chips_max"], "min": min(inst.search.total_chips.min, ov["total_chips_max"])})
-    inst = with_search(inst, search) if search else inst
-    if "model" in ov:
-        stages = [s.model_copy(update={"model": ov["model"]}) if s.kind in ("prefill", "decode") else s
-                  for s in inst.pipeline.stages]
-        inst = inst.model_copy(update={"pipeline": inst.pipeline.model_copy(update={"stages": stages})})
-    slo = {k: ov[k] for k in ("ttft_max_s", "tpot_max_s", "qps_min") if k in ov}
-    return inst.model_copy(update={"slo": inst.slo.model_copy(update=slo)})
+    return apply_overrides(load_instance(sc.instance), spec=True, **sc.overrides)
 
 
 def run_scenario(sc: Scenario, out_dir: str) -> dict:
