@@ -168,25 +168,30 @@ def _paths(node, prefix=()):
 
 
 
-@st.composite
-def mutated(draw):
-    d = copy.deepcopy(_BASE)
+def _mutate(draw, root, ops: list[str], values: list) -> None:
+    """1-3 mutations in place under ``root``: a key or item dropped, a key renamed, or a value replaced."""
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(d) if p]
+        paths = [p for p in _paths(root) if p]
+        if not paths:
+            break
         path = draw(st.sampled_from(paths))
-        parent = d
+        parent = root
         for k in path[:-1]:
             parent = parent[k]
         key = path[-1]
-        op = draw(st.sampled_from(["drop", "rename", "value"]))
+        op = draw(st.sampled_from(ops))
         if op == "drop":
-            parent.pop(key) if isinstance(parent, dict) else parent.pop(key)
+            parent.pop(key)
         elif op == "rename" and isinstance(parent, dict):
             parent[draw(st.sampled_from(["kind", "name", "max", "zz", "ü"]))] = parent.pop(key)
         else:
-            parent[key] = draw(st.sampled_from(_EXTREME))
-        if not isinstance(d, dict):
-            break
+            parent[key] = draw(st.sampled_from(values))
+
+
+@st.composite
+def mutated(draw):
+    d = copy.deepcopy(_BASE)
+    _mutate(draw, d, ["drop", "rename", "value"], _EXTREME)
     return d
 
 
@@ -217,20 +222,7 @@ _DESIGN = yaml.safe_load((INSTANCES / "design" / "case1-knobs.yaml").read_text()
 def mutated_designs(draw):
     """Mutations of the design example's ``design`` section (knobs, prompt, quality tables, floors)."""
     d = copy.deepcopy(_DESIGN)
-    for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(d["design"]) if p]
-        path = draw(st.sampled_from(paths))
-        parent = d["design"]
-        for k in path[:-1]:
-            parent = parent[k]
-        key = path[-1]
-        op = draw(st.sampled_from(["drop", "value"]))
-        if op == "drop":
-            parent.pop(key)
-        else:
-            parent[key] = draw(st.sampled_from(_EXTREME + [[0.5], ["x"], [True], {"when": {}, "value": 1}]))
-        if not isinstance(d.get("design"), dict):
-            break
+    _mutate(draw, d["design"], ["drop", "value"], _EXTREME + [[0.5], ["x"], [True], {"when": {}, "value": 1}])
     return d
 
 
