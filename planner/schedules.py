@@ -94,12 +94,13 @@ class ScheduleTables:
             ov, lats = pipelined(sp), {}
             for s in sp.pre_decode:
                 lats[s] = lat = self._lat(s, units[s], batches)
-                pen = ov.penalty(lat) if ov is not None and s == "prefill" else 0  # AP3
                 if ov is None or s not in ("retrieval", "prefill"):
                     ttft += lat
-                cyc[group_of[s]] += lat + pen
-            if ov is not None:  # AP2: retrieval and prefill pipelined
-                ttft += ov.pair(lats["retrieval"], lats["prefill"]) + ov.penalty(lats["prefill"])
+                cyc[group_of[s]] += lat
+            if ov is not None:  # AP2-AP3: retrieval and prefill pipelined; the re-prefill in TTFT and prefill's cycle
+                pen = ov.penalty(lats["prefill"])
+                ttft += ov.pair(lats["retrieval"], lats["prefill"]) + pen
+                cyc[group_of["prefill"]] += pen
             cpre = np.max(np.stack(list(cyc.values())), axis=0)
         ok = np.ones(ttft.shape, dtype=bool)
         if self.ttft_cap is not None:
