@@ -23,8 +23,8 @@ def _schedules(space):
     out = []
     for arr in iter_schedules(space):
         p = space.placements[arr.placement_index]
-        for b, t, cb, c, n in zip(arr.batch, arr.ttft_ps, arr.cycle_batch, arr.cycle_ps, arr.total_chips):
-            out.append((p, int(np.searchsorted(st.batches, b)), int(t), Fraction(int(cb), int(c) * int(n)), int(n)))
+        for col, t, cb, c, n in zip(arr.column, arr.ttft_ps, arr.cycle_batch, arr.cycle_ps, arr.total_chips):
+            out.append((p, int(col), int(t), Fraction(int(cb), int(c) * int(n)), int(n)))
     return st, out
 
 
@@ -64,6 +64,18 @@ def _check(space):
 @given(overlapped())
 def test_u5_u6_hold_with_retrieval_pipelined(data):
     """AP4: the bounds from the half terms hold every pipelined schedule."""
+    try:
+        space = space_of(data)
+    except (EmptySpaceError, InstanceError):
+        return
+    _check(space)
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(random_instances(iterative=True))
+def test_u5_u6_hold_with_iterative_retrieval(data):
+    """IR3-IR4: groups' TTFT terms apart from their times per cycle, decode at the slice's least L_it, interval
+    caps: the bounds hold every schedule with iterative retrieval."""
     try:
         space = space_of(data)
     except (EmptySpaceError, InstanceError):

@@ -34,14 +34,7 @@ def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
     num = np.zeros((len(book.options), len(st.batches)), dtype=np.int64)
     den = np.ones((len(book.options), len(st.batches)), dtype=np.int64)
     if st.iterative is not None:  # IR4 with the least L_it of the slice: q / 2(L + L_it) never lower for a plan
-        n_it = st.it["n"]
-        for c, (_, b) in enumerate(st.iterative):
-            low = n_it * (int(st.it["retrieval"][:, c].min()) + int(st.it["prefill"][:, c].min()))
-            for i, (D, L) in enumerate(zip(book.D, book.L)):
-                for d, l in zip(D.tolist(), L.tolist()):
-                    q, m2 = 2 * d - b + 1, 2 * (l + low)
-                    if d >= st.need[c] and q * int(den[i, c]) > int(num[i, c]) * m2:
-                        num[i, c], den[i, c] = q, m2
+        _iterative_q(st, num, den)
         return num, den
     for i, (D, L, best) in enumerate(zip(book.D, book.L, book.best_from)):
         k = np.searchsorted(D, st.needs())
@@ -49,6 +42,40 @@ def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
         j = best[np.minimum(k, len(D) - 1)[ok]] if len(D) else np.zeros(0, dtype=np.int64)
         num[i, ok], den[i, ok] = D[j], L[j]
     return num, den
+
+
+def _iterative_q(st: SpaceTables, num: np.ndarray, den: np.ndarray, cells: int = 1 << 22) -> None:
+    """IR4's best decode rate per option and slice (B, b_it): max over rows D >= max(B, b_it) of q / m2, q = 2D -
+    b_it + 1, m2 = 2(L + low), low = n (least L_r(b_it) + least L_pf(b_it)); the first such row in row order
+    among equal rates. Floats pick the rows within 1e-12 of the best; those are compared exactly (the products
+    pass int64)."""
+    n_it = st.it["n"]
+    b = np.array([i for _, i in st.iterative], dtype=np.int64)
+    low = n_it * (st.it["retrieval"].min(axis=0) + st.it["prefill"].min(axis=0))
+    need_ = np.asarray(st.need, dtype=np.int64)
+    for i, (D, L) in enumerate(zip(st.decode.D, st.decode.L)):
+        if not len(D):
+            continue
+        step = max(1, cells // len(D))
+        for c0 in range(0, len(b), step):
+            cs = slice(c0, c0 + step)
+            q = 2 * D[:, None] - b[None, cs] + 1
+            m2 = 2 * (L[:, None] + low[None, cs])
+            rate = np.where(D[:, None] >= need_[None, cs], q / m2, -1.0)
+            top = rate.max(axis=0)
+            near = rate >= top[None, :] * (1 - 1e-12)
+            j = near.argmax(axis=0)  # the first row near the best: the answer unless another is near too
+            cols = np.arange(q.shape[1])
+            for c in np.flatnonzero((near.sum(axis=0) > 1) & (top > 0)):
+                rows = np.flatnonzero(near[:, c])
+                k = rows[0]
+                for r in rows[1:]:  # strictly better only: the first row keeps a tie
+                    if int(q[r, c]) * int(m2[k, c]) > int(q[k, c]) * int(m2[r, c]):
+                        k = r
+                j[c] = k
+            hit = top > 0
+            num[i, c0:c0 + len(j)] = np.where(hit, q[j, cols], num[i, c0:c0 + len(j)])
+            den[i, c0:c0 + len(j)] = np.where(hit, m2[j, cols], den[i, c0:c0 + len(j)])
 
 
 class Curves:

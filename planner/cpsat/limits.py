@@ -7,9 +7,11 @@ Per slice (built on first use, the least recently used dropped beyond a memory b
 total chips N = 0..N_max (dense arrays):
 
 - LB_TT_p(N | C): a lower bound on the TTFT of p's plans with at most N chips and cycle at most C: the min-plus
-  convolution over p's accelerator groups of their options with latency <= C (the group holding retrieval counts
-  retrieval's least latency in its cycle), at N - d_0(C) (the fewest decode chips of an option whose best cycle fits
-  C), plus retrieval's least latency among the buckets at most N chips reach. Whole picoseconds, exact. Built for a
+  convolution over p's accelerator groups of their options with time per cycle <= C (the group holding retrieval
+  counts retrieval's least time per cycle in its cycle), at N - d_0(C) (the fewest decode chips of an option whose
+  best cycle fits C), plus retrieval's least latency among the buckets at most N chips reach. Whole picoseconds,
+  exact. A group's TTFT term is its time per cycle except under AP4 (its half terms) and IR3 (one batch of B:
+  the cycle carries the iterative batches); decode's level under IR4 is its rate at the slice's least L_it. Built for a
   grid of 16 cycle caps (spread over the slice's levels, then no cap), and at a level's own cap when refined.
 - the levels Q_i of U1 (groups', decode's and, under S4, the buckets' throughputs) with n_i, the chips U1's need
   gives them (under S4 also the chips whose servers reach Q_i), and each level's cap: B / Q_i when every plan's
@@ -148,10 +150,11 @@ class SliceLimits:
 
     def __init__(self, space: Space, st: SpaceTables, grid: int = 16):
         self.space, self.st = space, st
-        # with micro-batching a stage's time per cycle is not its TTFT term, and TTFT is not additive (MB2); with
-        # iterative retrieval a group's time per cycle carries the iterative batches and decode's rate depends on the
-        # plan's L_it (IR4): U5 and U6 are not derived there, the methods answer what holds for every plan (no bound)
-        self.off = space.micro or bool(space.iterations)
+        # with micro-batching TTFT is not additive (MB2): U5 and U6 are not derived there, the methods answer what
+        # holds for every plan (no bound). With iterative retrieval (IR3-IR4) a group's time per cycle carries the
+        # iterative batches (its TTFT term is its stages' L_s(B), ``self.tt``) and decode's level is its rate at the
+        # slice's least L_it (C17 never faster): a level still bounds every plan reaching it.
+        self.off = space.micro
         self.curves = Curves(space, st, chips=True)
         self.size = space.max_chips + 1
         self.grid = max(0, min(grid, CELLS // self.size - 1))  # rows x N stays within CELLS per placement
@@ -162,6 +165,9 @@ class SliceLimits:
                 if "decode" not in g and any(s in ACCELERATOR_STAGES for s in g) and g not in self.acc:
                     codes, lat = group_latency(space, st, g, retrieval=False)
                     self.acc[g] = (np.asarray(units_of(codes), dtype=np.int64), lat[:, 0, :])
+                    if st.iterative is not None:  # IR: the TTFT term, one batch of B through the group's stages
+                        self.tt[g] = sum(st.steps(s)[np.searchsorted(st.options[s], codes)] for s in g
+                                         if s != "retrieval")
                     if st.overlap is not None and "prefill" in g:  # AP4's first sum: ceil(L_pf / c) + pen
                         pf = st.steps("prefill")[np.searchsorted(st.options["prefill"], codes)]
                         self.tt[g] = lat[:, 0, :] - pf - (-pf // st.overlap.chunks)  # L_pf -> ceil(L_pf / c)
@@ -170,20 +176,23 @@ class SliceLimits:
         self.keep = max(8, KEEP_BYTES // max(1, len(space.placements) * (self.grid + 1) * self.size * 8))
 
     def _retrieval(self, b: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """Retrieval's least latency (ps) and best throughput (requests/ps; inf: no cap) over the buckets a total of
-        at most N reaches, per N; and its least latency anywhere."""
+        """Retrieval's least TTFT term (one batch of B, ps) and best throughput (requests/ps; inf: no cap) over the
+        buckets a total of at most N reaches, per N; and its least time per cycle anywhere (IR3: with the iterative
+        batches; else the same latencies)."""
         sp, st = self.space, self.st
         if not sp.has_retrieval:
             return np.zeros(self.size, dtype=np.int64), np.full(self.size, np.inf), 0
-        lat = st.lat["retrieval"][:, b]
+        lat, one = st.lat["retrieval"][:, b], st.steps("retrieval")[:, b]  # time per cycle; TTFT term (IR: differ)
         if sp.decides_servers:  # S9: any option at any N (its throughput is one of U1's curves)
-            return np.full(self.size, int(lat.min()), dtype=np.int64), np.full(self.size, np.inf), int(lat.min())
+            return np.full(self.size, int(one.min()), dtype=np.int64), np.full(self.size, np.inf), int(lat.min())
         t = np.full(self.size, BIG, dtype=np.int64)
-        for bk, lt in zip(st.buckets, lat):
+        c = np.full(self.size, BIG, dtype=np.int64)
+        for bk, lt, l1 in zip(st.buckets, lat, one):
             if bk.n_lo < self.size:
-                t[bk.n_lo] = min(t[bk.n_lo], int(lt))
-        t = np.minimum.accumulate(t)
-        q = np.where(t < BIG, int(st.batches[b]) / np.maximum(t, 1).astype(np.float64), 0.0)
+                c[bk.n_lo] = min(c[bk.n_lo], int(lt))
+                t[bk.n_lo] = min(t[bk.n_lo], int(l1))
+        t, c = np.minimum.accumulate(t), np.minimum.accumulate(c)
+        q = np.where(c < BIG, int(st.batches[b]) / np.maximum(c, 1).astype(np.float64), 0.0)
         return t, q, int(lat.min())
 
     def of(self, b: int) -> list[_Placement]:
@@ -233,10 +242,11 @@ class SliceLimits:
 
     def _lb(self, b: int, caps: np.ndarray, placements, idx: np.ndarray, ret_tt: np.ndarray, r_min: int,
             split: bool) -> dict:
-        """``_rows``' convolutions, retrieval's TTFT term ``ret_tt`` per N; with ``split`` the prefill's group adds
-        its own TTFT terms (``self.tt``) instead of its times per cycle."""
+        """``_rows``' convolutions, retrieval's TTFT term ``ret_tt`` per N; with ``split`` (AP4) the prefill's group,
+        and with iterative retrieval every group, adds its own TTFT terms (``self.tt``) instead of its times per
+        cycle."""
         sp, size = self.space, self.size
-        out, conv = {}, {}
+        out, conv, st_it = {}, {}, self.st.iterative is not None
         for p in placements:
             groups = tuple(sorted((g for g in p if g in self.acc), key=lambda g: sp.stages.index(g[0])))
             f = None
@@ -245,9 +255,10 @@ class SliceLimits:
                     g = groups[j - 1]
                     units, lat = self.acc[g]
                     t = lat[:, b] + (r_min if "retrieval" in g else 0)
-                    tt = self.tt[g][:, b] if split and g in self.tt else None  # (AP1: no retrieval there)
+                    # AP4 (split): the prefill's half terms (AP1: no retrieval there); IR: one batch's L_s(B)
+                    tt = self.tt[g][:, b] if g in self.tt and (split or st_it) else None
                     nf = _first(units, t, caps, size, tt) if f is None else _convolve(f, units, t, caps, tt)
-                    if "retrieval" in g:  # the cap counted retrieval; the TTFT adds it once below
+                    if "retrieval" in g and tt is None:  # the cap counted retrieval; the TTFT adds it once below
                         nf = np.where(nf < BIG, nf - r_min, BIG)
                     conv[groups[:j]] = nf
                 f = conv[groups[:j]]
@@ -281,6 +292,8 @@ class SliceLimits:
             # a plan's cycle: B / Q_i where every plan's throughput is one of the levels (E5: the slowest group,
             # decode at its best row, retrieval's bucket), else up to B / Q_{i-1} (a group holding retrieval and an
             # accelerator stage has a cycle t_g + t_r no level names)
+            # (IR4: decode's rate at the plan's L_it may fall below its level, but then the plan's throughput Q is
+            # above the next level down, Q_i >= Q is the least level over it, and every group still meets B / Q_i)
             exact = not any("retrieval" in g for g in p if g in self.acc)
             top = levels if exact else np.concatenate(([0.0], levels[:-1]))
             with np.errstate(divide="ignore"):

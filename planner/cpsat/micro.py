@@ -151,15 +151,14 @@ def iterative_rows(m: SliceModel, ask) -> tuple[np.ndarray, list[str]]:
     _, b, r, _ = m.tables.iterative
     rows = np.asarray(ask.decode)[:, :5]
     q = 2 * rows[:, 1] - b + 1
-    qcap = [qps_cycle_cap_ps(int(x), m.qps_min) if m.qps_min is not None else INT_TOP for x in q]
+    qs, at = np.unique(q, return_inverse=True)  # q depends on D alone: each distinct value computed once
+    qcap = (np.array([qps_cycle_cap_ps(int(x), m.qps_min) for x in qs.tolist()], dtype=np.int64)[at]
+            if m.qps_min is not None else np.full(len(q), INT_TOP, dtype=np.int64))
     out, cols = [rows, q, qcap], ["n_d", "D", "L", "o_d", "w_d", "q", "qcap"]
-    if ask.k_max is not None:
-        caps = []
-        for x in q.tolist():
-            v = ask.k_max * x / (2 * r)
-            c = (-(-v.numerator // v.denominator) - 1) if ask.strict else v.numerator // v.denominator
-            caps.append(int(max(-1, min(c, INT_TOP))))
-        out.append(caps)
+    if ask.k_max is not None:  # K q / (2 R') in exact integers: floor, or (strict) ceil - 1
+        num, den = ask.k_max.numerator, ask.k_max.denominator * 2 * r
+        caps = [max(-1, min(-(-(num * x) // den) - 1 if ask.strict else num * x // den, INT_TOP)) for x in qs.tolist()]
+        out.append(np.array(caps, dtype=np.int64)[at])
         cols.append("M_cap")
     return np.column_stack(out).astype(np.int64), cols
 
