@@ -4,7 +4,6 @@ N, U6's most N) holding every qualifying plan."""
 
 from fractions import Fraction
 
-import numpy as np
 from hypothesis import given, settings
 
 from planner import EmptySpaceError, InstanceError
