@@ -149,15 +149,15 @@ def burst_ttft_bounds(space: Space, st: SpaceTables) -> np.ndarray:
                      for i, (v, r) in enumerate(st.columns)], dtype=np.int64)
 
 
-def slice_bounds(space: Space, st: SpaceTables, progress=None,
-                 lazy: bool = False) -> tuple[list[Fraction], np.ndarray, np.ndarray]:
+def slice_bounds(space: Space, st: SpaceTables, progress=None, lazy: bool = False,
+                 u1: SliceBound | None = None) -> tuple[list[Fraction], np.ndarray, np.ndarray]:
     """U1 upper bound on QPS/chip (requests per ps-chip, exact where it is attained), TTFT lower bound (ps) and
     upper bound on QPS within the budget (requests/ps) of every slice: a plan of the slice has
     Q / N <= max_Q Q / max(N_min, sum_g n_g(Q)) over the levels Q (groups' and buckets' throughputs), retrieval
     capping Q at its best bucket. Floats find the levels that may attain the maximum (within 1e-7); those are
     recomputed exactly, the others count with a 1e-9 widening (float error is about 1e-15). With ``lazy`` (many
     slices), U3's cheaper bound stands in until ``SliceBound.of`` computes a slice's U1 (the sweep does, on first
-    visit)."""
+    visit). ``u1``: the space's ``SliceBound`` where the caller keeps one (its curves are built once)."""
     nb = len(st.batches)
     ov = st.overlap
     ttft_lb = sum(st.steps(s).min(axis=0) for s in space.pre_decode if ov is None or s not in ("retrieval", "prefill"))
@@ -167,7 +167,7 @@ def slice_bounds(space: Space, st: SpaceTables, progress=None,
                                        -(-r // c) + pf.min(axis=0))
     if st.columns is not None:  # U7
         ttft_lb = burst_ttft_bounds(space, st)
-    u1 = SliceBound(space, st)
+    u1 = u1 or SliceBound(space, st)
     if lazy:
         ub, qps = u1.cheap()
         return ub, np.asarray(ttft_lb, dtype=np.int64), qps
@@ -184,9 +184,9 @@ def slice_bounds(space: Space, st: SpaceTables, progress=None,
 class SliceBound:
     """U1 of one slice at a time (``of``), and U3 for all slices at once (``cheap``)."""
 
-    def __init__(self, space: Space, st: SpaceTables):
+    def __init__(self, space: Space, st: SpaceTables, curves: Curves | None = None):
         self.space, self.st = space, st
-        self.curves = Curves(space, st, chips=True)
+        self.curves = curves or Curves(space, st, chips=True)
         self.hosts = space.has_retrieval and not space.decides_servers
 
     def of(self, b: int) -> tuple[Fraction, float]:

@@ -148,14 +148,14 @@ class _Placement:
 class SliceLimits:
     """U5 and U6 of the slices of a space, each slice's arrays computed on first use."""
 
-    def __init__(self, space: Space, st: SpaceTables, grid: int = 16):
+    def __init__(self, space: Space, st: SpaceTables, grid: int = 16, curves: Curves | None = None):
         self.space, self.st = space, st
         # with micro-batching TTFT is not additive (MB2): U5 and U6 are not derived there, the methods answer what
         # holds for every plan (no bound). With iterative retrieval (IR3-IR4) a group's time per cycle carries the
         # iterative batches (its TTFT term is its stages' L_s(B), ``self.tt``) and decode's level is its rate at the
         # slice's least L_it (C17 never faster): a level still bounds every plan reaching it.
         self.off = space.micro
-        self.curves = Curves(space, st, chips=True)
+        self.curves = curves or Curves(space, st, chips=True)  # (U1's, where the sweep shares them)
         self.size = space.max_chips + 1
         self.grid = max(0, min(grid, CELLS // self.size - 1))  # rows x N stays within CELLS per placement
         self.refines = REFINE * self.size <= CELLS  # levels at their own caps: rows of N_max + 1 each, 16 at once

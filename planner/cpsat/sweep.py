@@ -106,13 +106,14 @@ class SliceSweep:
         self.tables = build_tables(space, slo, progress, objective)
         self.groups = slice_groups(space)
         self.lazy = space.micro  # many slices: U3 first, each slice's U1 on first visit
-        ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress, lazy=self.lazy)
-        self.u1 = SliceBound(space, self.tables) if self.lazy else None
+        u1 = SliceBound(space, self.tables)  # its curves (decode's levels, per option and slice) serve U5-U6 too
+        ub, lb, self.qps_ub = slice_bounds(space, self.tables, progress, lazy=self.lazy, u1=u1)
+        self.u1 = u1 if self.lazy else None
         need = self.tables.needs()
         self.slices = [_Slice(i, int(self.tables.batches[i]), ub[i], int(lb[i]), dead=ub[i] <= 0, need=int(need[i]),
                               ub0=ub[i])
                        for i in range(len(ub))]
-        self.limits = SliceLimits(space, self.tables)
+        self.limits = SliceLimits(space, self.tables, curves=u1.curves)
         self.solves, self.exact = 0, True
 
     @staticmethod
