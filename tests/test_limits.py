@@ -73,8 +73,8 @@ def test_u5_u6_hold_with_retrieval_pipelined(data):
 @settings(max_examples=examples(30), deadline=None)
 @given(random_instances(iterative=True))
 def test_u5_u6_hold_with_iterative_retrieval(data):
-    """IR3-IR4: groups' TTFT terms apart from their times per cycle, decode at the slice's least L_it, interval
-    caps: the bounds hold every schedule with iterative retrieval."""
+    """IR3-IR4: groups' TTFT terms apart from their times per cycle, decode at the slice's least L_it, the levels'
+    own caps: the bounds hold every schedule with iterative retrieval."""
     try:
         space = space_of(data)
     except (EmptySpaceError, InstanceError):
