@@ -44,38 +44,46 @@ def _decode_q(st: SpaceTables) -> tuple[np.ndarray, np.ndarray]:
     return num, den
 
 
-def _iterative_q(st: SpaceTables, num: np.ndarray, den: np.ndarray, cells: int = 1 << 22) -> None:
+def _iterative_q(st: SpaceTables, num: np.ndarray, den: np.ndarray) -> None:
     """IR4's best decode rate per option and slice (B, b_it): max over rows D >= max(B, b_it) of q / m2, q = 2D -
     b_it + 1, m2 = 2(L + low), low = n (least L_r(b_it) + least L_pf(b_it)); the first such row in row order
-    among equal rates. Floats pick the rows within 1e-12 of the best; those are compared exactly (the products
-    pass int64)."""
+    among equal rates. Slices with the same (b_it, low) share q and m2, so per option and such pair one pass over
+    the rows gives every slice's answer: the best row from each row on (D ascending: a slice needs a suffix).
+    Floats decide where no two of the pass's rates are within 1e-12 of each other; else each slice's rows within
+    1e-12 of its best are compared exactly (the products pass int64)."""
     n_it = st.it["n"]
     b = np.array([i for _, i in st.iterative], dtype=np.int64)
     low = n_it * (st.it["retrieval"].min(axis=0) + st.it["prefill"].min(axis=0))
     need_ = np.asarray(st.need, dtype=np.int64)
+    keys, inv = np.unique(np.column_stack([b, low]), axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    groups = [np.flatnonzero(inv == g) for g in range(len(keys))]
     for i, (D, L) in enumerate(zip(st.decode.D, st.decode.L)):
         if not len(D):
             continue
-        step = max(1, cells // len(D))
-        for c0 in range(0, len(b), step):
-            cs = slice(c0, c0 + step)
-            q = 2 * D[:, None] - b[None, cs] + 1
-            m2 = 2 * (L[:, None] + low[None, cs])
-            rate = np.where(D[:, None] >= need_[None, cs], q / m2, -1.0)
-            top = rate.max(axis=0)
-            near = rate >= top[None, :] * (1 - 1e-12)
-            j = near.argmax(axis=0)  # the first row near the best: the answer unless another is near too
-            cols = np.arange(q.shape[1])
-            for c in np.flatnonzero((near.sum(axis=0) > 1) & (top > 0)):
-                rows = np.flatnonzero(near[:, c])
-                k = rows[0]
-                for r in rows[1:]:  # strictly better only: the first row keeps a tie
-                    if int(q[r, c]) * int(m2[k, c]) > int(q[k, c]) * int(m2[r, c]):
-                        k = r
-                j[c] = k
-            hit = top > 0
-            num[i, c0:c0 + len(j)] = np.where(hit, q[j, cols], num[i, c0:c0 + len(j)])
-            den[i, c0:c0 + len(j)] = np.where(hit, m2[j, cols], den[i, c0:c0 + len(j)])
+        first = np.searchsorted(D, need_)  # per slice: its first row with D >= need
+        for (bb, lw), cols in zip(keys.tolist(), groups):
+            ks = first[cols]
+            live = ks < len(D)
+            if not live.any():
+                continue
+            cols, ks = cols[live], ks[live]
+            q, m2 = 2 * D - bb + 1, 2 * (L + lw)
+            rate = q / m2
+            rev = rate[::-1]
+            top = np.maximum.accumulate(rev)
+            at = np.maximum.accumulate(np.where(rev >= top, np.arange(len(D)), 0))  # ties: the first row
+            j = len(D) - 1 - at[len(D) - 1 - ks]  # the best row from row k on
+            tail = np.sort(rate[int(ks.min()):])
+            if np.any(tail[1:] - tail[:-1] <= 1e-12 * np.abs(tail[1:])):  # near ties: exact where they compete
+                for c, k0 in enumerate(ks.tolist()):
+                    rows = k0 + np.flatnonzero(rate[k0:] >= rate[j[c]] * (1 - 1e-12))
+                    best = int(rows[0])
+                    for r in rows[1:].tolist():  # strictly better only: the first row keeps a tie
+                        if int(q[r]) * int(m2[best]) > int(q[best]) * int(m2[r]):
+                            best = r
+                    j[c] = best
+            num[i, cols], den[i, cols] = q[j], m2[j]
 
 
 class Curves:

@@ -4,20 +4,21 @@ base model, C17 on each ask)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.burst import group_steps
 from planner.exact import qps_cycle_cap_ps
+from planner.schema import ACCELERATOR_STAGES
 from planner.space import Space
 
 if TYPE_CHECKING:
     from planner.cpsat.model import Ask, AskModel, SliceModel
 
 __all__ = ["add_burst", "add_collocated_only", "add_iterative", "add_iterative_decode", "add_left_out", "add_ttft",
-           "iterative_rows"]
+           "iterative_range", "iterative_rows"]
 
 
 def add_ttft(m: SliceModel, space: Space) -> None:
@@ -145,22 +146,183 @@ def add_iterative(m: SliceModel, space: Space) -> None:
 
 
 def iterative_rows(m: SliceModel, ask) -> tuple[np.ndarray, list[str]]:
-    """IR4 decode rows of an ask: (n_d, D, L, o_d, w_d, q, qcap[, M_cap]) with q = 2D - b_it + 1, qcap the largest
-    2M whose rate q / 2M meets the QPS floor (Q3; none: the top of the range) and, under a threshold K on the cost
-    of R' requests (N R' 2M / q <= K), M_cap = floor(K q / (2 R')) (strict: ceil - 1)."""
+    """IR4 decode rows of an ask (``_iterative_keep``'s): (n_d, D, L, o_d, w_d, q, qcap, Le_lo[, M_cap, N_hi]) with
+    q = 2D - b_it + 1, qcap the largest 2M whose rate q / 2M meets the QPS floor (Q3; none: the top of the range),
+    Le_lo = ceil(2D (L + x_lo) / q) <= Le (x_lo the ask's least L_it) and, under a threshold K on the cost of R'
+    requests (N R' 2M / q <= K), M_cap = floor(K q / (2 R')) (strict: ceil - 1) and N_hi = floor(M_cap / (L + x_lo))
+    >= N. Le_lo and N_hi are implied by the rest (redundant): they give the solver the row's bounds directly."""
     _, b, r, _ = m.tables.iterative
-    rows = np.asarray(ask.decode)[:, :5]
+    rows, x_lo = _iterative_keep(m, ask, np.asarray(ask.decode)[:, :5])
     q = 2 * rows[:, 1] - b + 1
     qs, at = np.unique(q, return_inverse=True)  # q depends on D alone: each distinct value computed once
     qcap = (np.array([qps_cycle_cap_ps(int(x), m.qps_min) for x in qs.tolist()], dtype=np.int64)[at]
             if m.qps_min is not None else np.full(len(q), INT_TOP, dtype=np.int64))
-    out, cols = [rows, q, qcap], ["n_d", "D", "L", "o_d", "w_d", "q", "qcap"]
+    m_lo = [int(x) + x_lo for x in rows[:, 2].tolist()]  # M >= L + x_lo (exact integers)
+    le_lo = [-(-2 * int(d) * x // int(y)) for d, x, y in zip(rows[:, 1].tolist(), m_lo, q.tolist())]
+    out, cols = [rows, q, qcap, np.minimum(le_lo, INT_TOP)], ["n_d", "D", "L", "o_d", "w_d", "q", "qcap", "Le_lo"]
     if ask.k_max is not None:  # K q / (2 R') in exact integers: floor, or (strict) ceil - 1
         num, den = ask.k_max.numerator, ask.k_max.denominator * 2 * r
         caps = [max(-1, min(-(-(num * x) // den) - 1 if ask.strict else num * x // den, INT_TOP)) for x in qs.tolist()]
-        out.append(np.array(caps, dtype=np.int64)[at])
-        cols.append("M_cap")
+        m_cap = np.array(caps, dtype=np.int64)[at]
+        out += [m_cap, [max(-1, c // x) if c >= 0 else -1 for c, x in zip(m_cap.tolist(), m_lo)]]
+        cols += ["M_cap", "N_hi"]
     return np.column_stack(out).astype(np.int64), cols
+
+
+class Reach(NamedTuple):
+    """``iterative_range``: L_it in [x_lo, x_hi], n_d in [d_lo, d_hi], and where one group holds every pre-decode
+    accelerator stage (N = n_k + n_d), the distinct (n_k, X, N_lo, N_hi) of the pairs that fit."""
+
+    x_lo: int
+    x_hi: int
+    d_lo: int
+    d_hi: int
+    pairs: np.ndarray | None
+
+
+def iterative_range(m: SliceModel, ask) -> Reach | None:
+    """What an ask leaves of C16's pause and of decode's chips: (x_lo, x_hi) the least and largest L_it = n (L_r_it
+    + L_pf_it), and (d_lo, d_hi) the fewest and most decode chips, over the pairs (retrieval bucket j, option k of a
+    group g holding prefill) that fit the ask's chip range (N in bucket j's [N_lo, N_hi]) and TTFT bound (L_r(B)
+    at j plus g's one-batch steps at k, a lower bound on TTFT); None if no pair fits (no plan). n_d <= N_hi - n_k;
+    n_d >= N_lo - n_k where g holds every pre-decode accelerator stage (else 1)."""
+    n, rt, bk = m.tables.iterative[3], m.tables.retrieval, m.tables.buckets
+    lo_n, hi_n = max(ask.n_min or 0, m.n_min), min(ask.n_max if ask.n_max is not None else m.n_max, m.n_max)
+    b_lo = np.maximum(np.array([bk[j].n_lo for j in rt[:, 0].tolist()], dtype=np.int64), lo_n)
+    b_hi = np.minimum(np.array([bk[j].n_hi for j in rt[:, 0].tolist()], dtype=np.int64), hi_n)
+    pre = {s for g in m.tables.groups for s in g if s in ACCELERATOR_STAGES}
+    got, pairs = [], []
+    for g, rows in m.tables.groups.items():
+        acc = [s for s in g if s in ACCELERATOR_STAGES]
+        if "prefill" not in g or not len(rows) or len(rt) * len(rows) > 1 << 22:
+            continue
+        fit = (b_lo <= b_hi)[:, None] & np.ones(len(rows), dtype=bool)[None, :]
+        if ask.ttft_max is not None:
+            fit &= rt[:, 3][:, None] + rows[:, 5:5 + len(acc)].sum(axis=1)[None, :] <= ask.ttft_max
+        j, k = np.nonzero(fit)
+        if len(j):
+            x = n * (rt[j, 4] + rows[k, 5 + len(acc)])
+            whole = pre <= set(g)
+            got.append((int(x.min()), int(x.max()), int((b_lo[j] - rows[k, 0]).min()) if whole else 1,
+                        int((b_hi[j] - rows[k, 0]).max())))
+            if whole:  # N = n_k + n_d: each pair's (n_k, X, N range)
+                pairs.append(np.column_stack([rows[k, 0], x, b_lo[j], b_hi[j]]))
+            else:
+                pairs.append(None)
+    if not got and any("prefill" in g and len(r) and len(rt) * len(r) > 1 << 22 for g, r in m.tables.groups.items()):
+        return Reach(0, INT_TOP, 1, m.n_max, None)  # too many pairs to look at: the whole range
+    if not got:
+        return None
+    return Reach(min(x[0] for x in got), max(x[1] for x in got), min(x[2] for x in got), max(x[3] for x in got),
+                 None if any(p is None for p in pairs) else np.unique(np.concatenate(pairs), axis=0))
+
+
+def _iterative_keep(m: SliceModel, ask, rows: np.ndarray, slack: float = 1e-9) -> tuple[np.ndarray, int]:
+    """C17's rows an ask needs, and x_lo (exact: a row is dropped only if it admits no plan, or if another row of its option
+    serves every plan better). With X = L_it in [x_lo, x_hi] and n_d in [d_lo, d_hi] (``iterative_range``) and
+    q = 2D - b_it + 1:
+    - a row outside the decode chips' range, or whose best case X = x_lo misses the QPS floor (2M <= qcap), the TPOT bound (2DM <= cap q) or the
+      threshold K (max(n_lo, n_d) M <= M_cap) admits no plan;
+    - where the ask reads decode's rate alone (no TPOT bound, objective not TPOT), a row whose cost per request
+      (L + X) / q is above another row's of its option at both ends of [x_lo, x_hi] (so at every X: the costs are
+      linear in X) is never needed: that row serves the same plan with no lower rate (the beating row is one
+      kept by the rules above, so it meets the QPS floor and the threshold wherever the beaten one does).
+    Floats decide with a relative ``slack`` against the row (float error is 1e-15), so a kept row is never wrong
+    and a dropped row is dropped by a margin."""
+    scope = iterative_range(m, ask) if len(rows) else None
+    if scope is None:
+        return rows[:1], 0  # no plan fits the ask: one row keeps the model well formed (and infeasible)
+    _, b, r, _ = m.tables.iterative
+    x_lo, x_hi, d_lo, d_hi, pairs = scope
+    D, L = rows[:, 1].astype(np.float64), rows[:, 2].astype(np.float64)
+    q = 2 * D - b + 1
+    mlo = L + x_lo
+    ok = (rows[:, 0] >= d_lo) & (rows[:, 0] <= d_hi)
+    if m.qps_min is not None:
+        qs, at = np.unique(rows[:, 1], return_inverse=True)
+        qcap = np.array([qps_cycle_cap_ps(int(2 * d - b + 1), m.qps_min) for d in qs.tolist()], dtype=np.float64)
+        ok &= 2 * mlo * (1 - slack) <= qcap[at]
+    caps = [c for c in (m.tpot_cap, ask.l_max) if c is not None]
+    if caps:
+        ok &= 2 * D * mlo * (1 - slack) <= min(caps) * q
+    if ask.k_max is not None:  # N M 2 R' / q <= K with N >= max(n_lo, n_d)
+        n_lo = np.maximum(max(ask.n_min or 0, m.n_min), rows[:, 0]).astype(np.float64)
+        ok &= n_lo * mlo * 2 * r * (1 - slack) <= float(ask.k_max) * q
+    if not ok.any():
+        return rows[:1], x_lo  # no row admits a plan: one keeps the model well formed (and infeasible)
+    rows, q, mlo = rows[ok], q[ok], mlo[ok]
+    if not caps and ask.objective not in ("L", "TPOT", "N"):  # among rows that may serve a plan
+        rows = rows[~_beaten(rows[:, 3], mlo / q, (rows[:, 2] + x_hi) / q, slack)]
+    elif pairs is not None:
+        best = _least_stalls(m, ask, rows, pairs)
+        if best is not None:
+            rows = rows[best] if best.any() else rows[:1]
+    return rows, x_lo
+
+
+def _least_stalls(m: SliceModel, ask, rows: np.ndarray, pairs: np.ndarray, work: int = 1 << 24) -> np.ndarray | None:
+    """Which rows some plan of the ask may need when it reads the stalled latency Le (TPOT bounds or objectives),
+    where N = n_k + n_d: a plan fixes its pair (n_k, X) and decode option, so N and M = L + X are fixed per row, and
+    C17's constraints (N M <= M_cap, 2M <= qcap, Le = ceil(2DM / q) <= the caps) decide which rows serve it; of
+    those only the least Le matters to every objective (Le, then N fixed; rate objectives have no TPOT cap here
+    unless a bound, and then any feasible row serves). Exact in integers; None (keep every row) when the products
+    could pass int64 or the work (pairs x rows) is large."""
+    _, b, r, _ = m.tables.iterative
+    lo_n, hi_n = max(ask.n_min or 0, m.n_min), min(ask.n_max if ask.n_max is not None else m.n_max, m.n_max)
+    _, start = np.unique(rows[:, 3], return_index=True)
+    stop = np.r_[start[1:], len(rows)]
+    D, L, n_d = rows[:, 1], rows[:, 2], rows[:, 0]
+    m_top = int(L.max()) + int(pairs[:, 1].max())
+    if 2 * int(D.max()) * m_top >= 1 << 62 or (m.n_max + 1) * m_top >= 1 << 62:
+        return None
+    by = np.argsort(n_d[start], kind="stable")  # option segments by decode chips
+    seg_n, seg_a, seg_z = n_d[start][by], start[by], stop[by]
+    size = np.r_[0, np.cumsum(seg_z - seg_a)]
+    spans = []  # per pair, the segments whose n_d puts N = n_k + n_d in its range
+    for n_k, x, n_lo, n_hi in pairs.tolist():
+        a = int(np.searchsorted(seg_n, max(n_lo, lo_n) - n_k, side="left"))
+        z = int(np.searchsorted(seg_n, min(n_hi, hi_n) - n_k, side="right"))
+        if a < z:
+            spans.append((n_k, x, a, z))
+    if sum(int(size[z] - size[a]) for _, _, a, z in spans) > work:
+        return None
+    q = 2 * D - b + 1
+    cap = min([c for c in (m.tpot_cap, ask.l_max) if c is not None], default=None)
+    qcap = (np.array([qps_cycle_cap_ps(int(x), m.qps_min) for x in q.tolist()], dtype=np.int64)
+            if m.qps_min is not None else None)
+    if ask.k_max is not None:
+        num, den = ask.k_max.numerator, ask.k_max.denominator * 2 * r
+        m_cap = np.array([min(-(-(num * int(x)) // den) - 1 if ask.strict else num * int(x) // den, 1 << 62)
+                          for x in q.tolist()], dtype=np.int64)
+    keep = np.zeros(len(rows), dtype=bool)
+    for n_k, x, sa, sz in spans:
+        for a, z, nd in zip(seg_a[sa:sz].tolist(), seg_z[sa:sz].tolist(), seg_n[sa:sz].tolist()):
+            big_n = n_k + nd
+            mm = L[a:z] + x
+            le = -(-2 * D[a:z] * mm // q[a:z])
+            ok = np.ones(z - a, dtype=bool)
+            if ask.k_max is not None:
+                ok &= big_n * mm <= m_cap[a:z]
+            if qcap is not None:
+                ok &= 2 * mm <= qcap[a:z]
+            if cap is not None:
+                ok &= le <= cap
+            if ok.any():
+                keep[a:z] |= ok & (le == le[ok].min())
+    return keep
+
+
+def _beaten(option: np.ndarray, f1: np.ndarray, f2: np.ndarray, slack: float) -> np.ndarray:
+    """Per row, whether another row of its option has f1 and f2 both below its own by the relative slack."""
+    out = np.zeros(len(option), dtype=bool)
+    order = np.lexsort((f1, option))
+    opt, a, c = option[order], f1[order], f2[order]
+    cut = np.flatnonzero(np.r_[True, opt[1:] != opt[:-1], True])
+    for lo, hi in zip(cut[:-1], cut[1:]):
+        run = np.minimum.accumulate(c[lo:hi])  # the least f2 among the first k rows by f1
+        k = np.searchsorted(a[lo:hi], a[lo:hi] * (1 - slack), side="left")  # rows with f1 below by the slack
+        out[order[lo:hi]] = (k > 0) & (run[np.maximum(k - 1, 0)] < c[lo:hi] * (1 - slack))
+    return out
 
 
 def add_iterative_decode(a, m: SliceModel, ask) -> int:
@@ -184,8 +346,11 @@ def add_iterative_decode(a, m: SliceModel, ask) -> int:
     mod.add(u >= (b - 1) * v["M"])
     v["Le"] = mod.new_int_var(0, 2 * m_hi, "Le")
     mod.add(v["Le"] == v["M"] + e)
+    mod.add(v["Le"] >= v["Le_lo"])
     if m.tpot_cap is not None:  # ceil(2DM / q) <= cap iff some Le in [2DM / q, cap]
         mod.add(v["Le"] <= m.tpot_cap)
+    if "N_hi" in v:
+        mod.add(v["N"] <= v["N_hi"])
     if "M_cap" in v:
         nm = mod.new_int_var(0, m.n_max * m_hi, "NM")
         mod.add_multiplication_equality(nm, [v["N"], v["M"]])

@@ -277,6 +277,7 @@ class AskModel:
     model: cp_model.CpModel
     vars: dict[str, cp_model.IntVar]  # the variables a solution reports
     tau: int = 1  # ps per unit of the O1 cycle C
+    lp: bool = False  # solve with the LP relaxation (C17's products)
 
 
 def add_decode(a: AskModel, m: SliceModel, rows: np.ndarray, cols: list[str]) -> None:
@@ -421,6 +422,7 @@ def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
     add_decode(a, m, rows, cols)
     if ir:
         a.vars["L_it"] = get(m.l_it.index)
+        a.lp = True
         cd = [add_iterative_decode(a, m, ask)]
     add_chip_total(a, m)
     add_type_budgets(a, m)

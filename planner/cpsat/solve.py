@@ -43,7 +43,7 @@ class SolverSettings:
     workers: int = 1
     seed: int = 0
 
-    def apply(self, prm, remaining_s: float) -> None:
+    def apply(self, prm, remaining_s: float, lp: bool = False) -> None:
         prm.num_workers = self.workers
         prm.random_seed = self.seed
         if remaining_s != float("inf"):
@@ -51,7 +51,10 @@ class SolverSettings:
         # No presolve: slice models are small, and both OR-Tools 9.15 defects met here were presolve proving a
         # feasible model infeasible (docs/model.md, "Solver defects worked around"). Faster, too (measured).
         prm.cp_model_presolve = False
-        prm.linearization_level = 0  # no LP relaxation: on these small tables search alone is faster (measured)
+        # No LP relaxation: on these small tables search alone is faster (measured); except C17's stalled decode
+        # (products of M, q, N): an iterative-retrieval O3 ran > 30 s of search without it, 0.15 s with it
+        # (paper case3-70b, `batches: any` to 64; measured).
+        prm.linearization_level = 1 if lp else 0
         # The proofs here take a handful of conflicts; root probing and SAT inprocessing (clause vivification)
         # cost 20-30x the search itself on a case4 `any` slice (docs/model.md, "Solver settings"; measured).
         prm.cp_model_probing_level = 0
@@ -82,7 +85,7 @@ def run_ask(a: AskModel, settings: SolverSettings, clock: Clock, hint: dict | No
             hinted.add(a.vars[k].index)
             a.model.add_hint(a.vars[k], v)
     solver = cp_model.CpSolver()
-    settings.apply(solver.parameters, remaining)
+    settings.apply(solver.parameters, remaining, lp=a.lp)
     status = solver.solve(a.model)
     if status == cp_model.INFEASIBLE:
         return None

@@ -336,11 +336,20 @@ def _pick(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
 
 
 def all_rows(book: DecodeBook, batch: int) -> np.ndarray:
-    """Rows (n_d, D, L, o_d, w_d) with D >= ``batch``: every one (iterative retrieval, C17)."""
-    rows = [(int(n), int(d), int(l), int(o), int(w)) for o, n, w, D, L in zip(book.options, book.chips, book.weights,
-                                                                               book.D, book.L)
-            for d, l in zip(D, L) if d >= batch]
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
+    """Rows (n_d, D, L, o_d, w_d) with D >= ``batch``: every one (iterative retrieval, C17); remembered per batch
+    (read-only)."""
+    key = (batch, "all")
+    if key not in book._picked:
+        parts = [np.column_stack([np.full(len(D) - k, n), D[k:], L[k:], np.full(len(D) - k, o), np.full(len(D) - k, w)])
+                 for o, n, w, D, L in zip(book.options, book.chips, book.weights, book.D, book.L)
+                 for k in [int(np.searchsorted(D, batch))]]
+        rows = np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 5), dtype=np.int64)
+        rows.setflags(write=False)
+        held = [k for k in book._picked if k[1] == "all"]
+        if len(held) >= 8:  # up to every row of every option each: the last 8 batches
+            book._picked.pop(held[0])
+        book._picked[key] = rows
+    return book._picked[key]
 
 
 def best_rows(book: DecodeBook, batch: int) -> np.ndarray:
