@@ -145,6 +145,29 @@ def add_iterative(m: SliceModel, space: Space) -> None:
     m.model.add(m.l_it == n * (r_it + sum(m.pf_it.values())))
 
 
+def _qcaps(m: SliceModel, q: np.ndarray) -> np.ndarray:
+    """Per row, Q3's largest 2M whose rate q / 2M meets the QPS floor (the top of the range without one); each
+    distinct q computed once."""
+    if m.qps_min is None:
+        return np.full(len(q), INT_TOP, dtype=np.int64)
+    qs, at = np.unique(q, return_inverse=True)
+    return np.array([qps_cycle_cap_ps(int(x), m.qps_min) for x in qs.tolist()], dtype=np.int64)[at.reshape(-1)]
+
+
+def _m_caps(ask, r: int, q: np.ndarray) -> np.ndarray:
+    """Per row, M_cap = floor(K q / (2 R')) (strict: ceil - 1), clipped to [-1, INT_TOP], in exact integers; each
+    distinct q computed once."""
+    num, den = ask.k_max.numerator, ask.k_max.denominator * 2 * r
+    qs, at = np.unique(q, return_inverse=True)
+    caps = [max(-1, min(-(-(num * x) // den) - 1 if ask.strict else num * x // den, INT_TOP)) for x in qs.tolist()]
+    return np.array(caps, dtype=np.int64)[at.reshape(-1)]
+
+
+def _chip_range(m: SliceModel, ask) -> tuple[int, int]:
+    """The ask's total chips range: [max(n_min, N_min), min(n_max, N_max)]."""
+    return max(ask.n_min or 0, m.n_min), min(ask.n_max if ask.n_max is not None else m.n_max, m.n_max)
+
+
 def iterative_rows(m: SliceModel, ask) -> tuple[np.ndarray, list[str]]:
     """IR4 decode rows of an ask (``_iterative_keep``'s): (n_d, D, L, o_d, w_d, q, qcap, Le_lo[, M_cap, N_hi]) with
     q = 2D - b_it + 1, qcap the largest 2M whose rate q / 2M meets the QPS floor (Q3; none: the top of the range),
@@ -154,16 +177,12 @@ def iterative_rows(m: SliceModel, ask) -> tuple[np.ndarray, list[str]]:
     _, b, r, _ = m.tables.iterative
     rows, x_lo = _iterative_keep(m, ask, np.asarray(ask.decode)[:, :5])
     q = 2 * rows[:, 1] - b + 1
-    qs, at = np.unique(q, return_inverse=True)  # q depends on D alone: each distinct value computed once
-    qcap = (np.array([qps_cycle_cap_ps(int(x), m.qps_min) for x in qs.tolist()], dtype=np.int64)[at]
-            if m.qps_min is not None else np.full(len(q), INT_TOP, dtype=np.int64))
+    qcap = _qcaps(m, q)
     m_lo = [int(x) + x_lo for x in rows[:, 2].tolist()]  # M >= L + x_lo (exact integers)
     le_lo = [-(-2 * int(d) * x // int(y)) for d, x, y in zip(rows[:, 1].tolist(), m_lo, q.tolist())]
     out, cols = [rows, q, qcap, np.minimum(le_lo, INT_TOP)], ["n_d", "D", "L", "o_d", "w_d", "q", "qcap", "Le_lo"]
-    if ask.k_max is not None:  # K q / (2 R') in exact integers: floor, or (strict) ceil - 1
-        num, den = ask.k_max.numerator, ask.k_max.denominator * 2 * r
-        caps = [max(-1, min(-(-(num * x) // den) - 1 if ask.strict else num * x // den, INT_TOP)) for x in qs.tolist()]
-        m_cap = np.array(caps, dtype=np.int64)[at]
+    if ask.k_max is not None:
+        m_cap = _m_caps(ask, r, q)
         out += [m_cap, [max(-1, c // x) if c >= 0 else -1 for c, x in zip(m_cap.tolist(), m_lo)]]
         cols += ["M_cap", "N_hi"]
     return np.column_stack(out).astype(np.int64), cols
@@ -187,7 +206,7 @@ def iterative_range(m: SliceModel, ask) -> Reach | None:
     at j plus g's one-batch steps at k, a lower bound on TTFT); None if no pair fits (no plan). n_d <= N_hi - n_k;
     n_d >= N_lo - n_k where g holds every pre-decode accelerator stage (else 1)."""
     n, rt, bk = m.tables.iterative[3], m.tables.retrieval, m.tables.buckets
-    lo_n, hi_n = max(ask.n_min or 0, m.n_min), min(ask.n_max if ask.n_max is not None else m.n_max, m.n_max)
+    lo_n, hi_n = _chip_range(m, ask)
     b_lo = np.maximum(np.array([bk[j].n_lo for j in rt[:, 0].tolist()], dtype=np.int64), lo_n)
     b_hi = np.minimum(np.array([bk[j].n_hi for j in rt[:, 0].tolist()], dtype=np.int64), hi_n)
     pre = {s for g in m.tables.groups for s in g if s in ACCELERATOR_STAGES}
@@ -218,11 +237,11 @@ def iterative_range(m: SliceModel, ask) -> Reach | None:
 
 
 def _iterative_keep(m: SliceModel, ask, rows: np.ndarray, slack: float = 1e-9) -> tuple[np.ndarray, int]:
-    """C17's rows an ask needs, and x_lo (exact: a row is dropped only if it admits no plan, or if another row of its option
-    serves every plan better). With X = L_it in [x_lo, x_hi] and n_d in [d_lo, d_hi] (``iterative_range``) and
-    q = 2D - b_it + 1:
-    - a row outside the decode chips' range, or whose best case X = x_lo misses the QPS floor (2M <= qcap), the TPOT bound (2DM <= cap q) or the
-      threshold K (max(n_lo, n_d) M <= M_cap) admits no plan;
+    """C17's rows an ask needs, and x_lo (exact: a row is dropped only if it admits no plan, or if another row of
+    its option serves every plan better). With X = L_it in [x_lo, x_hi] and n_d in [d_lo, d_hi]
+    (``iterative_range``) and q = 2D - b_it + 1:
+    - a row outside the decode chips' range, or whose best case X = x_lo misses the QPS floor (2M <= qcap), the
+      TPOT bound (2DM <= cap q) or the threshold K (max(n_lo, n_d) M <= M_cap) admits no plan;
     - where the ask reads decode's rate alone (no TPOT bound, objective not TPOT), a row whose cost per request
       (L + X) / q is above another row's of its option at both ends of [x_lo, x_hi] (so at every X: the costs are
       linear in X) is never needed: that row serves the same plan with no lower rate (the beating row is one
@@ -239,9 +258,7 @@ def _iterative_keep(m: SliceModel, ask, rows: np.ndarray, slack: float = 1e-9) -
     mlo = L + x_lo
     ok = (rows[:, 0] >= d_lo) & (rows[:, 0] <= d_hi)
     if m.qps_min is not None:
-        qs, at = np.unique(rows[:, 1], return_inverse=True)
-        qcap = np.array([qps_cycle_cap_ps(int(2 * d - b + 1), m.qps_min) for d in qs.tolist()], dtype=np.float64)
-        ok &= 2 * mlo * (1 - slack) <= qcap[at]
+        ok &= 2 * mlo * (1 - slack) <= _qcaps(m, 2 * rows[:, 1] - b + 1)
     caps = [c for c in (m.tpot_cap, ask.l_max) if c is not None]
     if caps:
         ok &= 2 * D * mlo * (1 - slack) <= min(caps) * q
@@ -268,7 +285,7 @@ def _least_stalls(m: SliceModel, ask, rows: np.ndarray, pairs: np.ndarray, work:
     unless a bound, and then any feasible row serves). Exact in integers; None (keep every row) when the products
     could pass int64 or the work (pairs x rows) is large."""
     _, b, r, _ = m.tables.iterative
-    lo_n, hi_n = max(ask.n_min or 0, m.n_min), min(ask.n_max if ask.n_max is not None else m.n_max, m.n_max)
+    lo_n, hi_n = _chip_range(m, ask)
     _, start = np.unique(rows[:, 3], return_index=True)
     stop = np.r_[start[1:], len(rows)]
     D, L, n_d = rows[:, 1], rows[:, 2], rows[:, 0]
@@ -288,12 +305,8 @@ def _least_stalls(m: SliceModel, ask, rows: np.ndarray, pairs: np.ndarray, work:
         return None
     q = 2 * D - b + 1
     cap = min([c for c in (m.tpot_cap, ask.l_max) if c is not None], default=None)
-    qcap = (np.array([qps_cycle_cap_ps(int(x), m.qps_min) for x in q.tolist()], dtype=np.int64)
-            if m.qps_min is not None else None)
-    if ask.k_max is not None:
-        num, den = ask.k_max.numerator, ask.k_max.denominator * 2 * r
-        m_cap = np.array([min(-(-(num * int(x)) // den) - 1 if ask.strict else num * int(x) // den, 1 << 62)
-                          for x in q.tolist()], dtype=np.int64)
+    qcap = _qcaps(m, q) if m.qps_min is not None else None
+    m_cap = _m_caps(ask, r, q) if ask.k_max is not None else None
     keep = np.zeros(len(rows), dtype=bool)
     for n_k, x, sa, sz in spans:
         for a, z, nd in zip(seg_a[sa:sz].tolist(), seg_z[sa:sz].tolist(), seg_n[sa:sz].tolist()):
@@ -301,7 +314,7 @@ def _least_stalls(m: SliceModel, ask, rows: np.ndarray, pairs: np.ndarray, work:
             mm = L[a:z] + x
             le = -(-2 * D[a:z] * mm // q[a:z])
             ok = np.ones(z - a, dtype=bool)
-            if ask.k_max is not None:
+            if m_cap is not None:
                 ok &= big_n * mm <= m_cap[a:z]
             if qcap is not None:
                 ok &= 2 * mm <= qcap[a:z]
