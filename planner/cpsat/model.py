@@ -435,18 +435,9 @@ def build_ask(m: SliceModel, ask: Ask) -> tuple[AskModel, bool]:
     exact = add_threshold(a, m, ask) if ask.k_max is not None else True
     v = a.vars
     lat = v.get("Le", v["L"])  # the whole decode's latency (IR: stalled, C17)
-    if ask.objective == "P":
-        model.minimize(v["P"])
-    elif ask.objective == "TTFT":
-        model.minimize(v["TTFT"])
-    elif ask.objective == "L":
-        model.minimize(lat)
-    elif ask.objective == "N":
-        model.minimize(v["N"])
-    elif ask.objective == "TPOT":  # lexicographic (L, N) in one objective; callers check it fits INT_LIMIT
-        model.minimize(lat * (m.n_max + 1) + v["N"])
-    elif ask.objective == "W":
-        model.minimize(v["W"])
-    elif ask.objective == "W_TTFT":  # lexicographic (W, TTFT); callers check it fits INT_LIMIT
-        model.minimize(v["W"] * (m.ttft_hi + 1) + v["TTFT"])
+    objectives = {"P": v.get("P"), "TTFT": v["TTFT"], "L": lat, "N": v["N"], "W": v["W"],
+                  # lexicographic (L, N) and (W, TTFT) in one objective; callers check they fit INT_LIMIT
+                  "TPOT": lat * (m.n_max + 1) + v["N"], "W_TTFT": v["W"] * (m.ttft_hi + 1) + v["TTFT"]}
+    if ask.objective is not None:
+        model.minimize(objectives[ask.objective])
     return a, exact
