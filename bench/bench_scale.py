@@ -1,11 +1,13 @@
 """Speed at scale (issue: speed at scale): frontier time on `any` spaces and on growing chip budgets.
 
-1. Shipped instances with `--chips any --batches any` (chip lists dropped): time, points, CP-SAT solves, peak
-   memory, complete and proven (the iterative-retrieval case3 instances are refused there: 1,048,576 (B, b_it)
-   columns; section 3 runs them with `--chips any` and their power-of-two batches).
+1. Shipped instances with `--chips any --batches any` (chip lists dropped): time, points, CP-SAT solves (the
+   by-batch sweep of the iterative-retrieval case3 instances, IR5-IR8: keys evaluated), peak memory, complete and
+   proven.
 2. Chip budgets 128 .. 65,536 (total max = per-stage max = budget) on rago-oss case4 (its chip lists dropped) and on
    paper case1-8b, pow2 spaces.
 3. The case3 instances with `--chips any` (their power-of-two batches).
+4. case3-70b and case3-8b with `batches: any` up to 64 (64 x 64 (B, b_it) columns): the by-batch sweep and the
+   CP-SAT columns (C16-C17) on the same space; the frontiers must be the same.
 Each run is its own subprocess (peak RSS per run) under ``--time-limit-s`` (default 120 s; an incomplete frontier is
 reported as such). Each frontier's exact key (TTFT ps, decode ps, chips per point) is stored in
 ``bench/results/scale-frontiers/``; a later run compares against it and says whether any point changed.
@@ -33,21 +35,32 @@ from planner.pareto import cpsat_frontier
 from planner.schema import IntRange
 inst = load_instance({path!r})
 search = json.loads({search!r})
+columns = search.pop("columns", False)
 if "budget" in search:
     b = search.pop("budget")
     search |= {{"total_chips": IntRange(min=inst.search.total_chips.min, max=b), "max_chips_per_stage": b}}
 inst = inst.model_copy(update={{"search": inst.search.model_copy(update=search)}})
 t0 = time.perf_counter()
 space = build_space(inst)
-res = cpsat_frontier(space, time_limit_s={limit})
-print(json.dumps({{"seconds": time.perf_counter() - t0, "points": len(res.points), "solves": res.solves,
-                  "complete": res.complete, "proven": all(p.proven_optimal for p in res.points),
+if columns:  # the CP-SAT columns even where the by-batch sweep applies
+    from planner.cpsat import Clock, SliceSweep, SolverSettings
+    from planner.pareto import union_frontier
+    w = SliceSweep(space, inst.slo, SolverSettings(1, 0), Clock({limit}))
+    found, stopped = union_frontier([w], [space], inst.slo)
+    pts = sorted((p for _, p in found), key=lambda p: p.metrics.ttft_ps)
+    solves, complete = w.solves, not stopped
+else:
+    res = cpsat_frontier(space, time_limit_s={limit})
+    pts, solves, complete = res.points, res.solves, res.complete
+print(json.dumps({{"seconds": time.perf_counter() - t0, "points": len(pts), "solves": solves,
+                  "complete": complete, "proven": all(p.proven_optimal for p in pts),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "key": [[p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips] for p in res.points]}}))
+                  "key": [[p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips] for p in pts]}}))
 """
 
 
-def run(name: str, path: Path, search: dict, limit: float) -> dict:
+def run(name: str, path: Path, search: dict, limit: float, ref: str | None = None) -> dict:
+    """One frontier in a subprocess; compared with the stored frontier ``ref`` (default: its own name)."""
     code = CHILD.format(root=str(ROOT), path=str(path), search=json.dumps(search), limit=limit)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=limit * 3 + 600)
     if out.returncode != 0:
@@ -55,7 +68,7 @@ def run(name: str, path: Path, search: dict, limit: float) -> dict:
         print(f"  {name:34s} error: {row['error'][:150]}", flush=True)
         return row
     row = json.loads(out.stdout.strip().splitlines()[-1]) | {"name": name}
-    ref = FRONTIERS / f"{name}.json"
+    ref = FRONTIERS / f"{ref or name}.json"
     row["same_as_before"] = None  # incomplete, or a first run (then stored as the reference)
     if ref.exists() and row["complete"]:
         row["same_as_before"] = json.loads(ref.read_text()) == row["key"]
@@ -93,9 +106,16 @@ def main() -> None:
                 rows.append(run(f"{n.replace('/', '-')}-budget-{b}", ROOT / "instances" / f"{n}.yaml",
                                 {"chip_options": {}, "budget": b}, args.time_limit_s))
     if not args.skip_instances and not args.instances:
-        print("3. iterative retrieval (case3), --chips any, batches pow2 (any batches: 1,048,576 columns, refused)")
+        print("3. iterative retrieval (case3), --chips any, batches pow2")
         for p in sorted((ROOT / "instances" / "paper").glob("case3-*.yaml")):
             rows.append(run(f"paper-{p.stem}-any-chips", p, {"chips": "any", "chip_options": {}}, args.time_limit_s))
+        print("4. case3, --chips any --batches any up to 64: by batch (IR5-IR8) and by (B, b_it) column (C16-C17)")
+        for stem in ("case3-70b", "case3-8b"):
+            p = ROOT / "instances" / "paper" / f"{stem}.yaml"
+            small = {"chips": "any", "batches": "any", "max_batch_size": 64, "chip_options": {}}
+            rows.append(run(f"paper-{stem}-any-64", p, small, args.time_limit_s))
+            rows.append(run(f"paper-{stem}-any-64-columns", p, small | {"columns": True}, args.time_limit_s,
+                            ref=f"paper-{stem}-any-64"))
     Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
     print(f"wrote {args.out}")
 

@@ -434,14 +434,6 @@ def build_space(inst: Instance) -> Space:
         raise EmptySpaceError(f"retrieval needs >= {min_chips} chips in total ({min_chips // sp.chips_per_server} "
                               f"servers x {sp.chips_per_server} chips) but the space allows at most {max_chips}. "
                               f"To fix: {fix}")
-    if inst.pipeline.retrievals_per_sequence > 1:
-        n_b, n_it = len(draft.batch_options), len(draft.iterative_batch_options())
-        if n_b * n_it > MAX_ITERATIVE_COLUMNS:
-            raise InstanceError(f"iterative retrieval makes every (request batch, iterative batch) pair a column "
-                                f"(IR2): {n_b:,} x {n_it:,} = {n_b * n_it:,} columns, above the "
-                                f"{MAX_ITERATIVE_COLUMNS:,} the solvers handle (their tables grow with the columns: "
-                                f"about 7 GiB at 1,048,576). To fix: use search.batches: pow2, or lower "
-                                f"search.max_batch_size to <= {math.isqrt(MAX_ITERATIVE_COLUMNS):,}")
     acc_res, srv_res = resources(inst)
     budget = tuple(min(sp.max_chips_per_type.get(t, max_chips), max_chips) for t in types)
     return replace(draft, costs=costs, placements=allowed, min_chips=min_chips, max_chips=max_chips,

@@ -14,19 +14,22 @@ def exact_clouds(draw, max_size=60):
 
 
 @st.composite
-def random_instances(draw, budgets: bool = False, micro: bool = False, iterative: bool = False):
+def random_instances(draw, budgets: bool = False, micro: bool = False, iterative: bool = False,
+                     one_group: bool = False):
     """A small random pipeline with random (monotone) profiles: (instance dict, profile rows).
 
     Profiles: 1- and 2-chip rows at batches 1, 2, 4 (decode up to 8); latency grows with batch and shrinks with
     chips. Times are whole microseconds, or (``round`` false) carry sub-microsecond parts, so that picosecond
     quantization and near-ties are exercised. With ``budgets``, total_chips.max may be 10^3 .. 10^9 (the per-stage
     caps then bind). Some draws list chip options per stage. With ``micro``, the stages micro-batch a burst (fixed
-    or searched, MB1) and some draws give collocated-only chip options (S1, C14)."""
+    or searched, MB1) and some draws give collocated-only chip options (S1, C14). With ``one_group`` (and
+    ``iterative``) the pre-decode accelerator stages form one group in every placement (IR5): retrieval, a reranker
+    or not (then collocated with prefill), prefill."""
     stages = []
-    if draw(st.booleans()):
+    if not one_group and draw(st.booleans()):
         stages.append({"kind": "encode", "model": "enc", "chunk_tokens": 16,
                        "chunks_per_request": draw(st.sampled_from([2, 3, 8]))})
-    if draw(st.booleans()):
+    if not one_group and draw(st.booleans()):
         stages.append({"kind": "rewrite_prefill", "model": "rw", "prompt_tokens": 8})
         stages.append({"kind": "rewrite_decode", "model": "rw", "prompt_tokens": 8, "decode_tokens": 2})
     if iterative or draw(st.booleans()):
@@ -84,6 +87,9 @@ def random_instances(draw, budgets: bool = False, micro: bool = False, iterative
                                                  if s["kind"] not in ("retrieval", "decode") and draw(st.booleans())}
     if iterative:  # IR1: 2-4 retrievals per sequence over the 4 decode tokens
         search |= {"batches": draw(st.sampled_from(["pow2", "any"])), "max_batch_size": draw(st.sampled_from([2, 4]))}
+    if one_group:
+        search["placement"] = "collocated" if any(s["kind"] == "rerank" for s in stages) else "all"
+        search.get("chip_options", {}).pop("rerank", None)  # collocated stages share their counts
     inst = {"name": "random", "pipeline": {"stages": stages} | ({"retrievals_per_sequence": draw(
                 st.integers(2, 4))} if iterative else {}),
             "cost": {"kind": "profiles", "profiles_dir": ".", "hardware": "X",

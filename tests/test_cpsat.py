@@ -25,7 +25,8 @@ from planner.cpsat import (
     slice_tables,
 )
 from planner.cpsat.model import cycle_unit
-from planner.cpsat.tables import DecodeBook, chip_caps
+from planner.cpsat.rows import chip_caps
+from planner.cpsat.tables import DecodeBook
 from planner.exact import ratio_rank
 from planner.exhaustive import iter_schedules
 from planner.schema import Slo

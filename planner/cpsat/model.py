@@ -23,7 +23,8 @@ from ortools.sat.python import cp_model
 
 from planner.cpsat.micro import (add_burst, add_collocated_only, add_iterative, add_iterative_decode, add_left_out,
                                  add_overlap, add_ttft, iterative_rows)
-from planner.cpsat.tables import SliceTables, chip_caps
+from planner.cpsat.rows import chip_caps
+from planner.cpsat.tables import SliceTables
 from planner.schema import ACCELERATOR_STAGES
 from planner.space import STRIDE, Space
 

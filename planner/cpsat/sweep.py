@@ -34,7 +34,8 @@ from planner.cpsat.limits import SliceLimits
 from planner.cpsat.point import union_point
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
-from planner.cpsat.tables import all_rows, best_rows, build_tables, capped_rows, fast_rows, slice_tables
+from planner.cpsat.rows import all_rows, best_rows, capped_rows, fast_rows
+from planner.cpsat.tables import build_tables, slice_tables
 from planner.exact import decode_cap_ps
 from planner.errors import VerificationError
 from planner.frontier import tie_floor

@@ -19,18 +19,19 @@ are exact; nothing is rounded here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 
+from planner.errors import InstanceError
 from planner.exact import decode_rows_meet, qps_cycle_cap_ps, ratio_rank, ttft_cap_ps
 from planner.schema import ACCELERATOR_STAGES, Slo
 from planner.overlap import Pipelined, pipelined
-from planner.space import Space, units_of
+from planner.space import MAX_ITERATIVE_COLUMNS, Space, units_of
 
-__all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "all_rows", "best_rows", "build_tables", "capped_rows",
-           "chip_caps", "fast_rows", "group_latency", "reachable_totals", "slice_tables"]
+__all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "build_tables", "group_latency", "reachable_totals",
+           "slice_tables", "too_many_columns"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class SliceTables:
     buckets: tuple[Bucket, ...]
     totals: np.ndarray | None = None  # ``SpaceTables.totals``
     column: tuple | None = None  # MB: (stage batches, burst)
-    iterative: tuple | None = None  # IR: (B, b_it, R', n); group rows end with L_pf(b_it), retrieval rows with L_r(b_it)
+    iterative: tuple | None = None  # IR: (B, b_it, R', n); group rows end with L_pf(b_it), retrieval's with L_r(b_it)
     overlap: Pipelined | None = None  # AP: the prefill group's rows end with pen(L_pf)
 
 
@@ -206,12 +207,20 @@ def _decode_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook
     return DecodeBook(opts, units_of(opts), weights, Ds, Ls, best, fast, ranks)
 
 
-def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips") -> SpaceTables:
+def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips",
+                 by_batch: bool = False) -> SpaceTables:
     """Every pre-decode stage's latencies over its options and the request batches, and the decode book; weights
-    of every option under ``objective`` (O4)."""
+    of every option under ``objective`` (O4). With iterative retrieval a column per (B, b_it) (IR2; refused above
+    ``MAX_ITERATIVE_COLUMNS``), unless ``by_batch``: then a column per B and no iterative work in the tables (IR5,
+    ``planner.cpsat.iterative``)."""
     columns = space.burst_columns() if space.micro else None
-    iterative = space.iterative_columns() if space.iterations else None
-    B, need = space.column_batches()
+    iterative = space.iterative_columns() if space.iterations and not by_batch else None
+    if iterative is not None and len(iterative) > MAX_ITERATIVE_COLUMNS:
+        raise InstanceError(too_many_columns(space))
+    if by_batch:
+        B = need = np.asarray(space.batch_options, dtype=np.int64)
+    else:
+        B, need = space.column_batches()
     buckets = _buckets(space, objective)
     options, lat, step, it, ov = {}, {}, {}, {}, pipelined(space)
     for k, s in enumerate(space.pre_decode):
@@ -237,10 +246,20 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
     ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
                  if slo.qps_min is not None else None)
-    split = columns is not None or iterative is not None or ov is not None  # a stage's time per cycle is not its TTFT term
+    split = columns is not None or iterative is not None or ov is not None  # time per cycle is not the TTFT term
     return SpaceTables(B, options, lat, buckets, _decode_book(space, slo, objective, progress), ttft_cap, cycle_cap,
                        objective, reachable_totals(space), need, step if split else None, columns, iterative,
                        it | {"n": space.iterations} if iterative is not None else None, ov)
+
+
+def too_many_columns(space: Space) -> str:
+    """IR2's refusal: the (B, b_it) columns, the limit and the fix."""
+    n_b, n_it = len(space.batch_options), len(space.iterative_batch_options())
+    return (f"iterative retrieval makes every (request batch, iterative batch) pair a column of this solver's tables "
+            f"(IR2; a frontier of a space whose pre-decode accelerator stages form one group needs none, IR5): {n_b:,} x "
+            f"{n_it:,} = {n_b * n_it:,} columns, above the {MAX_ITERATIVE_COLUMNS:,} the solvers handle (about 7 GiB of "
+            f"tables at 1,048,576). To fix: use search.batches: pow2, or lower search.max_batch_size to <= "
+            f"{math.isqrt(MAX_ITERATIVE_COLUMNS):,}")
 
 
 def reachable_totals(space: Space) -> np.ndarray:
@@ -314,116 +333,6 @@ def slice_tables(space: Space, st: SpaceTables, groups: list[tuple[str, ...]], b
     column = st.columns[bi] if st.columns is not None else None
     it = (*st.iterative[bi], int(st.batches[bi]), space.iterations) if st.iterative is not None else None
     return SliceTables(int(st.batches[bi]), gt, ret, st.buckets, st.totals, column, it, st.overlap)
-
-
-def _pick_rows(book: DecodeBook, batch: int, table: str) -> np.ndarray:
-    key = (batch, table)  # the sweep asks a slice's rows once per solve: remembered per batch (read-only)
-    if key not in book._picked:
-        rows = _pick(book, batch, getattr(book, table))
-        rows.setflags(write=False)
-        book._picked[key] = rows
-    return book._picked[key]
-
-
-def _pick(book: DecodeBook, batch: int, table: list[np.ndarray]) -> np.ndarray:
-    rows = []
-    for o, n, w, D, L, pick in zip(book.options, book.chips, book.weights, book.D, book.L, table):
-        k = int(np.searchsorted(D, batch))  # D ascending: rows k.. have D >= B
-        if k < len(D):
-            j = pick[k]
-            rows.append((int(n), int(D[j]), int(L[j]), int(o), int(w)))
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
-
-
-def all_rows(book: DecodeBook, batch: int) -> np.ndarray:
-    """Rows (n_d, D, L, o_d, w_d) with D >= ``batch``: every one (iterative retrieval, C17); remembered per batch
-    (read-only)."""
-    key = (batch, "all")
-    if key not in book._picked:
-        parts = [np.column_stack([np.full(len(D) - k, n), D[k:], L[k:], np.full(len(D) - k, o), np.full(len(D) - k, w)])
-                 for o, n, w, D, L in zip(book.options, book.chips, book.weights, book.D, book.L)
-                 for k in [int(np.searchsorted(D, batch))]]
-        rows = np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 5), dtype=np.int64)
-        rows.setflags(write=False)
-        held = [k for k in book._picked if k[1] == "all"]
-        if len(held) >= 8:  # up to every row of every option each: the last 8 batches
-            book._picked.pop(held[0])
-        book._picked[key] = rows
-    return book._picked[key]
-
-
-def best_rows(book: DecodeBook, batch: int) -> np.ndarray:
-    """Rows (n_d, D, L, o_d, w_d) with D >= ``batch`` (B, or max b_s): per decode option the highest throughput
-    D / L (then least L)."""
-    return _pick_rows(book, batch, "best_from")
-
-
-def fast_rows(book: DecodeBook, batch: int) -> np.ndarray:
-    """Rows (n_d, D, L, o_d, w_d) with D >= B: per decode option the least L (then least D)."""
-    return _pick_rows(book, batch, "fast_from")
-
-
-def chip_caps(D: np.ndarray, L: np.ndarray, batch: int, k_max: Fraction, strict: bool, top: int) -> np.ndarray:
-    """The most chips N each decode row (D, L) allows under the threshold N B L <= K D (strict: <), i.e.
-    floor(K D / (B L)) (strict: ceil(.) - 1), clipped to [-1, top]; exact (floats with an integer check)."""
-    x = float(k_max) * D.astype(np.float64) / (float(batch) * L.astype(np.float64))
-    out = np.floor(np.minimum(x, top + 1.0)).astype(np.int64)
-    near = np.flatnonzero((np.abs(x - np.round(x)) <= 1e-6 * np.maximum(1.0, x)) & (x <= top + 2.0))
-    for i in near:  # decide exactly where the float might be off by one (elsewhere ceil - 1 = floor)
-        v = k_max * int(D[i]) / (batch * int(L[i]))
-        out[i] = (-(-v.numerator // v.denominator) - 1) if strict else v.numerator // v.denominator
-    return np.clip(out, -1, top)
-
-
-def capped_rows(book: DecodeBook, batch: int, k_max: Fraction, top: int, n_floor: int,
-                need: int | None = None) -> np.ndarray:
-    """Rows (n_d, D, L, o_d, w_d, N_cap) with D >= need (default B) under the threshold K on the cost of ``batch``
-    requests per cycle (B, or the burst R): per decode option, for each chip cap
-    the least-L row (rows undominated on L lower and N_cap higher, with N_cap >= max(n_d + 1, n_floor)); what O3
-    needs. By ratio D / L (highest first) the caps only fall, so the row of cap c is the least L of a prefix: the
-    prefixes of every option and cap at once, floats deciding all but a band of 1e-9 around each boundary (those rows
-    are candidates too), then the exact caps of the candidates alone."""
-    flat = book.flat()
-    need = batch if need is None else need
-    opts = np.flatnonzero(np.maximum(book.chips + 1, n_floor) <= top)
-    lo_c = np.maximum(book.chips[opts] + 1, n_floor)
-    count = top - lo_c + 1  # the caps c = lo_c .. top of each option (>= 1 each)
-    if not len(opts):
-        return np.zeros((0, 6), dtype=np.int64)
-    opt = np.repeat(opts, count)
-    c = np.repeat(lo_c - np.concatenate(([0], np.cumsum(count)[:-1])), count) + np.arange(int(count.sum()))
-    thr = -(c * (batch / float(k_max)))  # cap >= c needs D / L >= c B / K
-    a, z = flat.start[opt], flat.start[opt + 1]
-    sure = _segment_search(flat.neg_q, a, z, thr * (1 + 1e-9))  # rows a..sure-1: cap >= c beyond float error
-    maybe = _segment_search(flat.neg_q, a, z, thr * (1 - 1e-9))
-    # the least L among rows a..sure-1 with D >= need: the last strict prefix minimum of L there
-    least = flat.least_index(need)
-    cand = [least[sure[sure > a] - 1]]
-    band = maybe > sure
-    if band.any():
-        cand.append(np.concatenate([np.arange(x, y) for x, y in zip(sure[band], maybe[band])]))
-    idx = np.unique(np.concatenate(cand))
-    idx = idx[flat.D[idx] >= need]
-    o, d, l = flat.option[idx], flat.D[idx], flat.L[idx]
-    cap = chip_caps(d, l, batch, k_max, False, top)
-    ok = cap >= np.maximum(book.chips[o] + 1, n_floor)
-    o, d, l, cap = o[ok], d[ok], l[ok], cap[ok]
-    sel = np.lexsort((d, l, -cap, o))  # per option by cap descending, then L, then D
-    first = np.r_[True, o[sel][1:] != o[sel][:-1]]
-    keep = sel[first | (l[sel] < np.r_[0, _segment_min(l[sel], first)[:-1]])]  # faster than every row capped higher
-    o = o[keep]
-    return np.column_stack([book.chips[o], d[keep], l[keep], book.options[o], book.weights[o],
-                            cap[keep]]).astype(np.int64).reshape(-1, 6)
-
-
-def _segment_search(neg_q: np.ndarray, a: np.ndarray, z: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Per query j (queries of one segment consecutive): a_j + the number of neg_q[a_j:z_j] (ascending) <= t_j."""
-    out = np.empty(len(t), dtype=np.int64)
-    cut = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (z[1:] != z[:-1]), True])  # an empty segment shares a
-    for x, y in zip(cut[:-1].tolist(), cut[1:].tolist()):
-        lo, hi = int(a[x]), int(z[x])
-        out[x:y] = lo + np.searchsorted(neg_q[lo:hi], t[x:y], side="right")
-    return out
 
 
 def _segment_min(v: np.ndarray, first: np.ndarray) -> np.ndarray:
