@@ -31,7 +31,8 @@ CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from planner import build_space, load_instance
-from planner.pareto import cpsat_frontier
+from planner.cpsat import Clock, SliceSweep, SolverSettings, frontier_sweep
+from planner.pareto import union_frontier
 from planner.schema import IntRange
 inst = load_instance({path!r})
 search = json.loads({search!r})
@@ -42,18 +43,13 @@ if "budget" in search:
 inst = inst.model_copy(update={{"search": inst.search.model_copy(update=search)}})
 t0 = time.perf_counter()
 space = build_space(inst)
-if columns:  # the CP-SAT columns even where the by-batch sweep applies
-    from planner.cpsat import Clock, SliceSweep, SolverSettings
-    from planner.pareto import union_frontier
-    w = SliceSweep(space, inst.slo, SolverSettings(1, 0), Clock({limit}))
-    found, stopped = union_frontier([w], [space], inst.slo)
-    pts = sorted((p for _, p in found), key=lambda p: p.metrics.ttft_ps)
-    solves, complete = w.solves, not stopped
-else:
-    res = cpsat_frontier(space, time_limit_s={limit})
-    pts, solves, complete = res.points, res.solves, res.complete
-print(json.dumps({{"seconds": time.perf_counter() - t0, "points": len(pts), "solves": solves,
-                  "complete": complete, "proven": all(p.proven_optimal for p in pts),
+# cpsat_frontier's sweep (or the CP-SAT columns even where the by-batch sweep applies), kept for its counts
+w = (SliceSweep if columns else frontier_sweep)(space, inst.slo, SolverSettings(1, 0), Clock({limit}))
+found, stopped = union_frontier([w], [space], inst.slo)
+pts = sorted((p for _, p in found), key=lambda p: p.metrics.ttft_ps)
+print(json.dumps({{"seconds": time.perf_counter() - t0, "points": len(pts), "solves": w.solves,
+                  "keys": getattr(w, "keys", 0), "complete": not stopped,
+                  "proven": all(p.proven_optimal for p in pts),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "key": [[p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips] for p in pts]}}))
 """
@@ -76,7 +72,8 @@ def run(name: str, path: Path, search: dict, limit: float, ref: str | None = Non
         FRONTIERS.mkdir(parents=True, exist_ok=True)
         ref.write_text(json.dumps(row["key"]) + "\n")
     row.pop("key")
-    print(f"  {name:34s} {row['seconds']:8.1f} s {row['points']:5d} points {row['solves']:6d} solves "
+    work = f"{row['keys']:6d} keys  " if row.get("keys") else f"{row['solves']:6d} solves"
+    print(f"  {name:34s} {row['seconds']:8.1f} s {row['points']:5d} points {work} "
           f"{row['peak_mib']:7.0f} MiB {'complete' if row['complete'] else 'INCOMPLETE'} "
           f"{'proven' if row['proven'] else 'NOT proven'} same: {row['same_as_before']}", flush=True)
     return row

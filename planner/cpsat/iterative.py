@@ -76,7 +76,7 @@ class IterativeSweep(ByBatchTables, SliceSweep):
     def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None):
         self.slo, self.space, self.settings, self.clock, self.progress = slo, space, settings, clock, progress
         st = self.tables = build_tables(space, slo, progress, "chips", by_batch=True)
-        self.solves, self.exact, self.limits, self.lazy = 0, True, _Limits(self), False
+        self.solves, self.keys, self.exact, self.limits, self.lazy = 0, 0, True, _Limits(self), False  # no CP-SAT
         self.n = space.iterations
         self.X = np.asarray(space.iterative_batch_options(), dtype=np.int64)
         self.B = np.asarray(st.batches, dtype=np.int64)
@@ -84,7 +84,7 @@ class IterativeSweep(ByBatchTables, SliceSweep):
         self._rows(space, st)
         self._keys(space, st)
         self._cache: dict = {}  # slice -> its keys (``batch``)
-        self._caps: dict[tuple[int, int], int] = {}
+        self._caps: dict[int, int] = {}  # Q3's cycle cap per R'
         ub, lb, self.qps_ub = self._cheap()
         self.slices = [_Slice(b, int(self.B[b]), ub[b], int(lb[b]), dead=ub[b] <= 0, need=int(self.B[b]), ub0=ub[b])
                        for b in range(len(self.B))]
@@ -190,7 +190,7 @@ class IterativeSweep(ByBatchTables, SliceSweep):
         return cost, {"key": k, "x": x, "D": D}
 
     def _tick(self) -> None:
-        self.solves += 1
+        self.keys += 1  # a key evaluated
         if self.clock.remaining() <= 0:
             raise OutOfTime()
 
