@@ -7,6 +7,7 @@ space: a frontier point is the best plan over every kept variant (``planner.desi
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -129,8 +130,10 @@ def apply_knobs(inst: Instance, knobs: dict) -> Instance:
         raise InstanceError(f"design knobs {label(knobs)} make an invalid instance: {msg}") from None
 
 
+@functools.lru_cache(maxsize=64)
 def _harmonic(n: int, s: float) -> float:
-    """H(n, s) = sum_{i <= n} i^-s: exact to 10^6 terms, then the Euler-Maclaurin tail (relative error < 1e-12)."""
+    """H(n, s) = sum_{i <= n} i^-s: exact to 10^6 terms, then the Euler-Maclaurin tail (relative error < 1e-12);
+    remembered (a design's variants ask the same corpus again and again: 48 times, 0.9 s, in the Case II bench)."""
     head = min(n, 10**6)
     total = float(np.sum(np.arange(1, head + 1, dtype=np.float64) ** -s))
     if n > head:
