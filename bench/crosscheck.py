@@ -10,9 +10,11 @@ prices, per-type budgets, retrieval servers as hosts or a decision) through ``ch
 O4 under every objective) and ``check_purchase`` (O5 at three budgets).
 
 With ``--micro``: micro-batched pipelines (fixed or searched bursts, some with collocated-only chip options:
-MB1-MB5, C14-C15) through ``check_space``.
+MB1-MB5, C14-C15) through ``check_space``. With ``--iterative``: iterative retrieval (C16-C17); with ``--by-batch``:
+iterative retrieval where the pre-decode accelerator stages form one group (the by-batch sweep, IR5-IR8).
 
-Usage: python bench/crosscheck.py [--pipelines 2000] [--seed S] [--priced | --micro] [--out OUT.json]
+Usage: python bench/crosscheck.py [--pipelines 2000] [--seed S] [--priced | --micro | --iterative | --by-batch]
+       [--out OUT.json]
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ def main() -> int:
     ap.add_argument("--priced", action="store_true", help="priced multi-type pipelines (O4 objectives, O5)")
     ap.add_argument("--micro", action="store_true", help="micro-batched pipelines (MB1-MB5, C14-C15)")
     ap.add_argument("--iterative", action="store_true", help="iterative retrieval (IR1-IR4, C16-C17)")
+    ap.add_argument("--by-batch", action="store_true", help="one-group iterative retrieval (IR5-IR8)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    args.iterative |= args.by_batch
     name = ("crosscheck-priced.json" if args.priced else "crosscheck-micro.json" if args.micro else
-            "crosscheck-iterative.json" if args.iterative else "crosscheck.json")
+            "crosscheck-by-batch.json" if args.by_batch else "crosscheck-iterative.json" if args.iterative else
+            "crosscheck.json")
     args.out = args.out or ROOT / "bench" / "results" / name
     stats = {"pipelines": 0, "spaces": 0, "empty": 0, "comparisons": 0}
     t0 = time.perf_counter()
@@ -51,7 +56,8 @@ def main() -> int:
     @settings(max_examples=args.pipelines, derandomize=False, database=None, deadline=None, print_blob=True,
               suppress_health_check=list(HealthCheck))
     @given(priced_instances() if args.priced else random_instances(budgets=not (args.micro or args.iterative),
-                                                                   micro=args.micro, iterative=args.iterative))
+                                                                   micro=args.micro, iterative=args.iterative,
+                                                                   one_group=args.by_batch))
     def run(data):
         stats["pipelines"] += 1
         try:
@@ -72,6 +78,7 @@ def main() -> int:
     stats["seconds"] = round(time.perf_counter() - t0, 1)
     stats["seed"] = args.seed
     stats["priced"], stats["micro"], stats["iterative"] = args.priced, args.micro, args.iterative
+    stats["by_batch"] = args.by_batch
     print(f"CP-SAT = enumeration on all {stats['pipelines']} random pipelines ({stats['spaces']} non-empty spaces, "
           f"{stats['comparisons']} frontier/min-chips comparisons) in {stats['seconds']} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from planner import EmptySpaceError, InfeasibleError, InstanceError, build_space, load_instance
 from planner.cli import main
-from planner.cpsat import Clock, SliceSweep, SolverSettings
+from planner.cpsat import Clock, SliceSweep, SolverSettings, by_batch, frontier_sweep
 from planner.exhaustive import exhaustive_union
 from planner.frontier import tie_floor
 from planner.pareto import union_frontier
@@ -219,6 +219,30 @@ def test_union_of_random_spaces_equals_enumeration(a, b, same_slo):
     for (_, p), (_, q) in zip(ex, cp):
         assert p.metrics.ratio >= tie_floor(q.metrics.ratio) and q.metrics.ratio >= tie_floor(p.metrics.ratio)
         assert q.proven_optimal
+
+
+@settings(max_examples=examples(25), deadline=None)
+@given(random_instances(iterative=True, one_group=True), random_instances(iterative=True), st.booleans())
+def test_union_with_by_batch_sweeps_equals_enumeration(a, b, same_slo):
+    """K5's union where a variant's frontier is swept by request batch (IR5-IR8) beside one swept by CP-SAT slices
+    (or by batch too): the points, and which space each comes from, as enumeration finds them."""
+    try:
+        spaces = [space_of(a), space_of(b)]
+    except (EmptySpaceError, InstanceError):
+        return
+    assert by_batch(spaces[0])
+    slo = spaces[0].instance.slo if same_slo else Slo()
+    try:
+        ex, _ = exhaustive_union(spaces, slo)
+    except (InfeasibleError, EmptySpaceError):
+        ex = []
+    cp, stopped = union_frontier([frontier_sweep(sp, slo, SolverSettings(1, 0), Clock(None)) for sp in spaces],
+                                 spaces, slo)
+    cp = sorted(cp, key=lambda kp: kp[1].metrics.ttft_ps)
+    assert not stopped
+    assert [(k, p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips) for k, p in ex] == \
+           [(k, p.metrics.ttft_ps, p.metrics.decode_ps, p.metrics.chips) for k, p in cp]
+    assert all(p.proven_optimal for _, p in cp)
 
 
 def test_zipf_hit_rate_and_the_caches(tmp_path):
