@@ -31,7 +31,7 @@ CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from planner import build_space, load_instance
-from planner.cpsat import Clock, SliceSweep, SolverSettings, frontier_sweep
+from planner.cpsat import Clock, SliceSweep, SolverSettings, sweep_for
 from planner.pareto import union_frontier
 from planner.schema import IntRange
 inst = load_instance({path!r})
@@ -44,7 +44,7 @@ inst = inst.model_copy(update={{"search": inst.search.model_copy(update=search)}
 t0 = time.perf_counter()
 space = build_space(inst)
 # cpsat_frontier's sweep (or the CP-SAT columns even where the by-batch sweep applies), kept for its counts
-w = (SliceSweep if columns else frontier_sweep)(space, inst.slo, SolverSettings(1, 0), Clock({limit}))
+w = (SliceSweep if columns else sweep_for)(space, inst.slo, SolverSettings(1, 0), Clock({limit}))
 found, stopped = union_frontier([w], [space], inst.slo)
 pts = sorted((p for _, p in found), key=lambda p: p.metrics.ttft_ps)
 print(json.dumps({{"seconds": time.perf_counter() - t0, "points": len(pts), "solves": w.solves,

@@ -9,7 +9,7 @@ limit returns the best plan found, unproven, with the relative weight it might s
 
 from __future__ import annotations
 
-from planner.cpsat import Clock, SliceSweep, SolverSettings, least_weight
+from planner.cpsat import Clock, SolverSettings, least_weight, sweep_for
 from planner.errors import InstanceError
 from planner.schema import OBJECTIVES, CapacityResult, FrontierPoint, Slo
 from planner.space import Space
@@ -29,7 +29,7 @@ def capacity(space: Space, *, slo: Slo | None = None, objective: str = "chips", 
     if objective not in OBJECTIVES:
         raise InstanceError(f"objective {objective!r} is not one of {list(OBJECTIVES)}. To fix: pick one of those")
     clock = Clock(time_limit_s)
-    sweep = SliceSweep(space, slo, SolverSettings(workers, seed), clock, progress, objective)
+    sweep = sweep_for(space, slo, SolverSettings(workers, seed), clock, progress, objective)
     step = least_weight(sweep, slo.qps_min)
     if step is None or step.plan is None:
         raise no_plan_error(space, slo, sweep, step is not None and step.stopped)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from models.errors import ModelError
-from planner.cpsat import Clock, SliceSweep, SolverSettings, frontier_sweep
+from planner.cpsat import Clock, SliceSweep, SolverSettings, sweep_for
 from planner.cpsat.point import union_point
 from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, TimeLimitError
 from planner.exhaustive import exhaustive_union
@@ -97,7 +97,7 @@ class _Union:
                  seed: int, progress) -> None:
         self.spaces, self.slo, self.solver, self.progress = spaces, slo, solver, progress
         self.clock = Clock(time_limit_s)
-        self.sweeps = ([frontier_sweep(sp, slo, SolverSettings(workers, seed), self.clock, progress) for sp in spaces]
+        self.sweeps = ([sweep_for(sp, slo, SolverSettings(workers, seed), self.clock, progress) for sp in spaces]
                        if solver == "cpsat" else None)
         self.stopped = False
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from planner.cpsat import Clock, SliceSweep, SolverSettings, frontier_sweep
+from planner.cpsat import Clock, SliceSweep, SolverSettings, sweep_for
 from planner.cpsat.point import union_point
 from planner.schema import FrontierPoint, FrontierResult, Slo
 from planner.space import Space
@@ -65,7 +65,7 @@ def cpsat_frontier(space: Space, *, slo: Slo | None = None, workers: int = 1, ti
     """The frontier F1-F3 by the slice sweep; ``time_limit_s`` bounds the whole run (None: no limit)."""
     slo = slo if slo is not None else space.instance.slo
     clock = Clock(time_limit_s)
-    sweep = frontier_sweep(space, slo, SolverSettings(workers, seed), clock, progress)
+    sweep = sweep_for(space, slo, SolverSettings(workers, seed), clock, progress)
     found, stopped = union_frontier([sweep], [space], slo, progress, max_points)
     if not found:
         raise no_plan_error(space, slo, sweep, stopped)

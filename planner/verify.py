@@ -4,7 +4,7 @@ purchase): a plan must lie in the space, meet the SLO and equal the solver's exa
 
 from __future__ import annotations
 
-from planner.cpsat import OutOfTime, SliceSweep, Step, frontier_sweep
+from planner.cpsat import OutOfTime, SliceSweep, Step, sweep_for
 from planner.errors import (
     EmptySpaceError,
     InfeasibleError,
@@ -86,7 +86,7 @@ def no_plan_error(space: Space, slo: Slo, sweep: SliceSweep, stopped: bool) -> E
                                  f"{sweep.solves} CP-SAT solves). To fix: raise --time-limit-s")
     if stopped:
         return out_of_time
-    free = sweep if slo == Slo() else frontier_sweep(space, Slo(), sweep.settings, sweep.clock)
+    free = sweep if slo == Slo() else sweep_for(space, Slo(), sweep.settings, sweep.clock)
     try:
         if free is sweep or free.point(None) is None:
             return EmptySpaceError(empty_space_message(space))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from planner import EmptySpaceError, InfeasibleError, InstanceError, build_space, load_instance
 from planner.cli import main
-from planner.cpsat import Clock, SliceSweep, SolverSettings, by_batch, frontier_sweep
+from planner.cpsat import Clock, SliceSweep, SolverSettings, by_batch, sweep_for
 from planner.exhaustive import exhaustive_union
 from planner.frontier import tie_floor
 from planner.pareto import union_frontier
@@ -236,7 +236,7 @@ def test_union_with_by_batch_sweeps_equals_enumeration(a, b, same_slo):
         ex, _ = exhaustive_union(spaces, slo)
     except (InfeasibleError, EmptySpaceError):
         ex = []
-    cp, stopped = union_frontier([frontier_sweep(sp, slo, SolverSettings(1, 0), Clock(None)) for sp in spaces],
+    cp, stopped = union_frontier([sweep_for(sp, slo, SolverSettings(1, 0), Clock(None)) for sp in spaces],
                                  spaces, slo)
     cp = sorted(cp, key=lambda kp: kp[1].metrics.ttft_ps)
     assert not stopped

@@ -6,8 +6,7 @@ import itertools
 import pytest
 
 from planner import build_space, exhaustive_frontier, load_instance
-from planner.capacity import min_chips
-from planner.cpsat import by_batch
+from planner.cpsat import Clock, IterativeSweep, SliceSweep, SolverSettings, by_batch, sweep_for
 from planner.errors import InstanceError
 from planner.evaluate import check_plan, evaluate
 from planner.schema import Plan, Slo
@@ -92,12 +91,14 @@ def test_check_plan_names_a_bad_iterative_batch(tmp_path, profiles):
 
 def test_too_many_iterative_columns_is_refused_with_the_numbers():
     """IR2 makes every (B, b_it) pair a column of the CP-SAT tables: an `any` batch grid of 1,024 would be 1,048,576
-    columns (tables of about 7 GiB); a solver that needs them (capacity here) refuses up front with the counts and
-    what to change, 256 x 256 still accepted. The frontier of the same space needs no column (IR5)."""
+    columns (tables of about 7 GiB); the CP-SAT slices refuse them up front with the counts and what to change, 256 x
+    256 still accepted. The sweeps of the same space (frontier, capacity) go by request batch and need no column
+    (IR5)."""
     inst = load_instance(INSTANCES / "paper" / "case3-8b.yaml")
     wide = build_space(inst.model_copy(update={"search": inst.search.model_copy(update={"batches": "any"})}))
     assert by_batch(wide)
+    assert isinstance(sweep_for(wide, Slo(), SolverSettings(), Clock(None)), IterativeSweep)
     with pytest.raises(InstanceError, match=r"1,024 x 1,024 = 1,048,576 columns.*max_batch_size to <= 256"):
-        min_chips(wide, slo=Slo(qps_min=1.0))
+        SliceSweep(wide, Slo(), SolverSettings(), Clock(None))
     ok = inst.model_copy(update={"search": inst.search.model_copy(update={"batches": "any", "max_batch_size": 256})})
     assert len(build_space(ok).iterative_columns()) == 65_536

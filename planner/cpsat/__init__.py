@@ -3,7 +3,7 @@ slice sweep with its objectives (O1-O4) and bounds (U1-U4), and the O4 scan ``le
 and ``planner.capacity`` use these public names only."""
 
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
-from planner.cpsat.iterative import IterativeSweep, by_batch, frontier_sweep
+from planner.cpsat.iterative import IterativeSweep, by_batch, sweep_for
 from planner.cpsat.least import least_weight
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.sweep import Cost, SliceSweep, Step, slice_bounds, slice_chip_bounds
@@ -12,7 +12,7 @@ from planner.cpsat.tables import Bucket, DecodeBook, SliceTables, SpaceTables, b
 
 __all__ = ["Ask", "Bucket", "Clock", "Cost", "DecodeBook", "INT_LIMIT", "IterativeSweep", "OutOfTime", "Outcome",
            "SliceModel", "SliceSweep", "SliceTables", "SolverSettings", "SpaceTables", "Step", "best_rows", "build_ask",
-           "build_base", "build_tables", "by_batch", "capped_rows", "fast_rows", "frontier_sweep", "least_weight",
-           "run_ask", "slice_bounds",
+           "build_base", "build_tables", "by_batch", "capped_rows", "fast_rows", "least_weight", "run_ask",
+           "slice_bounds",
            "slice_chip_bounds",
-           "slice_groups", "slice_tables"]
+           "slice_groups", "slice_tables", "sweep_for"]

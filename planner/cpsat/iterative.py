@@ -1,6 +1,6 @@
-"""Iterative retrieval by request batch (``docs/model.md``, "Iterative retrieval", IR5-IR8): the frontier objectives
-of a space whose pre-decode accelerator stages form one group holding prefill, retrieval alone on the hosts (S4),
-without a column per (B, b_it).
+"""Iterative retrieval by request batch (``docs/model.md``, "Iterative retrieval", IR5-IR8): the frontier and
+capacity objectives (O1-O4) of a space whose pre-decode accelerator stages form one group holding prefill,
+retrieval alone on the hosts (S4), without a column per (B, b_it).
 
 A slice is a request batch B; a plan of it is a key (placement p, the group's option o, decode's option d: N = n_o
 + n_d chips, retrieval's bucket j = the one N reaches), an iterative batch x and a decode row D >= max(B, x). Per
@@ -28,13 +28,13 @@ from planner.cpsat.keys import SLACK, ByBatchTables
 from planner.cpsat.solve import Clock, OutOfTime, SolverSettings
 from planner.cpsat.sweep import Cost, SliceSweep, _Slice
 from planner.cpsat.tables import build_tables
-from planner.exact import decode_cap_ps, qps_cycle_cap_ps
+from planner.exact import decode_cap_ps
 from planner.frontier import tie_floor
 from planner.overlap import pipelined
 from planner.schema import ACCELERATOR_STAGES, Plan, Slo
 from planner.space import Space, kind_of, units_of
 
-__all__ = ["IterativeSweep", "by_batch", "frontier_sweep"]
+__all__ = ["IterativeSweep", "by_batch", "sweep_for"]
 
 def by_batch(space: Space) -> bool:
     """Whether IR5 applies: iterative retrieval, retrieval on the hosts (S4) alone in its group, and in every
@@ -49,9 +49,11 @@ def by_batch(space: Space) -> bool:
     return True
 
 
-def frontier_sweep(space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None) -> SliceSweep:
-    """The sweep of a frontier (F1-F3): IR5's by-batch slices where they apply, else the CP-SAT slices."""
-    return (IterativeSweep if by_batch(space) else SliceSweep)(space, slo, settings, clock, progress)
+def sweep_for(space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
+              objective: str = "chips") -> SliceSweep:
+    """The sweep of a frontier (F1-F3) or a capacity answer (O4 under ``objective``): IR5's by-batch slices where they
+    apply, else the CP-SAT slices."""
+    return (IterativeSweep if by_batch(space) else SliceSweep)(space, slo, settings, clock, progress, objective)
 
 
 class _Limits:
@@ -73,9 +75,10 @@ class IterativeSweep(ByBatchTables, SliceSweep):
     """The slices (request batches) of an IR5 space under an SLO and the objectives O1-O3 on them (IR6-IR8),
     exact; ``union_point`` and ``union_frontier`` drive it like a ``SliceSweep``."""
 
-    def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None):
+    def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
+                 objective: str = "chips"):
         self.slo, self.space, self.settings, self.clock, self.progress = slo, space, settings, clock, progress
-        st = self.tables = build_tables(space, slo, progress, "chips", by_batch=True)
+        st = self.tables = build_tables(space, slo, progress, objective, by_batch=True)
         self.solves, self.keys, self.exact, self.limits, self.lazy = 0, 0, True, _Limits(self), False  # no CP-SAT
         self.n = space.iterations
         self.X = np.asarray(space.iterative_batch_options(), dtype=np.int64)
@@ -90,16 +93,6 @@ class IterativeSweep(ByBatchTables, SliceSweep):
                        for b in range(len(self.B))]
 
     # -- exact pieces -----------------------------------------------------------------------------------------------
-
-    def _floor_ok(self, b: int, k: int, xi: int) -> bool:
-        """Q3: both pre-decode groups' reported QPS meet the SLO's floor at x."""
-        q = self.slo.qps_min
-        if q is None:
-            return True
-        r, cg, cr = self._cycles(b, k, xi)
-        if r not in self._caps:
-            self._caps[r] = qps_cycle_cap_ps(r, q)
-        return max(cg, cr) <= self._caps[r]
 
     @staticmethod
     def _least(num: np.ndarray, den: np.ndarray) -> int:
@@ -131,15 +124,15 @@ class IterativeSweep(ByBatchTables, SliceSweep):
         batches are taken by increasing pre-decode time (T >= it); each best found drops every batch whose
         pre-decode time reaches it."""
         xs, num, den = self._order(b, k)
-        live = self._below(num, den, limit) if limit is not None else np.ones(len(xs), dtype=bool)
+        live = self._floor_mask(b, k, xs)
+        if limit is not None:
+            live &= self._below(num, den, limit)
         f = num.astype(np.float64) / den.astype(np.float64)
         best = None
         while live.any():
             i = int(np.argmin(np.where(live, f, np.inf)))  # the least pre-decode time left (first among ties)
             live[i] = False
             xi = int(xs[i])
-            if not self._floor_ok(b, k, xi):
-                continue
             D, L, M, q, le = self._decode(b, k, xi)
             if not len(D):
                 continue
@@ -150,23 +143,23 @@ class IterativeSweep(ByBatchTables, SliceSweep):
                 live &= self._below(num, den, t, strict=True)
         return best
 
-    def _meet(self, b: int, k: int, floor: Fraction) -> tuple[int, int, int] | None:
-        """IR6: a key's plan with QPS/chip >= floor and the least decode latency: (Le, x index, decode row index),
-        None if none."""
-        cap = 1 / (int(self.kn[k]) * floor)  # T <= cap
+    def _meet(self, b: int, k: int, floor: Fraction | None) -> tuple[int, int, int] | None:
+        """IR6: a key's plan with QPS/chip >= floor (None: any; the SLO's QPS floor always) and the least decode
+        latency: (Le, x index, decode row index), None if none."""
+        cap = None if floor is None else 1 / (int(self.kn[k]) * floor)  # T <= cap
         xs, num, den = self._order(b, k)
+        ok = self._floor_mask(b, k, xs)
+        if cap is not None:
+            ok &= self._below(num, den, cap)
         mono = bool(self.mono_g[self.kg[k]] and self.mono_r[self.kj[k]])
         best, x_seen = None, None
-        for i in np.flatnonzero(self._below(num, den, cap)).tolist():  # x ascending
-            xi = int(xs[i])
-            if not self._floor_ok(b, k, xi):
-                continue
+        for xi in xs[ok].tolist():  # x ascending
             x_now = int(self.Ir[self.kj[k], xi]) + int(self.I[self.kg[k], xi])
             if x_seen is not None and x_now >= x_seen:
                 continue
             x_seen = x_now
             D, L, M, q, le = self._decode(b, k, xi)
-            fit = self._below(2 * M, q, cap)
+            fit = self._below(2 * M, q, cap) if cap is not None else np.ones(len(D), dtype=bool)
             if fit.any():
                 r = int(np.flatnonzero(fit)[np.argmin(le[fit])])
                 got = (int(le[r]), xi, int(np.searchsorted(self.tables.decode.D[int(self.kd[k])], int(D[r]))))
@@ -186,7 +179,7 @@ class IterativeSweep(ByBatchTables, SliceSweep):
         q = 2 * D - x + 1
         n = int(self.kn[k])
         ttft = int(self.A[self.kg[k], b]) + int(self.R[self.kj[k], b])
-        cost = Cost(r, ttft, max(cg, cr), n, D, -(-2 * D * m // q), n, (q, 2 * m))
+        cost = Cost(r, ttft, max(cg, cr), n, D, -(-2 * D * m // q), int(self.kw[k]), (q, 2 * m))
         return cost, {"key": k, "x": x, "D": D}
 
     def _tick(self) -> None:
@@ -288,6 +281,45 @@ class IterativeSweep(ByBatchTables, SliceSweep):
         if best is None:
             raise RuntimeError(f"O3 on slice B={sl.batch} has no plan right after O2 found one: a bug")
         return best[0], best[1], True
+
+    def _reaching(self, sl: _Slice, e: int | None) -> np.ndarray:
+        """Indices into the slice's keys under TTFT <= e whose bound (IR8) reaches the SLO's QPS floor, by weight,
+        then TTFT."""
+        bt = self.batch(sl.bi)
+        ok = np.ones(len(bt.keys), dtype=bool) if e is None else bt.ttft <= e
+        if self.slo.qps_min is not None:  # QPS <= N x the QPS/chip bound (requests per ps)
+            ok &= bt.ub * bt.n * 1e12 >= self.slo.qps_min * (1 - SLACK)
+        idx = np.flatnonzero(ok)
+        return idx[np.lexsort((bt.ttft[idx], self.kw[bt.keys[idx]]))]
+
+    def o4(self, sl: _Slice, e: int | None):
+        """O4: the least weight, then the least TTFT, under the SLO (keys by weight then TTFT: the first with a plan,
+        IR6 with the QPS floor's caps)."""
+        bt = self.batch(sl.bi)
+        for i in self._reaching(sl, e).tolist():
+            self._tick()
+            k = int(bt.keys[i])
+            got = self._meet(sl.bi, k, None)
+            if got is not None:
+                cost, values = self._plan(sl.bi, k, got[1], got[2])
+                return cost, values, True
+        return None
+
+    def o4_tpot(self, sl: _Slice, w: int, ttft: int):
+        """O4's tie-break: the least TPOT among plans with weight <= w and TTFT <= ttft (every such key)."""
+        bt, best = self.batch(sl.bi), None
+        for i in self._reaching(sl, ttft).tolist():
+            k = int(bt.keys[i])
+            if self.kw[k] > w:
+                break
+            self._tick()
+            got = self._meet(sl.bi, k, None)
+            if got is not None and (best is None or got[0] < best[0]):
+                best = (got[0], k, got[1], got[2])
+        if best is None:
+            raise RuntimeError(f"O4 TPOT on slice B={sl.batch} has no plan right after O4 found one: a bug")
+        cost, values = self._plan(sl.bi, *best[1:])
+        return cost, values, True
 
     def plan(self, sl: _Slice, v: dict) -> Plan:
         sp, k = self.space, v["key"]

@@ -82,7 +82,7 @@ class ByBatchTables:
 
     def _keys(self, space: Space, st) -> None:
         """Every (group row g, decode option d) whose N = n_o + n_d lies in [N_min, N_max], in a bucket, within the
-        per-type budgets (S8): arrays g, d, N, j."""
+        per-type budgets (S8): arrays g, d, N, j and the weight w (hosts are priced with the chips, S4)."""
         book, bk = st.decode, st.buckets
         lo = np.array([b.n_lo for b in bk], dtype=np.int64)
         hi = np.array([b.n_hi for b in bk], dtype=np.int64)
@@ -98,6 +98,8 @@ class ByBatchTables:
         j = np.searchsorted(hi, n)
         ok &= (j < len(bk)) & (lo[np.minimum(j, len(bk) - 1)] <= n)
         self.kg, self.kd, self.kn, self.kj = g[ok], d[ok], n[ok], j[ok]
+        w = np.array([space.weight(st.objective, int(o)) for o in code], dtype=np.int64)
+        self.kw = w[self.kg] + book.weights[self.kd]  # the key's weight under the objective (O4; chips: N)
         self.x_lo = self.n * (self.I.min(axis=1)[self.kg] + self.Ir.min(axis=1)[self.kj])  # X's least (IR8)
 
     def _dec_lb(self, b: int) -> np.ndarray:
@@ -145,6 +147,22 @@ class ByBatchTables:
         r = math.lcm(B, x)
         return (r, r // B * int(self.A[g, b]) + self.n * (r // x) * int(self.I[g, xi]),
                 r // B * int(self.R[j, b]) + self.n * (r // x) * int(self.Ir[j, xi]))
+
+    def _floor_mask(self, b: int, k: int, xs: np.ndarray) -> np.ndarray:
+        """Q3 per iterative batch X[xs]: the group's and retrieval's cycles per R' = lcm(B, x) within the QPS floor's
+        cap (every batch passes without a floor); caps remembered per R'."""
+        if self.slo.qps_min is None:
+            return np.ones(len(xs), dtype=bool)
+        B, g, j = int(self.B[b]), int(self.kg[k]), int(self.kj[k])
+        x = self.X[xs]
+        r = np.lcm(B, x)
+        for v in set(r.tolist()) - self._caps.keys():
+            self._caps[v] = qps_cycle_cap_ps(v, self.slo.qps_min)
+        cap = np.array([self._caps[v] for v in r.tolist()], dtype=object)
+        r, x = r.astype(object), x.astype(object)  # cycles per R' may pass int64
+        cg = r // B * int(self.A[g, b]) + self.n * (r // x) * self.I[g, xs].astype(object)
+        cr = r // B * int(self.R[j, b]) + self.n * (r // x) * self.Ir[j, xs].astype(object)
+        return (np.maximum(cg, cr) <= cap).astype(bool)
 
     def _decode(self, b: int, k: int, xi: int) -> tuple[np.ndarray, ...]:
         """Decode rows of key k at x that meet the TPOT bound and decode's share of the QPS floor: (D, L, M, q, Le)

@@ -256,9 +256,9 @@ def too_many_columns(space: Space) -> str:
     """IR2's refusal: the (B, b_it) columns, the limit and the fix."""
     n_b, n_it = len(space.batch_options), len(space.iterative_batch_options())
     return (f"iterative retrieval makes every (request batch, iterative batch) pair a column of this solver's tables "
-            f"(IR2; a frontier of a space whose pre-decode accelerator stages form one group needs none, IR5): {n_b:,} x "
-            f"{n_it:,} = {n_b * n_it:,} columns, above the {MAX_ITERATIVE_COLUMNS:,} the solvers handle (about 7 GiB of "
-            f"tables at 1,048,576). To fix: use search.batches: pow2, or lower search.max_batch_size to <= "
+            f"(IR2; a space whose pre-decode accelerator stages form one group needs none, IR5): {n_b:,} x {n_it:,} = "
+            f"{n_b * n_it:,} columns, above the {MAX_ITERATIVE_COLUMNS:,} the solvers handle (about 7 GiB of tables at "
+            f"1,048,576). To fix: use search.batches: pow2, or lower search.max_batch_size to <= "
             f"{math.isqrt(MAX_ITERATIVE_COLUMNS):,}")
 
 
