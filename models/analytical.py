@@ -53,6 +53,7 @@ class RooflineCost:
     max_units: int = 0
     basis: str = "datasheet peaks (idealised, not calibrated)"
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # pass_latency's, by sharding
     every_pow2 = False
 
     @property
@@ -70,7 +71,8 @@ class RooflineCost:
         """Latency (s) of one batch of ``batch`` requests on ``units`` chips (decode: all its steps)."""
         b = np.atleast_1d(np.asarray(batch, dtype=np.float64))
         lat, _ = pass_latency(self.model, self.hw, self.precision, self.efficiency, int(units), self._seqs(b),
-                              self.work.step(self.model), waves=not self.is_decode, parts_too=False)
+                              self.work.step(self.model), waves=not self.is_decode, parts_too=False,
+                              memo=self._memo)
         if self.is_decode:
             lat = lat * self.work.decode_tokens
         if self.work.cached_tokens and self.work.load_bytes_per_s:  # R11: cached KV over every chip's link first

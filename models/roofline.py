@@ -227,21 +227,36 @@ def _fits_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff
     return lat.min(axis=0).reshape(seqs.shape)
 
 
+#: the most sharded latency rows one ``memo`` keeps (of ``seqs.size`` floats each; cleared when full)
+MEMO_ROWS = 4096
+
+
 def pass_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, n: int,
-                 seqs: np.ndarray, ps: Pass, *, waves: bool,
-                 parts_too: bool = True) -> tuple[np.ndarray, list[tuple[Sharding, _Parts]]]:
+                 seqs: np.ndarray, ps: Pass, *, waves: bool, parts_too: bool = True,
+                 memo: dict | None = None) -> tuple[np.ndarray, list[tuple[Sharding, _Parts]]]:
     """R5-R8: latency (s) of ``seqs`` sequences on ``n`` chips, minimised over shardings; inf where nothing fits.
 
     Also returns, per sharding that fits, its latency parts (for reports of what bounds a stage; an empty list
-    without ``parts_too``: the solvers' tables need only the latency)."""
+    without ``parts_too``: the solvers' tables need only the latency). ``memo`` (a dict the caller keeps for one
+    model, accelerator, precision, efficiency and pass; without ``parts_too``): a sharding's latencies depend on n
+    only through its replica count n // (t p), so chip counts sharing it reuse them (the same floats)."""
     seqs = np.asarray(seqs, dtype=np.float64)
     if not parts_too and seqs.size <= ROWS_AT_ONCE:  # few batches: every sharding at once saves the loop's overhead
         return _fits_latency(model, hw, prec, eff, n, seqs, ps, waves), []
     best = np.full(seqs.shape, np.inf)
     parts = []
+    tag = (waves, seqs.shape, seqs.tobytes()) if memo is not None and not parts_too else None
+    if tag is not None and len(memo) > MEMO_ROWS:
+        memo.clear()
     for sh in shardings(model, n):
+        key = None if tag is None else (sh.tp, sh.pp, sh.replicas(n), tag)
+        if key is not None and key in memo:
+            best = np.minimum(best, memo[key])
+            continue
         cap = memory_capacity(model, hw, prec, eff, sh, ps)
         if cap < 1:
+            if key is not None:
+                memo[key] = np.full(seqs.shape, np.inf)
             continue
         share = np.ceil(seqs / sh.replicas(n))
         v = np.ceil(share / cap) if waves else np.where(share <= cap, 1.0, np.inf)
@@ -250,5 +265,7 @@ def pass_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff:
         lat = one.total * v
         if parts_too:
             parts.append((sh, one.scale(np.where(np.isfinite(v), v, np.nan))))
+        if key is not None:
+            memo[key] = lat
         best = np.minimum(best, lat)
     return best, parts

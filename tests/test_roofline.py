@@ -145,3 +145,22 @@ def test_every_sharding_at_once_equals_the_loop_to_the_bit(name, hw, n, batches,
     fast, _ = pass_latency(model, acc, Precision(), eff, n, seqs, ps, waves=waves, parts_too=False)
     loop, _ = pass_latency(model, acc, Precision(), eff, n, seqs, ps, waves=waves)
     assert np.array_equal(fast, loop)
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(st.sampled_from(sorted(MODELS)), st.sampled_from(sorted(ACCELERATORS)),
+       st.lists(st.integers(1, 200), min_size=1, max_size=8), st.integers(33, 300), st.integers(1, 2048),
+       st.booleans())
+def test_memo_across_chip_counts_equals_fresh_latencies_to_the_bit(name, hw, chips, size, q, waves):
+    """A memo shared by every chip count (the tables' path: many batches, one stage) gives each count the
+    latencies it gets alone, float for float, including where nothing fits (inf)."""
+    model, acc = MODELS[name], ACCELERATORS[hw]
+    ps = Pass(q, (q + 1) / 2, q, model.decoder)
+    seqs = np.arange(1, size + 1, dtype=np.float64) * 3
+    memo: dict = {}
+    for n in chips + chips:
+        got, _ = pass_latency(model, acc, Precision(), Efficiency(), n, seqs, ps, waves=waves, parts_too=False,
+                              memo=memo)
+        alone, _ = pass_latency(model, acc, Precision(), Efficiency(), n, seqs, ps, waves=waves, parts_too=False)
+        assert np.array_equal(got, alone)
+    assert memo  # the memo was used (more than ROWS_AT_ONCE batches)
