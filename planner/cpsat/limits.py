@@ -106,15 +106,21 @@ class _Placement:
     recomputes a level exactly: the curves, the rationals (num, den) behind each float level (``inv``) and the
     retrieval buckets (first N, latency) under S4."""
 
-    def __init__(self, placement, lb, levels, n_lo, cap, row, curves, pairs, inv, buckets):
-        self.placement, self.lb, self.levels, self.n_lo, self.cap, self.row = placement, lb, levels, n_lo, cap, row
+    def __init__(self, placement, rows, levels, n_lo, cap, row, curves, pairs, inv, buckets):
+        self.placement, self.levels, self.n_lo, self.cap, self.row = placement, levels, n_lo, cap, row
         self.curves, self.pairs, self.inv, self.buckets = curves, pairs, inv, buckets
+        self._rows = rows  # the slice's ``_Rows``
         self.fine: dict[int, np.ndarray] = {}
         self._exact: dict = {}
 
+    @property
+    def lb(self) -> np.ndarray:
+        """LB_TT_p(N | C_k) over the grid rows k (the slice's convolutions, on first use)."""
+        return self._rows.of(self.placement)
+
     def first(self, e: int | None) -> np.ndarray:
         """Per grid row, the least N with LB_TT_p(N | C_k) <= e (the row's length if none)."""
-        return np.zeros(len(self.lb), dtype=np.int64) if e is None else (self.lb > e).sum(axis=1)
+        return np.zeros(self._rows.n, dtype=np.int64) if e is None else (self.lb > e).sum(axis=1)
 
     def most(self, floor: float, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Per level, the most chips a plan at QPS/chip >= floor can have (Q_i / floor, capped at N_max), and
@@ -143,6 +149,19 @@ class _Placement:
                 return None
             n = max(n, int(lo[ok].min()))
         return n
+
+
+class _Rows:
+    """A slice's LB_TT rows of every placement, computed together (placements share convolution prefixes) when
+    one is first asked for: U5 without a TTFT bound needs none (the first frontier point visits most slices so)."""
+
+    def __init__(self, make, n: int):
+        self.make, self.rows, self.n = make, None, n  # n: the grid's rows
+
+    def of(self, placement) -> np.ndarray:
+        if self.rows is None:
+            self.rows, self.make = self.make(), None
+        return self.rows[placement]
 
 
 class SliceLimits:
@@ -275,7 +294,7 @@ class SliceLimits:
         q_ret = ret[1]
         curves = {p: cv for p in sp.placements if (cv := self.curves.of(p, b)) is not None}
         caps = self._grid(B, list(curves.values()), b)
-        rows = self._rows(b, caps, list(curves), ret)
+        rows = _Rows(lambda: self._rows(b, caps, list(curves), ret), len(caps))
         hosts = sp.has_retrieval and not sp.decides_servers
         out = []
         for p, cv in curves.items():
@@ -300,7 +319,7 @@ class SliceLimits:
                 cap = np.where(top > 0, B / top * WIDEN, np.inf)
             row = np.minimum(np.searchsorted(caps, cap), len(caps) - 1)
             buckets = (np.array([bk.n_lo for bk in st.buckets]), ret_lat, B) if hosts else None
-            out.append(_Placement(p, rows[p], levels, lo, cap, row, cv, pairs, inv, buckets))
+            out.append(_Placement(p, rows, levels, lo, cap, row, cv, pairs, inv, buckets))
         return out
 
     def _refine(self, b: int, pl: _Placement, idx: np.ndarray) -> np.ndarray:
