@@ -189,8 +189,9 @@ class IterativeSweep(ByBatchTables, SliceSweep):
 
     # -- objectives (``union_point``'s interface) -------------------------------------------------------------------
 
-    def tighten(self, sl: _Slice, e: int | None) -> None:
-        """IR8 at e: the slice's bound is the largest of its keys' with TTFT <= e; no key there: dead."""
+    def tighten(self, sl: _Slice, e: int | None, above: Fraction | None = None) -> None:
+        """IR8 at e: the slice's bound is the largest of its keys' with TTFT <= e; no key there: dead (exact per
+        key: ``above`` changes nothing)."""
         if sl.bounded_at == e or sl.dead:
             return
         sl.bounded_at = e

@@ -333,15 +333,17 @@ class SliceLimits:
                 pl.fine[todo[j]] = r
         return np.stack([pl.fine[int(i)] for i in idx])
 
-    def ratio_bounds(self, b: int, e: int | None) -> dict:
+    def ratio_bounds(self, b: int, e: int | None, above: Fraction | None = None) -> dict:
         """U5 per placement: an upper bound on the QPS/chip (requests per ps-chip) of its plans with TTFT <= e, valid
         for every smaller bound too (placements without such a plan are left out). The levels within 1e-7 of the
         float maximum are recomputed exactly (every rational behind them), the others widened by 1e-9: a bound
         that a plan attains is that plan's QPS/chip exactly, so a slice that can only tie the best needs no
-        solve in F1."""
+        solve in F1. ``above``: a placement whose bound is at most it may get any valid bound at most it (its levels
+        at or below it are not refined: the caller only asks which bounds exceed it)."""
         if self.off:
             return {p: Fraction(INT_BOUND) for p in self.space.placements}
         out, floor = {}, self.space.min_chips
+        least = 0.0 if above is None else float(above) / WIDEN  # float grid values at most this are at most above
         for pl in self.of(b):
             need_n = pl.first(e)[pl.row]
             n = np.maximum(pl.n_lo, need_n)
@@ -350,10 +352,13 @@ class SliceLimits:
                 continue
             val = np.where(ok, pl.levels / np.maximum(n, 1), 0.0)
             if e is not None and self.refines:  # the grid row's cap is at or above a level's own: refine the best
-                need_n, val = self._tighten(b, pl, e, need_n, val)
+                need_n, val = self._tighten(b, pl, e, need_n, val, least)
                 if not val.any():
                     continue
             top = float(val.max())
+            if top * WIDEN <= least:  # at most ``above``: the float bound, widened, is enough
+                out[pl.placement] = Fraction(top * WIDEN)
+                continue
             near = val >= top * (1 - 1e-7)
             bound = Fraction(0)
             for i in np.flatnonzero(near):
@@ -369,12 +374,13 @@ class SliceLimits:
                 out[pl.placement] = bound
         return out
 
-    def _tighten(self, b: int, pl: _Placement, e: int, need_n: np.ndarray, val: np.ndarray):
+    def _tighten(self, b: int, pl: _Placement, e: int, need_n: np.ndarray, val: np.ndarray, least: float = 0.0):
         """U5 at the levels' own caps, best first, until no level left at its grid row's bound could beat the best
-        refined one (a level's bound only falls when its cap tightens): per level, the least N and the bound."""
+        refined one or ``least`` (a level's bound only falls when its cap tightens): per level, the least N and the
+        bound."""
         need_n, val = need_n.copy(), val.copy()
         order = np.argsort(-val, kind="stable")
-        best, pos = 0.0, 0
+        best, pos = least, 0
         while pos < len(order) and val[order[pos]] > best:
             idx = order[pos: pos + REFINE]
             idx = idx[val[idx] > best]

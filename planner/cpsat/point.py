@@ -46,7 +46,7 @@ def union_point(sweeps: Sequence["SliceSweep"], e: int | None, label: str = "") 
         for i, (k, w, sl) in enumerate(live):  # F1: r*(e), slices by decreasing bound, stop when none can beat it
             if best is not None and sl.ub <= best:
                 break  # the rest can at most tie: F2 looks at them
-            w.tighten(sl, e)
+            w.tighten(sl, e, None if best is None else tie_floor(best))  # U5 refines only what may reach the ties
             if sl.dead or (best is not None and sl.ub <= best):
                 continue
             w.say(f"{label}best QPS/chip: slice {i + 1}/{len(live)} (B={sl.batch}"

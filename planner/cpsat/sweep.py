@@ -129,16 +129,18 @@ class SliceSweep:
     def may_reach(sl: _Slice, r: Fraction) -> bool:
         return sl.ub > r or (sl.ub == r and not sl.ub_strict)
 
-    def tighten(self, sl: _Slice, e: int | None) -> None:
+    def tighten(self, sl: _Slice, e: int | None, above: Fraction | None = None) -> None:
         """U5 at e (once per e): r_B(e) <= the bound, for e and every smaller e; a slice without a plan under e
-        is dead."""
+        is dead. ``above``: the caller asks only which placements may exceed it (those at most it may keep a looser
+        bound at most it), at every later use under this e too (the frontier's F1 and F2 at one point ask above
+        its tie floor, which only rises during F1)."""
         if sl.bounded_at == e or sl.dead:
             return
         if sl.bounded_at == "never" and self.u1 is not None:  # U1 replaces U3 (lazy bounds)
             self.lower(sl, self.u1.of(sl.bi)[0], strict=False)
             sl.dead |= sl.ub <= 0
         sl.bounded_at = e
-        sl.reach = self.limits.ratio_bounds(sl.bi, e)
+        sl.reach = self.limits.ratio_bounds(sl.bi, e, above)
         if not sl.reach:
             sl.dead = True
         else:
