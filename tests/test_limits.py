@@ -51,6 +51,11 @@ def _check(space):
             for p, t, r, n in under:
                 assert p in bound and r <= bound[p], (b, e, p, r, bound.get(p))
                 assert n >= limits.least_chips(b, e, {p})
+            # F1 asks above a tie floor: a placement may keep a looser bound at most it, never one below a plan
+            for above in sorted({r for _, _, r, _ in under})[-2:]:
+                loose = limits.ratio_bounds(b, e, above * Fraction(999, 1000))
+                for p, t, r, n in under:
+                    assert p in loose and r <= loose[p], (b, e, above, p, r, loose.get(p))
             for f in sorted({r for _, _, r, _ in under})[-3:]:
                 low = limits.ttft_bounds(b, f, e)
                 for p, t, r, n in under:
