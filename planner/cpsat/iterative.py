@@ -24,7 +24,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from planner.cpsat.keys import SLACK, ByBatchTables
+from planner.cpsat.keys import SLACK, ByBatchTables, least_ratio
 from planner.cpsat.solve import Clock, OutOfTime, SolverSettings
 from planner.cpsat.sweep import Cost, SliceSweep, _Slice
 from planner.cpsat.tables import build_tables
@@ -95,20 +95,10 @@ class IterativeSweep(ByBatchTables, SliceSweep):
     # -- exact pieces -----------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _least(num: np.ndarray, den: np.ndarray) -> int:
-        """The index of the least num / den (first among exact ties): floats, then integers within the margin."""
-        f = num.astype(np.float64) / den.astype(np.float64)
-        near = np.flatnonzero(f <= f.min() * (1 + SLACK))
-        best = int(near[0])
-        for i in near[1:].tolist():
-            if int(num[i]) * int(den[best]) < int(num[best]) * int(den[i]):
-                best = i
-        return best
-
-    @staticmethod
     def _below(num: np.ndarray, den: np.ndarray, cap: Fraction, strict: bool = False) -> np.ndarray:
         """Per row, num / den < cap (strict) or <= cap, exactly: floats beyond a 1e-14 margin (their error is below
-        4e-16: num, den and the quotient each rounded once), integers within."""
+        4e-16: num, den and the quotient each rounded once), integers within. (``cmp_products`` would broadcast the
+        cap's numerator and denominator, often past int64, to whole object arrays: 30% slower frontiers.)"""
         f = num.astype(np.float64) / den.astype(np.float64)
         c = float(cap)
         out = f < c * (1 - 1e-14)
@@ -136,7 +126,7 @@ class IterativeSweep(ByBatchTables, SliceSweep):
             D, L, M, q, le = self._decode(b, k, xi)
             if not len(D):
                 continue
-            r = self._least(2 * M, q)
+            r = least_ratio(2 * M, q)
             t = max(Fraction(int(num[i]), int(den[i])), Fraction(2 * int(M[r]), int(q[r])))
             if (limit is None or t <= limit) and (best is None or t < best[0]):
                 best = (t, xi, int(np.searchsorted(self.tables.decode.D[int(self.kd[k])], int(D[r]))))

@@ -18,9 +18,22 @@ import numpy as np
 from planner.exact import qps_cycle_cap_ps
 from planner.space import Space, kind_of, units_of
 
-__all__ = ["ByBatchTables", "SLACK"]
+__all__ = ["ByBatchTables", "SLACK", "least_ratio"]
 
 SLACK = 1e-9  # relative float margin of every screen (float error is about 1e-15)
+
+
+def least_ratio(num: np.ndarray, den: np.ndarray) -> int:
+    """The index of the least num / den (positive integers; the first among exact ties): floats pick the candidates
+    within 1e-14 of the least (their error is below 4e-16: num, den and the quotient each rounded once), Python
+    integers decide among them."""
+    f = num.astype(np.float64) / den.astype(np.float64)
+    near = np.flatnonzero(f <= f.min() * (1 + 1e-14))
+    best = int(near[0])
+    for i in near[1:].tolist():
+        if int(num[i]) * int(den[best]) < int(num[best]) * int(den[i]):
+            best = i
+    return best
 
 
 @dataclass
@@ -204,15 +217,7 @@ class ByBatchTables:
             B = int(self.B[b])
             num = self.X * int(base[row, b]) + self.n * B * it[row]
             den = B * self.X
-            f = num / den
-            cand = np.flatnonzero(f <= f.min() * (1 + 1e-14))
-            i = int(cand[0])
-            while len(cand) > 1:  # a candidate exactly below the current one, if any
-                lower = num[cand].astype(object) * int(den[i]) < den[cand].astype(object) * int(num[i])
-                if not lower.any():
-                    break
-                cand = cand[lower]
-                i = int(cand[np.argmin(f[cand])])
+            i = least_ratio(num, den)
             bt.low[which, row] = Fraction(int(num[i]), int(den[i]))
         return bt.low[which, row]
 
