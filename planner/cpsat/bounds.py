@@ -88,8 +88,8 @@ def _iterative_q(st: SpaceTables, num: np.ndarray, den: np.ndarray) -> None:
 
 class Curves:
     """Per slice, each group's (and decode's, and under S9 retrieval's) options as their weights (chips: the
-    counts, retrieval servers 0; else the objective's weights) with their best throughput as exact ratios num/den
-    (requests per ps): what U1 and U4 need."""
+    counts, retrieval servers 0; else the objective's weights), ascending, with their best throughput as exact
+    ratios num/den (requests per ps): what U1 and U4 need."""
 
     def __init__(self, space: Space, st: SpaceTables, chips: bool):
         self.space, self.st = space, st
@@ -101,11 +101,18 @@ class Curves:
         for g in {g for p in space.placements for g in p if "decode" not in g and any(s in ACCELERATOR_STAGES
                                                                                          for s in g)}:
             codes, lat = _group_q(space, st, g)
-            self.groups[g] = (weigh(np.asarray(codes)), lat)
-        self.dec_w = units_of(st.decode.options) if chips else st.decode.weights
-        self.dec_num, self.dec_den = _decode_q(st)
-        self.ret_w = (np.array([0 if chips else b.weight for b in st.buckets], dtype=np.int64)
-                      if space.decides_servers else None)
+            w = weigh(np.asarray(codes))
+            order = np.argsort(w, kind="stable")
+            self.groups[g] = (w[order], lat[order])
+        dec_w = np.asarray(units_of(st.decode.options) if chips else st.decode.weights, dtype=np.int64).reshape(-1)
+        order = np.argsort(dec_w, kind="stable")
+        num, den = _decode_q(st)
+        self.dec_w, self.dec_num, self.dec_den = dec_w[order], num[order], den[order]
+        self.ret_w = self.ret_lat = None
+        if space.decides_servers:
+            w = np.array([0 if chips else b.weight for b in st.buckets], dtype=np.int64)
+            order = np.argsort(w, kind="stable")
+            self.ret_w, self.ret_lat = w[order], st.lat["retrieval"][order]
 
     def of(self, placement, b: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
         """(weights, num, den) per group of the placement, decode (and retrieval, S9) at slice b; None if one has
@@ -114,36 +121,34 @@ class Curves:
         out = [(o, np.full(len(o), B, dtype=np.int64), lat[:, b]) for g, (o, lat) in self.groups.items()
                if g in placement] + [(self.dec_w, self.dec_num[:, b], self.dec_den[:, b])]
         if self.ret_w is not None:
-            out.append((self.ret_w, np.full(len(self.ret_w), B, dtype=np.int64), self.st.lat["retrieval"][:, b]))
+            out.append((self.ret_w, np.full(len(self.ret_w), B, dtype=np.int64), self.ret_lat[:, b]))
         return None if any(len(o) == 0 for o, _, _ in out) else out
 
 
 def need(curves, levels: np.ndarray) -> np.ndarray:
-    """sum over curves of n(Q) = min{n : q(n) >= Q} at each level Q (floats, slack 1e-9: never above the exact
-    value; inf where no option reaches it)."""
+    """sum over curves (weights ascending, as ``Curves.of`` gives them) of n(Q) = min{n : q(n) >= Q} at each level
+    Q (floats, slack 1e-9: never above the exact value; inf where no option reaches it)."""
     total = np.zeros(len(levels))
+    low = levels * (1 - 1e-9)
     for opts, num, den in curves:
-        order = np.argsort(opts)
-        run = np.maximum.accumulate((num / den)[order])
-        k = np.searchsorted(run, levels * (1 - 1e-9))
-        total += np.where(k < len(opts), opts[order][np.minimum(k, len(opts) - 1)], np.inf)
+        k = np.searchsorted(np.maximum.accumulate(num / den), low)
+        total += np.where(k < len(opts), opts[np.minimum(k, len(opts) - 1)], np.inf)
     return total
 
 
 def need_exact(curves, level: Fraction) -> int | None:
-    """n(Q) summed over curves, exactly (None: some curve never reaches Q). Floats decide options far from Q;
-    those within 1e-12 of it are compared as integers."""
+    """n(Q) summed over curves (weights ascending), exactly (None: some curve never reaches Q). Floats decide
+    options far from Q; those within 1e-12 of it are compared as integers."""
     lf, total = float(level), 0
     for opts, num, den in curves:
-        order = np.argsort(opts)
-        q = (num / den)[order]
+        q = num / den
         sure = np.flatnonzero(q >= lf * (1 + 1e-12))
         first = sure[0] if len(sure) else len(q)
         near = np.flatnonzero((q[:first] >= lf * (1 - 1e-12)))
-        hit = next((i for i in near if Fraction(int(num[order[i]]), int(den[order[i]])) >= level), first)
+        hit = next((i for i in near.tolist() if Fraction(int(num[i]), int(den[i])) >= level), first)
         if hit == len(q):
             return None
-        total += int(opts[order[hit]])
+        total += int(opts[hit])
     return total
 
 

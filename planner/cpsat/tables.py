@@ -30,6 +30,8 @@ from planner.schema import ACCELERATOR_STAGES, Slo
 from planner.overlap import Pipelined, pipelined
 from planner.space import MAX_ITERATIVE_COLUMNS, Space, units_of
 
+LEAST_KEPT = 32  # FlatBook.least_index arrays kept (one int32 per decode row each: 2 MB at 500,000 rows)
+
 __all__ = ["Bucket", "DecodeBook", "SliceTables", "SpaceTables", "build_tables", "group_latency", "reachable_totals",
            "slice_tables", "too_many_columns"]
 
@@ -96,16 +98,20 @@ class FlatBook:
 
     def least_index(self, need: int) -> np.ndarray:
         """Per row p, the row of the least L among its option's rows up to p with D >= need (a row with D < need
-        only where none has it), the last one of equal L (by ratio, the least D); the last 8 needs remembered."""
-        if need not in self._least:
+        only where none has it), the last one of equal L (by ratio, the least D); the 32 needs used last
+        remembered (int32: a frontier's O3 asks 30-90 distinct needs, back and forth, as its slices change)."""
+        if need in self._least:
+            self._least[need] = self._least.pop(need)  # most recently used last
+        else:
             masked = np.where(self.D >= need, self.L, int(self.L.max(initial=0)) + 1)
             first = np.zeros(len(masked), dtype=bool)
             first[self.start[:-1][self.start[:-1] < len(masked)]] = True
             run = _segment_min(masked, first)
             record = first | (masked <= np.r_[0, run[:-1]])
-            if len(self._least) >= 8:
+            if len(self._least) >= LEAST_KEPT:
                 self._least.pop(next(iter(self._least)))
-            self._least[need] = np.maximum.accumulate(np.where(record, np.arange(len(masked)), -1))
+            kind = np.int32 if len(masked) < 2**31 else np.int64
+            self._least[need] = np.maximum.accumulate(np.where(record, np.arange(len(masked), dtype=kind), -1))
         return self._least[need]
 
 
