@@ -92,6 +92,7 @@ class Space:
     _row_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _point_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _row_links: dict = field(default_factory=dict, compare=False, repr=False)  # stage -> the space computing its rows
+    _shared: dict = field(default_factory=dict, compare=False, repr=False)  # ``shared``'s values
 
     @property
     def pre_decode(self) -> tuple[str, ...]:
@@ -220,6 +221,17 @@ class Space:
         self._row_links.update({s: other for s in self.costs if s not in self._row_links and s in other.costs
                                 and self.costs[s] == other.costs[s]})
 
+    def shared(self, stage: str, key: tuple, make):
+        """A value derived from ``stage``'s rows alone (``key`` naming everything else it depends on), computed once
+        per cost model: kept by the space computing the stage's rows (``share_rows``), so variants of a design
+        with the same cost model share it (K5: e.g. the decode book)."""
+        if stage in self._row_links:
+            return self._row_links[stage].shared(stage, key, make)
+        k = (stage, key)
+        if k not in self._shared:
+            self._shared[k] = make()
+        return self._shared[k]
+
     def latency_at(self, stage: str, code: int, batch: int) -> int:
         """``latency_ps`` of one batch size, remembered per space (the evaluator's path: scalar batches, computed
         apart from the solvers' rows)."""
@@ -263,9 +275,12 @@ class Space:
     def decode_batch_options(self, code: int) -> tuple[int, ...]:
         """S6/S7: decode batches on decode option ``code``."""
         if code not in self._decode_cache:
-            top = self.cost("decode", code).max_batch(int(units_of(code)))
-            cap = self.instance.search.max_decode_batch_size
-            self._decode_cache[code] = batch_grid(min(top, cap) if cap else top, self.instance.search.batches)
+            cap, grid = self.instance.search.max_decode_batch_size, self.instance.search.batches
+
+            def make() -> tuple[int, ...]:
+                top = self.cost("decode", code).max_batch(int(units_of(code)))
+                return batch_grid(min(top, cap) if cap else top, grid)
+            self._decode_cache[code] = self.shared("decode", ("batches", int(code), cap, grid), make)
         return self._decode_cache[code]
 
     def weight(self, objective: str, code: int, server: bool = False) -> int:

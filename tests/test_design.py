@@ -324,3 +324,32 @@ def test_kv_cache_in_hbm(tmp_path):
     data["pipeline"]["stages"][4] |= {"cached_tokens": 10, "kv_load_bytes_per_s": 1e10, "resident_kv_bytes": 1e9}
     with pytest.raises(InstanceError, match="keep the one where the cache lives"):
         load_instance(write_yaml(tmp_path / "c.yaml", data))
+
+
+def test_variants_with_one_decode_model_share_its_book_and_it_is_their_own():
+    """K5: variants whose decode cost model is the same (here: scan fractions apart) share one decode book and
+    decode batch grid, and that book equals the one each variant's space computes alone, row for row."""
+    from planner.cpsat.tables import build_tables
+    from planner.design import design_spaces
+
+    inst = load_instance(EXAMPLE)
+    vs, spaces, _ = design_spaces(inst, {"accuracy": 0.0, "recall": 0.0})
+    same = [k for k, v in enumerate(vs) if v.knobs["passages"] == 5 and v.knobs["model"] == "llama3-8b"]
+    other = next(k for k, v in enumerate(vs) if v.knobs["passages"] == 10)
+    assert len(same) == 3  # one per scan fraction
+    books = [build_tables(spaces[k], inst.slo).decode for k in same]
+    assert all(b is books[0] for b in books[1:])
+    assert build_tables(spaces[other], inst.slo).decode is not books[0]
+    for k in same:
+        alone = build_tables(build_space(vs[k].instance), inst.slo).decode
+        code = spaces[k].stage_chip_options["decode"][0]
+        assert spaces[k].decode_batch_options(code) == build_space(vs[k].instance).decode_batch_options(code)
+        assert all((x == y).all() for x, y in zip(alone.D, books[0].D))
+        assert all((x == y).all() for x, y in zip(alone.L, books[0].L))
+        assert all((x == y).all() for x, y in zip(alone.best_from, books[0].best_from))
+        assert (alone.weights == books[0].weights).all() and (alone.options == books[0].options).all()
+    tight = inst.slo.model_copy(update={"tpot_max_s": 0.02})  # another SLO keeps its own book
+    mine = build_tables(spaces[same[1]], tight).decode
+    alone = build_tables(build_space(vs[same[1]].instance), tight).decode
+    assert mine is not books[0] and all(len(x) == len(y) for x, y in zip(mine.D, alone.D))
+    assert sum(map(len, mine.D)) < sum(map(len, books[0].D))

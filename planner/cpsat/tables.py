@@ -194,6 +194,16 @@ def _suffix_best(keys: tuple[np.ndarray, ...]) -> np.ndarray:
 
 
 def _decode_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook:
+    """The decode rows meeting the SLO's TPOT and QPS, per option; computed once per decode cost model and
+    everything else the book depends on (a design's variants share it: ``Space.shared``)."""
+    opts = tuple(int(o) for o in space.stage_chip_options["decode"])
+    weights = tuple(space.weight(objective, o) for o in opts)
+    key = ("book", opts, weights, space.decode_tokens(), slo.tpot_max_s, slo.qps_min,
+           space.instance.search.max_decode_batch_size, space.instance.search.batches)
+    return space.shared("decode", key, lambda: _make_book(space, slo, objective, progress))
+
+
+def _make_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook:
     opts = np.asarray(space.stage_chip_options["decode"], dtype=np.int64)
     Ds, Ls, best, fast, ranks = [], [], [], [], []
     for i, n in enumerate(opts):
