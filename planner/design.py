@@ -9,6 +9,8 @@ K1-K7).
   metric, the frontier over the variants of quality >= q; a level's point is kept when no higher level has one
   with TTFT <= and QPS/chip >= it. Per level, what each knob costs (K7): the best QPS/chip under the TTFT bound
   with the knob held at each of its values.
+- K11: a variant covered by an earlier one (every plan of it matched by a plan of the earlier one, no worse in any
+  latency) is left out of a question where that one is a member; the points are the same.
 Every point is re-checked by the evaluator on its own variant's space.
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from models.errors import ModelError
-from planner.cpsat import Clock, SliceSweep, SolverSettings, sweep_for
+from planner.cpsat import Clock, SliceSweep, SolverSettings, build_tables, by_batch, covers, plain, sweep_for
 from planner.cpsat.point import union_point
 from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, TimeLimitError
 from planner.exhaustive import exhaustive_union
@@ -91,22 +93,46 @@ def design_spaces(inst: Instance, floors: dict[str, float] | None = None) -> tup
 
 
 class _Union:
-    """The solver of a design's variants: CP-SAT sweeps (built once, reset per question) or enumeration."""
+    """The solver of a design's variants: CP-SAT sweeps (built on first use, reset per question) or enumeration.
+    K11: a variant covered by an earlier one among a question's members is left out of it (same frontier)."""
 
     def __init__(self, spaces: list[Space], slo: Slo, solver: str, workers: int, time_limit_s: float | None,
                  seed: int, progress) -> None:
         self.spaces, self.slo, self.solver, self.progress = spaces, slo, solver, progress
         self.clock = Clock(time_limit_s)
-        self.sweeps = ([sweep_for(sp, slo, SolverSettings(workers, seed), self.clock, progress) for sp in spaces]
-                       if solver == "cpsat" else None)
+        self.settings = SolverSettings(workers, seed)
+        self.sweeps: list[SliceSweep | None] | None = None
+        self.cover: list[list[int]] = [[] for _ in spaces]  # K11: the earlier variants covering each
+        if solver == "cpsat":
+            self.sweeps = [None] * len(spaces)
+            tables = [build_tables(sp, slo, progress) if not by_batch(sp) else None for sp in spaces]
+            self.tables = tables
+            for k, (sp, tk) in enumerate(zip(spaces, tables)):
+                if tk is not None and plain(sp, tk):
+                    self.cover[k] = [j for j in range(k) if tables[j] is not None and
+                                     covers(spaces[j], tables[j], sp, tk)]
+                    if self.cover[k] and progress:
+                        progress(f"knob combination {k + 1}: covered by combination {self.cover[k][0] + 1} (K11)")
         self.stopped = False
 
     @property
     def solves(self) -> int | None:
-        return sum(w.solves for w in self.sweeps) if self.sweeps else None
+        return sum(w.solves for w in self.sweeps if w is not None) if self.sweeps is not None else None
+
+    def kept(self, members: list[int]) -> list[int]:
+        """K11: the members no earlier member covers (CP-SAT; enumeration searches every member)."""
+        if self.sweeps is None:
+            return members
+        inside = set(members)
+        return [k for k in members if not any(j in inside for j in self.cover[k])]
 
     def _fresh(self, members: list[int]) -> list[SliceSweep]:
-        """The members' sweeps, each restarted (a question starts again from the TTFT bound)."""
+        """The members' sweeps (built on first use), each restarted (a question starts again from the TTFT bound)."""
+        for k in members:
+            if self.sweeps[k] is None:
+                self.sweeps[k] = sweep_for(self.spaces[k], self.slo, self.settings, self.clock, self.progress,
+                                           tables=self.tables[k])
+                self.tables[k] = None  # the sweep holds them
         ws = [self.sweeps[k] for k in members]
         for w in ws:
             w.reset()
@@ -120,6 +146,7 @@ class _Union:
             except (InfeasibleError, EmptySpaceError):
                 return []
         else:
+            members = self.kept(members)
             got, stopped = union_frontier(self._fresh(members), [self.spaces[k] for k in members], self.slo,
                                           self.progress)
             self.stopped |= stopped
@@ -130,6 +157,7 @@ class _Union:
         if self.sweeps is None:
             got = self.frontier(members)
             return got[-1] if got else None
+        members = self.kept(members)
         ws = self._fresh(members)
         got = union_point(ws, ws[0].tables.ttft_cap)
         if got is None or got[1].plan is None:

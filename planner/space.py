@@ -88,7 +88,6 @@ class Space:
     type_budget: tuple[int, ...] = ()
     retrieval_options: tuple[int, ...] = ()  # S9 option codes (decision policy)
     collocated_options: dict[str, tuple[int, ...]] = field(default_factory=dict)  # S1: more codes when collocated
-    _decode_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _row_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _point_cache: dict = field(default_factory=dict, compare=False, repr=False)
     _row_links: dict = field(default_factory=dict, compare=False, repr=False)  # stage -> the space computing its rows
@@ -222,15 +221,13 @@ class Space:
                                 and self.costs[s] == other.costs[s]})
 
     def shared(self, stage: str, key: tuple, make):
-        """A value derived from ``stage``'s rows alone (``key`` naming everything else it depends on), computed once
-        per cost model: kept by the space computing the stage's rows (``share_rows``), so variants of a design
-        with the same cost model share it (K5: e.g. the decode book)."""
+        """``make()``, a value of ``stage``'s cost model and ``key`` alone, once per cost model: kept by the space
+        computing the stage's rows (``share_rows``: a design's variants share e.g. the decode book, K5)."""
         if stage in self._row_links:
             return self._row_links[stage].shared(stage, key, make)
-        k = (stage, key)
-        if k not in self._shared:
-            self._shared[k] = make()
-        return self._shared[k]
+        if (stage, key) not in self._shared:
+            self._shared[(stage, key)] = make()
+        return self._shared[(stage, key)]
 
     def latency_at(self, stage: str, code: int, batch: int) -> int:
         """``latency_ps`` of one batch size, remembered per space (the evaluator's path: scalar batches, computed
@@ -274,14 +271,10 @@ class Space:
 
     def decode_batch_options(self, code: int) -> tuple[int, ...]:
         """S6/S7: decode batches on decode option ``code``."""
-        if code not in self._decode_cache:
-            cap, grid = self.instance.search.max_decode_batch_size, self.instance.search.batches
-
-            def make() -> tuple[int, ...]:
-                top = self.cost("decode", code).max_batch(int(units_of(code)))
-                return batch_grid(min(top, cap) if cap else top, grid)
-            self._decode_cache[code] = self.shared("decode", ("batches", int(code), cap, grid), make)
-        return self._decode_cache[code]
+        cap, grid = self.instance.search.max_decode_batch_size, self.instance.search.batches
+        top = lambda: self.cost("decode", code).max_batch(int(units_of(code)))  # noqa: E731
+        return self.shared("decode", ("batches", int(code), cap, grid),
+                           lambda: batch_grid(min(top(), cap) if cap else top(), grid))
 
     def weight(self, objective: str, code: int, server: bool = False) -> int:
         """O4/M2: the integer weight of option ``code``: chips count 1 each (servers 0); rent, purchase and power

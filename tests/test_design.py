@@ -353,3 +353,71 @@ def test_variants_with_one_decode_model_share_its_book_and_it_is_their_own():
     alone = build_tables(build_space(vs[same[1]].instance), tight).decode
     assert mine is not books[0] and all(len(x) == len(y) for x, y in zip(mine.D, alone.D))
     assert sum(map(len, mine.D)) < sum(map(len, books[0].D))
+
+
+def _schedules(space, slo) -> dict:
+    """(placement, group chips, B, D) -> (TTFT ps, decode ps, cycle batch, cycle ps) of every schedule."""
+    from planner.exhaustive import iter_schedules
+
+    out = {}
+    for arr in iter_schedules(space, slo):
+        for i in range(len(arr.batch)):
+            key = (arr.placement_index, tuple(arr.chips[i].tolist()), int(arr.batch[i]), int(arr.decode_batch[i]))
+            out[key] = (int(arr.ttft_ps[i]), int(arr.decode_ps[i]), int(arr.cycle_batch[i]), int(arr.cycle_ps[i]))
+    return out
+
+
+def test_a_covered_variant_has_no_plan_better_than_its_coverer(tmp_path):
+    """K11: where variant j covers variant k, every schedule of k is a schedule of j with TTFT, TPOT and cycle no
+    higher (QPS/chip no lower), checked over every schedule; covering is found (the test is not vacuous), and a
+    variant with some strictly faster stage is not covered back."""
+    from planner.cpsat import build_tables, covers
+    from planner.design import design_spaces
+
+    inst = _design_yaml(tmp_path, EXAMPLE, {
+        "knobs": {"scan_fraction": [0.001, 0.004], "passages": [2, 5], "model": ["llama3-8b", "llama3-70b"]},
+        "prompt": {"question_tokens": 12, "passage_tokens": 100}, "quality": {"q": [{"when": {}, "value": 1.0}]}},
+        total_chips={"min": 8, "max": 64}, max_batch_size=16)
+    vs, spaces, _ = design_spaces(inst)
+    tables = [build_tables(sp, inst.slo) for sp in spaces]
+    pairs = [(j, k) for k in range(len(vs)) for j in range(k) if covers(spaces[j], tables[j], spaces[k], tables[k])]
+    assert len(pairs) >= 4  # the larger scan fraction, more passages, the larger model: each covered
+    for j, k in pairs:
+        mine, theirs = _schedules(spaces[k], inst.slo), _schedules(spaces[j], inst.slo)
+        assert mine and set(mine) <= set(theirs)
+        for key, (t, l, b, c) in mine.items():
+            t2, l2, b2, c2 = theirs[key]
+            assert t2 <= t and l2 <= l and b2 * c >= b * c2  # QPS = b / c no lower
+        assert not covers(spaces[k], tables[k], spaces[j], tables[j])
+    labels = {(vs[j].knobs["model"], vs[k].knobs["model"]) for j, k in pairs}
+    assert ("llama3-70b", "llama3-8b") not in labels  # never a larger model covering a smaller one
+
+
+def test_covering_needs_every_latency_no_higher():
+    """K11 on one variant's tables and copies one picosecond slower in a single place (a stage's time per cycle,
+    or one decode row): the original covers each copy, no copy covers the original; a copy missing a decode row
+    does not cover it either."""
+    import dataclasses
+
+    from planner.cpsat import build_tables, covers
+
+    inst = load_instance(EXAMPLE)
+    space = build_space(inst)
+    t = build_tables(space, inst.slo)
+    s = next(iter(t.lat))
+    lat = dict(t.lat)
+    lat[s] = t.lat[s].copy()
+    lat[s][0, -1] += 1
+    slower_stage = dataclasses.replace(t, lat=lat)
+    i = next(i for i, D in enumerate(t.decode.D) if len(D) > 1)
+    L = [x.copy() for x in t.decode.L]
+    L[i][-1] += 1
+    slower_decode = dataclasses.replace(t, decode=dataclasses.replace(t.decode, L=L))
+    D = list(t.decode.D)
+    D[i], L2 = D[i][:-1], list(t.decode.L)
+    L2[i] = L2[i][:-1]
+    fewer_rows = dataclasses.replace(t, decode=dataclasses.replace(t.decode, D=D, L=L2))
+    assert covers(space, t, space, t)
+    for other in (slower_stage, slower_decode):
+        assert covers(space, t, space, other) and not covers(space, other, space, t)
+    assert covers(space, t, space, fewer_rows) and not covers(space, fewer_rows, space, t)

@@ -27,7 +27,7 @@ import numpy as np
 from planner.cpsat.keys import SLACK, ByBatchTables, least_ratio
 from planner.cpsat.solve import Clock, OutOfTime, SolverSettings
 from planner.cpsat.sweep import Cost, SliceSweep, _Slice
-from planner.cpsat.tables import build_tables
+from planner.cpsat.tables import SpaceTables, build_tables
 from planner.exact import decode_cap_ps
 from planner.frontier import tie_floor
 from planner.overlap import pipelined
@@ -50,10 +50,12 @@ def by_batch(space: Space) -> bool:
 
 
 def sweep_for(space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
-              objective: str = "chips") -> SliceSweep:
+              objective: str = "chips", tables: SpaceTables | None = None) -> SliceSweep:
     """The sweep of a frontier (F1-F3) or a capacity answer (O4 under ``objective``): IR5's by-batch slices where they
-    apply, else the CP-SAT slices."""
-    return (IterativeSweep if by_batch(space) else SliceSweep)(space, slo, settings, clock, progress, objective)
+    apply, else the CP-SAT slices (on ``tables``, the space's ``build_tables``, where the caller has them)."""
+    if by_batch(space):
+        return IterativeSweep(space, slo, settings, clock, progress, objective)
+    return SliceSweep(space, slo, settings, clock, progress, objective, tables)
 
 
 class _Limits:

@@ -320,6 +320,7 @@ class SliceLimits:
             row = np.minimum(np.searchsorted(caps, cap), len(caps) - 1)
             buckets = (np.array([bk.n_lo for bk in st.buckets]), ret_lat, B) if hosts else None
             out.append(_Placement(p, rows, levels, lo, cap, row, cv, pairs, inv, buckets))
+            out[-1].on_levels = exact  # every plan's throughput is a level: U5 may be attained
         return out
 
     def _refine(self, b: int, pl: _Placement, idx: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from planner.cpsat.point import union_point
 from planner.cpsat.model import INT_LIMIT, Ask, SliceModel, build_ask, build_base, slice_groups
 from planner.cpsat.solve import Clock, Outcome, OutOfTime, SolverSettings, run_ask
 from planner.cpsat.rows import all_rows, best_rows, capped_rows, fast_rows
-from planner.cpsat.tables import build_tables, slice_tables
+from planner.cpsat.tables import SpaceTables, build_tables, slice_tables
 from planner.exact import decode_cap_ps
 from planner.errors import VerificationError
 from planner.frontier import tie_floor
@@ -101,10 +101,11 @@ class SliceSweep:
     """The slices of a space under an SLO: tables, bounds, lazily built models and the objectives O1-O4."""
 
     def __init__(self, space: Space, slo: Slo, settings: SolverSettings, clock: Clock, progress=None,
-                 objective: str = "chips"):
+                 objective: str = "chips", tables: SpaceTables | None = None):
         self.slo = slo
         self.space, self.settings, self.clock, self.progress = space, settings, clock, progress
-        self.tables = build_tables(space, slo, progress, objective)
+        # ``tables``: ``build_tables(space, slo, progress, objective)`` where the caller has them (a design, K8)
+        self.tables = tables if tables is not None else build_tables(space, slo, progress, objective)
         self.groups = slice_groups(space)
         self.lazy = space.micro  # many slices: U3 first, each slice's U1 on first visit
         u1 = SliceBound(space, self.tables)  # its curves (decode's levels, per option and slice) serve U5-U6 too
@@ -276,9 +277,12 @@ class SliceSweep:
         floor = tie_floor(beat) if beat is not None else None  # tie or beat: a 'no' spares F2 the slice
         scope = self.scope(sl, e, floor, False)
         out = None
-        if beat is None and not self.limits.off and not sl.ub_strict and sl.ub > 0:
+        top = [p for p, u in (sl.reach or {}).items() if u >= sl.ub] or self.space.placements
+        if beat is None and not self.limits.off and not sl.ub_strict and sl.ub > 0 and \
+                any(pl.on_levels for pl in self.limits.of(sl.bi) if pl.placement in top):
             # U5 is exact where a plan attains it: ask for QPS/chip >= the bound itself; a plan is then optimal
-            # without a certification, and a 'no' proves r_B(e) < the bound
+            # without a certification, and a 'no' proves r_B(e) < the bound (not asked where the bound comes only
+            # from placements whose plans' throughputs are not its levels: it is rarely attained there)
             out = self._run(sl, Ask(rows, "P", e, sl.batch / sl.ub, product=True, **self.scope(sl, e, sl.ub, False)))
             if out is None:
                 self.lower(sl, sl.ub, strict=True)
