@@ -15,7 +15,8 @@ import numpy as np
 from models.catalog import Accelerator, TransformerModel
 from models.cost import Breakdown
 from models.errors import ModelError
-from models.roofline import Efficiency, Pass, Precision, memory_capacity, pass_latency, shardings
+from models.roofline import (ROWS_AT_ONCE, Efficiency, Pass, Precision, fits_latency_many, memory_capacity,
+                             pass_latency, shardings)
 
 __all__ = ["RooflineCost", "StageWork"]
 
@@ -84,6 +85,22 @@ class RooflineCost:
                              f"{self.max_batch(units)}; {self.memory_reason(units)}). To fix: use a smaller batch or "
                              f"more chips")
         return lat if np.ndim(batch) else lat[0]
+
+    def latency_rows_s(self, units, batch: np.ndarray) -> np.ndarray | None:
+        """``latency_s`` on several chip counts at once, (len(units), len(batch)): the same floats, inf where a batch
+        does not fit (no error: the caller asks ``latency_s`` for such a row); None past ``ROWS_AT_ONCE`` batches."""
+        b = np.asarray(batch, dtype=np.float64).reshape(-1)
+        if b.size > ROWS_AT_ONCE:
+            return None
+        u = np.asarray(units, dtype=np.int64).reshape(-1)
+        lat = fits_latency_many(self.model, self.hw, self.precision, self.efficiency, u, self._seqs(b),
+                                self.work.step(self.model), not self.is_decode)
+        if self.is_decode:
+            lat = lat * self.work.decode_tokens
+        if self.work.cached_tokens and self.work.load_bytes_per_s:  # R11, as in ``latency_s``
+            lat = lat + self._seqs(b) * self.work.cached_tokens * self.kv_bytes_per_token() / (
+                self.work.load_bytes_per_s * u[:, None])
+        return lat
 
     def kv_bytes_per_token(self) -> float:
         """K and V of one token over every layer (R6's KV term unsharded)."""

@@ -43,7 +43,8 @@ import numpy as np
 
 from models.catalog import Accelerator, TransformerModel
 
-__all__ = ["Efficiency", "Pass", "Precision", "Sharding", "memory_capacity", "pass_latency", "shardings"]
+__all__ = ["Efficiency", "Pass", "Precision", "Sharding", "fits_latency_many", "memory_capacity", "pass_latency",
+           "shardings"]
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,29 @@ def _fits_latency(model: TransformerModel, hw: Accelerator, prec: Precision, eff
     per = np.ceil(share / np.where(np.isfinite(v), v, 1.0))
     lat = _replica_latency(model, hw, prec, eff, sh, per, ps).total * v
     return lat.min(axis=0).reshape(seqs.shape)
+
+
+def fits_latency_many(model: TransformerModel, hw: Accelerator, prec: Precision, eff: Efficiency, units: np.ndarray,
+                      seqs: np.ndarray, ps: Pass, waves: bool) -> np.ndarray:
+    """``_fits_latency`` for several chip counts at once, (len(units), len(seqs)): every (count, sharding) pair a
+    row of the same arrays, each element taking the same operations (the same floats); inf where nothing fits."""
+    units = np.asarray(units, dtype=np.int64).reshape(-1)
+    out = np.full((len(units), seqs.size), np.inf)
+    fit = [(sh, cap) for sh in shardings(model, int(units.max(initial=0)))
+           if (cap := memory_capacity(model, hw, prec, eff, sh, ps)) >= 1]
+    pairs = [(i, sh, cap) for i, n in enumerate(units.tolist()) for sh, cap in fit if sh.tp * sh.pp <= n]
+    if not pairs:
+        return out
+    col = lambda v: np.array(v, dtype=np.int64)[:, None]  # noqa: E731
+    row = col([i for i, _, _ in pairs])[:, 0]
+    sh = Sharding(col([f.tp for _, f, _ in pairs]), col([f.pp for _, f, _ in pairs]))
+    cap = col([c for _, _, c in pairs])
+    share = np.ceil(seqs.reshape(1, -1) / col([f.replicas(int(units[i])) for i, f, _ in pairs]))
+    v = np.ceil(share / cap) if waves else np.where(share <= cap, 1.0, np.inf)
+    per = np.ceil(share / np.where(np.isfinite(v), v, 1.0))
+    lat = _replica_latency(model, hw, prec, eff, sh, per, ps).total * v
+    np.minimum.at(out, row, lat)
+    return out
 
 
 #: the most sharded latency rows one ``memo`` keeps (of ``seqs.size`` floats each; cleared when full)

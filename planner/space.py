@@ -40,25 +40,14 @@ from planner.dag import Placement, build_dag, placements
 from planner.errors import EmptySpaceError, InstanceError
 from planner.exact import to_ps
 from planner.schema import ACCELERATOR_STAGES, Instance
+from planner.space_rows import STRIDE, SolverRows, kind_of, units_of
 
 __all__ = ["STRIDE", "Space", "batch_grid", "build_space", "kind_of", "pow2_upto", "units_of"]
 
-#: Option codes: o = k * STRIDE + n stands for n units (chips, or servers) of the k-th offered type.
-STRIDE = 1 << 20
 #: Integer weight of one unit per objective (O4, M2): chips 1; rent in micro-USD/h; purchase in cents; power mW.
 WEIGHT_SCALE = {"cost": 10**6, "capex": 100, "power": 1000}
 MAX_ITERATIVE_COLUMNS = 65_536  # IR2: (B, b_it) columns the solvers are asked to hold
 _PRICE_FIELD = {"cost": "price_usd_per_hour", "capex": "purchase_usd", "power": "power_w"}
-
-
-def units_of(code):
-    """Chips (or servers) of an option code (scalar or array)."""
-    return code % STRIDE
-
-
-def kind_of(code):
-    """Type index of an option code (scalar or array)."""
-    return code // STRIDE
 
 
 def pow2_upto(n: int) -> tuple[int, ...]:
@@ -72,7 +61,7 @@ def batch_grid(top: int, mode: str) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class Space:
+class Space(SolverRows):
     instance: Instance
     stages: tuple[str, ...]
     costs: dict[str, tuple]  # per stage, its cost per offered type (None: not allowed on that type)
@@ -195,47 +184,6 @@ class Space:
             raise ModelError(f"stage {stage} may not run on {self.types[int(kind_of(code))]}. To fix: use a type "
                              f"of cost.stage_accelerators.{stage}")
         return c
-
-    def latency_ps(self, stage: str, code: int, batch: np.ndarray | float) -> np.ndarray:
-        """Q1: the latency of one batch of ``stage`` on option ``code`` (chips, or retrieval servers, of one type),
-        in whole picoseconds (an int64 array, 0-d for a scalar batch); every solver and the evaluator use these."""
-        return to_ps(self.cost(stage, code).latency_s(int(units_of(code)), batch))
-
-    def latency_row(self, stage: str, code: int, batches: tuple[int, ...]) -> np.ndarray:
-        """``latency_ps`` over a tuple of batches, computed once per space (solvers re-planning under other SLOs,
-        e.g. a purchase search, reuse it); a read-only int64 array."""
-        if stage in self._row_links:
-            return self._row_links[stage].latency_row(stage, code, batches)
-        key = (stage, int(code), batches)
-        if key not in self._row_cache:
-            row = np.asarray(self.latency_ps(stage, code, np.asarray(batches, dtype=np.float64)),
-                             dtype=np.int64).reshape(-1)
-            row.setflags(write=False)
-            self._row_cache[key] = row
-        return self._row_cache[key]
-
-    def share_rows(self, other: "Space") -> None:
-        """K5: take ``other``'s solver rows of every stage whose cost models equal this space's (a design's variants
-        differ in a few stages); the evaluator's ``latency_at`` stays each space's own."""
-        self._row_links.update({s: other for s in self.costs if s not in self._row_links and s in other.costs
-                                and self.costs[s] == other.costs[s]})
-
-    def shared(self, stage: str, key: tuple, make):
-        """``make()``, a value of ``stage``'s cost model and ``key`` alone, once per cost model: kept by the space
-        computing the stage's rows (``share_rows``: a design's variants share e.g. the decode book, K5)."""
-        if stage in self._row_links:
-            return self._row_links[stage].shared(stage, key, make)
-        if (stage, key) not in self._shared:
-            self._shared[(stage, key)] = make()
-        return self._shared[(stage, key)]
-
-    def latency_at(self, stage: str, code: int, batch: int) -> int:
-        """``latency_ps`` of one batch size, remembered per space (the evaluator's path: scalar batches, computed
-        apart from the solvers' rows)."""
-        key = (stage, int(code), int(batch))
-        if key not in self._point_cache:
-            self._point_cache[key] = int(self.latency_ps(stage, code, batch))
-        return self._point_cache[key]
 
     def label(self, code: int, server: bool = False) -> str:
         """An option for people: '4 x H100' (the type named only when several are offered)."""

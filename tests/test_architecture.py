@@ -11,14 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RANK = {
     "models": 0,
     "planner.errors": 1, "planner.workload": 1.5, "planner.schema_design": 1.8, "planner.schema": 2, "planner.prices": 2, "planner.exact": 2, "planner.frontier": 2, "planner.plans": 2,
-    "planner.dag": 3, "planner.costs": 3, "planner.loader": 3, "planner.burst": 3, "planner.knobs": 3.5, "planner.overlap": 3, "planner.overrides": 3.5, "planner.space": 4,
+    "planner.dag": 3, "planner.costs": 3, "planner.loader": 3, "planner.burst": 3, "planner.knobs": 3.5, "planner.overlap": 3, "planner.overrides": 3.5, "planner.space_rows": 3.8, "planner.space": 4,
     "planner.evaluate": 5, "planner.counting": 5, "planner.schedules": 5.5, "planner.exhaustive": 6, "planner.cpsat": 6,
     "planner.verify": 7, "planner.pareto": 7, "planner.baseline": 7, "planner.capacity": 7, "planner.purchase": 7.5, "planner.explain": 7.5, "planner.validate": 7,
     "planner.report": 8, "planner.report_priced": 8, "planner.calibrate": 8, "planner.cli_common": 8, "planner.cli_calibrate": 9, "planner.cli_compare": 9, "planner.report_compare": 8, "planner.cli_simulate": 9, "planner.report_sim": 8, "planner.cli_design": 9, "planner.report_design": 8, "planner.report_html": 8, "planner.cli_sweep": 9, "planner.scenarios": 8,
     "planner.simulate": 7, "planner.percentile": 7.5, "planner.design": 7.5,
     "planner.cli": 9, "planner": 10,
 }
-NO_SOLVER = ("models", "planner.burst", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.schema", "planner.exact",
+NO_SOLVER = ("models", "planner.burst", "planner.evaluate", "planner.exhaustive", "planner.space", "planner.space_rows",
+             "planner.schema", "planner.exact",
              "planner.frontier", "planner.plans", "planner.loader")
 
 
@@ -55,7 +56,7 @@ def test_layers():
 
 def test_evaluator_side_never_imports_ortools():
     for path in list((ROOT / "models").rglob("*.py")) + [ROOT / "planner" / f"{m}.py" for m in
-                                                         ("evaluate", "exhaustive", "counting", "prices", "space", "schema", "costs", "burst", "schedules",
+                                                         ("evaluate", "exhaustive", "counting", "prices", "space", "space_rows", "schema", "costs", "burst", "schedules",
                                                           "exact", "frontier", "plans", "loader", "knobs", "overlap",
                                                           "schema_design")]:
         assert not any(i.startswith("ortools") for i in _imports(path)), path

@@ -9,7 +9,8 @@ from models import ModelError
 from models.analytical import RooflineCost, StageWork
 from models.catalog import ACCELERATORS, MODELS, Accelerator, TransformerModel, accelerator, transformer
 from tests.conftest import examples
-from models.roofline import Efficiency, Pass, Precision, memory_capacity, pass_latency, shardings, Sharding
+from models.roofline import (Efficiency, Pass, Precision, Sharding, fits_latency_many, memory_capacity, pass_latency,
+                             shardings)
 
 # A 1-layer encoder on a chip doing 1e6 operations/s and moving 1e6 bytes/s: each operator costs max(F, M) us.
 TINY = TransformerModel(name="tiny", layers=1, hidden=8, heads=2, kv_heads=2, ffn=16, vocab=10, gated_ffn=False,
@@ -164,3 +165,20 @@ def test_memo_across_chip_counts_equals_fresh_latencies_to_the_bit(name, hw, chi
         alone, _ = pass_latency(model, acc, Precision(), Efficiency(), n, seqs, ps, waves=waves, parts_too=False)
         assert np.array_equal(got, alone)
     assert memo  # the memo was used (more than ROWS_AT_ONCE batches)
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(st.sampled_from(sorted(MODELS)), st.sampled_from(sorted(ACCELERATORS)),
+       st.lists(st.integers(1, 200), min_size=1, max_size=12), st.integers(1, 32), st.integers(1, 2048),
+       st.booleans())
+def test_many_chip_counts_at_once_equal_each_alone_to_the_bit(name, hw, chips, size, q, waves):
+    """``fits_latency_many`` (a stage's options in one pass, the tables' path for up to ROWS_AT_ONCE batches) gives
+    each chip count the latencies ``pass_latency`` gives it alone, float for float, inf where nothing fits."""
+    model, acc = MODELS[name], ACCELERATORS[hw]
+    ps = Pass(q, (q + 1) / 2, q, model.decoder)
+    seqs = np.arange(1, size + 1, dtype=np.float64) * 5
+    many = fits_latency_many(model, acc, Precision(), Efficiency(), np.array(chips), seqs, ps, waves)
+    for n, row in zip(chips, many):
+        alone, _ = pass_latency(model, acc, Precision(), Efficiency(), n, seqs, ps, waves=waves, parts_too=False)
+        assert np.array_equal(row, alone)
+

@@ -206,10 +206,13 @@ def _decode_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook
 def _make_book(space: Space, slo: Slo, objective: str, progress) -> DecodeBook:
     opts = np.asarray(space.stage_chip_options["decode"], dtype=np.int64)
     Ds, Ls, best, fast, ranks = [], [], [], [], []
+    grids = {int(n): space.decode_batch_options(int(n)) for n in opts}
+    for g in dict.fromkeys(grids.values()):  # the options sharing a batch grid: their rows in one pass
+        space.latency_rows("decode", [n for n, x in grids.items() if x == g], g)
     for i, n in enumerate(opts):
         if progress:
             progress(f"decode costs: chip option {i + 1}/{len(opts)}")
-        D = np.asarray(space.decode_batch_options(int(n)), dtype=np.int64)
+        D = np.asarray(grids[int(n)], dtype=np.int64)
         L = space.latency_row("decode", int(n), tuple(int(d) for d in D))
         keep = decode_rows_meet(D, L, space.decode_tokens(), slo.tpot_max_s, slo.qps_min)
         D, L = D[keep], L[keep]
@@ -245,19 +248,16 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
         mine = (np.array([v[k] for v, _ in columns], dtype=np.int64) if columns is not None
                 else np.array([b for b, _ in iterative], dtype=np.int64) if iterative is not None else B)
         grid, at = np.unique(mine, return_inverse=True)
-        rows = []
-        for i, u in enumerate(options[s]):
-            if progress:
-                progress(f"stage costs: {s}, option {i + 1}/{len(options[s])}")
-            rows.append(space.latency_row(s, int(u), tuple(int(b) for b in grid))[at])
-        step[s] = np.stack(rows)
+        if progress:
+            progress(f"stage costs: {s}, {len(options[s])} options")
+        step[s] = space.latency_rows(s, options[s], tuple(int(b) for b in grid))[:, at]
         lat[s] = step[s] * (B // mine)[None, :]  # MB4: R / b_s batches per cycle (1 without micro-batching)
         if ov is not None and s == "prefill":  # AP3: the expected re-prefill is work of the prefill's group
             lat[s] = lat[s] + ov.penalty(step[s])
         if iterative is not None and s in ("retrieval", "prefill"):  # IR3: n R' / b_it iterative batches
             its = np.array([i for _, i in iterative], dtype=np.int64)
             g2, at2 = np.unique(its, return_inverse=True)
-            it[s] = np.stack([space.latency_row(s, int(u), tuple(int(b) for b in g2))[at2] for u in options[s]])
+            it[s] = space.latency_rows(s, options[s], tuple(int(b) for b in g2))[:, at2]
             lat[s] = lat[s] + space.iterations * (B // its)[None, :] * it[s]
     ttft_cap = ttft_cap_ps(slo.ttft_max_s) if slo.ttft_max_s is not None else None
     cycle_cap = (np.array([qps_cycle_cap_ps(int(b), slo.qps_min) for b in B], dtype=np.int64)
