@@ -367,15 +367,19 @@ def _schedules(space, slo) -> dict:
     return out
 
 
-def test_a_covered_variant_has_no_plan_better_than_its_coverer(tmp_path):
+@pytest.mark.parametrize("chunks", [[1], [4], [1, 4]])
+def test_a_covered_variant_has_no_plan_better_than_its_coverer(tmp_path, chunks):
     """K11: where variant j covers variant k, every schedule of k is a schedule of j with TTFT, TPOT and cycle no
-    higher (QPS/chip no lower), checked over every schedule; covering is found (the test is not vacuous), and a
-    variant with some strictly faster stage is not covered back."""
+    higher (QPS/chip no lower), checked over every schedule, also with retrieval pipelined with prefill (AP1-AP4);
+    covering is found (the test is not vacuous), a variant with some strictly faster stage is not covered back,
+    and a pipelined variant never covers an unpipelined one or the reverse."""
     from planner.cpsat import build_tables, covers
     from planner.design import design_spaces
 
     inst = _design_yaml(tmp_path, EXAMPLE, {
-        "knobs": {"scan_fraction": [0.001, 0.004], "passages": [2, 5], "model": ["llama3-8b", "llama3-70b"]},
+        "knobs": {"scan_fraction": [0.001, 0.004], "passages": [2, 5], "model": ["llama3-8b", "llama3-70b"],
+                  "pipeline_chunks": chunks},
+        "pipelining": {"wrong_probability": 0.2, "reprefill_fraction": 0.5},
         "prompt": {"question_tokens": 12, "passage_tokens": 100}, "quality": {"q": [{"when": {}, "value": 1.0}]}},
         total_chips={"min": 8, "max": 64}, max_batch_size=16)
     vs, spaces, _ = design_spaces(inst)
@@ -391,6 +395,7 @@ def test_a_covered_variant_has_no_plan_better_than_its_coverer(tmp_path):
         assert not covers(spaces[k], tables[k], spaces[j], tables[j])
     labels = {(vs[j].knobs["model"], vs[k].knobs["model"]) for j, k in pairs}
     assert ("llama3-70b", "llama3-8b") not in labels  # never a larger model covering a smaller one
+    assert all(vs[j].knobs["pipeline_chunks"] == vs[k].knobs["pipeline_chunks"] for j, k in pairs)
 
 
 def test_covering_needs_every_latency_no_higher():

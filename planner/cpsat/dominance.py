@@ -8,8 +8,10 @@ cycle and TPOT no higher (each a sum or maximum of those latencies): QPS/chip no
 design's order, a frontier point is never a's (F2 and O3's tie-break prefers b's plan, no worse in any key, and
 the earlier variant), so the union of the variants without a has the same frontier, plan for plan.
 
-Only plain spaces are compared: with micro-batching, iterative retrieval or retrieval pipelined with prefill
-(AP1-AP4) a variant is never covered.
+Retrieval pipelined with prefill (AP1-AP4) is compared when both variants pipeline alike (the same chunks and
+penalty rate): TTFT (AP2's max of sums of ceilings, plus AP3's ceiling) and the prefill's time per cycle only grow
+with the one-batch latencies, which must then be no higher too. With micro-batching or iterative retrieval a
+variant is never covered.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ __all__ = ["covers", "plain"]
 
 
 def plain(space: Space, st: SpaceTables) -> bool:
-    """Whether K11 compares this space: no burst columns, iterative columns or pipelined retrieval."""
-    return st.columns is None and st.iterative is None and st.overlap is None and st.step is None and \
-        not space.micro and not space.iterations
+    """Whether K11 compares this space: no burst columns or iterative columns."""
+    return st.columns is None and st.iterative is None and not space.micro and not space.iterations
 
 
 def _same_decisions(sa: Space, sb: Space) -> bool:
@@ -61,9 +62,12 @@ def covers(sb: Space, b: SpaceTables, sa: Space, a: SpaceTables) -> bool:
         return False
     if not (_eq(a.batches, b.batches) and _eq(a.needs(), b.needs()) and a.buckets == b.buckets and
             a.ttft_cap == b.ttft_cap and _eq(a.cycle_cap, b.cycle_cap) and a.objective == b.objective and
-            _eq(a.totals, b.totals) and a.lat.keys() == b.lat.keys()):
+            _eq(a.totals, b.totals) and a.lat.keys() == b.lat.keys() and a.overlap == b.overlap and
+            (a.step is None) == (b.step is None)):
         return False
     for s in a.lat:
         if not _eq(a.options[s], b.options[s]) or a.lat[s].shape != b.lat[s].shape or np.any(b.lat[s] > a.lat[s]):
+            return False
+        if a.step is not None and (a.step[s].shape != b.step[s].shape or np.any(b.step[s] > a.step[s])):
             return False
     return _decode_covered(a, b)
