@@ -102,29 +102,40 @@ class _Union:
         self.clock = Clock(time_limit_s)
         self.settings = SolverSettings(workers, seed)
         self.sweeps: list[SliceSweep | None] | None = None
-        self.cover: list[list[int]] = [[] for _ in spaces]  # K11: the earlier variants covering each
+        self._covers: dict[tuple[int, int], bool] = {}  # K11 (j, k): whether variant j covers variant k
         if solver == "cpsat":
             self.sweeps = [None] * len(spaces)
-            tables = [build_tables(sp, slo, progress) if not by_batch(sp) else None for sp in spaces]
-            self.tables = tables
-            for k, (sp, tk) in enumerate(zip(spaces, tables)):
-                if tk is not None and plain(sp, tk):
-                    self.cover[k] = [j for j in range(k) if tables[j] is not None and
-                                     covers(spaces[j], tables[j], sp, tk)]
-                    if self.cover[k] and progress:
-                        progress(f"knob combination {k + 1}: covered by combination {self.cover[k][0] + 1} (K11)")
+            self.tables = [build_tables(sp, slo, progress) if not by_batch(sp) else None for sp in spaces]
         self.stopped = False
 
     @property
     def solves(self) -> int | None:
         return sum(w.solves for w in self.sweeps if w is not None) if self.sweeps is not None else None
 
+    def _table(self, k: int):
+        return self.tables[k] if self.sweeps[k] is None else getattr(self.sweeps[k], "tables", None)
+
+    def covers(self, j: int, k: int) -> bool:
+        """K11: whether variant j covers variant k (decided once per pair)."""
+        if (j, k) not in self._covers:
+            a, b = self._table(j), self._table(k)
+            self._covers[(j, k)] = a is not None and b is not None and plain(self.spaces[k], b) and \
+                covers(self.spaces[j], a, self.spaces[k], b)
+            if self._covers[(j, k)] and self.progress:
+                self.progress(f"knob combination {k + 1}: covered by combination {j + 1} (K11)")
+        return self._covers[(j, k)]
+
     def kept(self, members: list[int]) -> list[int]:
-        """K11: the members no earlier member covers (CP-SAT; enumeration searches every member)."""
+        """K11: the members no earlier member covers (CP-SAT; enumeration searches every member), in order. Only the
+        members kept so far are asked: covering is transitive (a member covered by a covered one is covered by
+        that one's coverer, earlier still)."""
         if self.sweeps is None:
             return members
-        inside = set(members)
-        return [k for k in members if not any(j in inside for j in self.cover[k])]
+        out: list[int] = []
+        for k in sorted(members):
+            if not any(self.covers(j, k) for j in out):
+                out.append(k)
+        return out
 
     def _fresh(self, members: list[int]) -> list[SliceSweep]:
         """The members' sweeps (built on first use), each restarted (a question starts again from the TTFT bound)."""

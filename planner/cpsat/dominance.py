@@ -26,7 +26,7 @@ __all__ = ["covers", "plain"]
 
 def plain(space: Space, st: SpaceTables) -> bool:
     """Whether K11 compares this space: no burst columns or iterative columns."""
-    return st.columns is None and st.iterative is None and not space.micro and not space.iterations
+    return not space.micro and not space.iterations and st.columns is None and st.iterative is None
 
 
 def _same_decisions(sa: Space, sb: Space) -> bool:
