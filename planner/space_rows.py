@@ -68,12 +68,13 @@ class SolverRows:
             self._point_cache[key] = int(self.latency_ps(stage, code, batch))
         return self._point_cache[key]
 
-    def latency_rows(self, stage: str, codes, batches: tuple[int, ...]) -> np.ndarray:
+    def latency_rows(self, stage: str, codes, batches: tuple[int, ...], progress=None) -> np.ndarray:
         """``latency_row`` of several options, stacked (len(codes), len(batches)): where the cost model computes
         several chip counts at once (``latency_rows_s``) one pass serves a type's options (the same integers);
-        a row that does not fit is left to ``latency_row`` (its cost model's error)."""
+        a row that does not fit is left to ``latency_row`` (its cost model's error), and so is every row where the
+        model does not (``progress`` then hears of each option)."""
         if stage in self._row_links:
-            return self._row_links[stage].latency_rows(stage, codes, batches)
+            return self._row_links[stage].latency_rows(stage, codes, batches, progress)
         codes = [int(c) for c in codes]
         todo = [c for c in dict.fromkeys(codes) if (stage, c, batches) not in self._row_cache]
         for kind in sorted({int(kind_of(c)) for c in todo}):
@@ -86,5 +87,9 @@ class SolverRows:
                     got = np.asarray(to_ps(row), dtype=np.int64).reshape(-1)
                     got.setflags(write=False)
                     self._row_cache[(stage, c, batches)] = got
-        return np.stack([self.latency_row(stage, c, batches) for c in codes]) if codes else \
-            np.zeros((0, len(batches)), dtype=np.int64)
+        rows = []
+        for i, c in enumerate(codes):
+            if progress and (stage, c, batches) not in self._row_cache:
+                progress(f"stage costs: {stage}, option {i + 1}/{len(codes)}")
+            rows.append(self.latency_row(stage, c, batches))
+        return np.stack(rows) if rows else np.zeros((0, len(batches)), dtype=np.int64)

@@ -104,7 +104,7 @@ class SliceSweep:
                  objective: str = "chips", tables: SpaceTables | None = None):
         self.slo = slo
         self.space, self.settings, self.clock, self.progress = space, settings, clock, progress
-        # ``tables``: ``build_tables(space, slo, progress, objective)`` where the caller has them (a design, K8)
+        # ``tables``: ``build_tables(space, slo, progress, objective)`` where the caller has them (a design, K11)
         self.tables = tables if tables is not None else build_tables(space, slo, progress, objective)
         self.groups = slice_groups(space)
         self.lazy = space.micro  # many slices: U3 first, each slice's U1 on first visit
@@ -277,7 +277,7 @@ class SliceSweep:
         floor = tie_floor(beat) if beat is not None else None  # tie or beat: a 'no' spares F2 the slice
         scope = self.scope(sl, e, floor, False)
         out = None
-        top = [p for p, u in (sl.reach or {}).items() if u >= sl.ub] or self.space.placements
+        top = [p for p, u in sl.reach.items() if u >= sl.ub] or self.space.placements
         if beat is None and not self.limits.off and not sl.ub_strict and sl.ub > 0 and \
                 any(pl.on_levels for pl in self.limits.of(sl.bi) if pl.placement in top):
             # U5 is exact where a plan attains it: ask for QPS/chip >= the bound itself; a plan is then optimal

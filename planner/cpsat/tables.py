@@ -248,9 +248,7 @@ def build_tables(space: Space, slo: Slo, progress=None, objective: str = "chips"
         mine = (np.array([v[k] for v, _ in columns], dtype=np.int64) if columns is not None
                 else np.array([b for b, _ in iterative], dtype=np.int64) if iterative is not None else B)
         grid, at = np.unique(mine, return_inverse=True)
-        if progress:
-            progress(f"stage costs: {s}, {len(options[s])} options")
-        step[s] = space.latency_rows(s, options[s], tuple(int(b) for b in grid))[:, at]
+        step[s] = space.latency_rows(s, options[s], tuple(int(b) for b in grid), progress)[:, at]
         lat[s] = step[s] * (B // mine)[None, :]  # MB4: R / b_s batches per cycle (1 without micro-batching)
         if ov is not None and s == "prefill":  # AP3: the expected re-prefill is work of the prefill's group
             lat[s] = lat[s] + ov.penalty(step[s])
