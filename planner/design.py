@@ -19,7 +19,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from models.errors import ModelError
-from planner.cpsat import Clock, SliceSweep, SolverSettings, build_tables, by_batch, covers, plain, sweep_for
+from planner.cpsat import Clock, SliceSweep, SolverSettings, build_tables, by_batch, covers, sweep_for
 from planner.cpsat.point import union_point
 from planner.errors import EmptySpaceError, InfeasibleError, InstanceError, TimeLimitError
 from planner.exhaustive import exhaustive_union
@@ -119,8 +119,7 @@ class _Union:
         """K11: whether variant j covers variant k (decided once per pair)."""
         if (j, k) not in self._covers:
             a, b = self._table(j), self._table(k)
-            self._covers[(j, k)] = a is not None and b is not None and plain(self.spaces[k], b) and \
-                covers(self.spaces[j], a, self.spaces[k], b)
+            self._covers[(j, k)] = a is not None and b is not None and covers(self.spaces[j], a, self.spaces[k], b)
             if self._covers[(j, k)] and self.progress:
                 self.progress(f"knob combination {k + 1}: covered by combination {j + 1} (K11)")
         return self._covers[(j, k)]
