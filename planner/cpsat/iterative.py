@@ -165,7 +165,7 @@ class IterativeSweep(ByBatchTables, SliceSweep):
         """The exact cost of (key, x, decode row) and its values."""
         book, d = self.tables.decode, int(self.kd[k])
         D, L = int(book.D[d][row]), int(book.L[d][row])
-        r, cg, cr = self._cycles(b, k, xi)
+        r, cg, cr = (int(v[0]) for v in self._cycles(b, k, np.array([xi])))
         x = int(self.X[xi])
         m = L + self.n * (int(self.Ir[self.kj[k], xi]) + int(self.I[self.kg[k], xi]))
         q = 2 * D - x + 1

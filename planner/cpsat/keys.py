@@ -9,7 +9,6 @@ widened.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -154,27 +153,23 @@ class ByBatchTables:
             self._cache[b] = _Batch(live.astype(np.int32), ttft, ub, self.kn[live], {})
         return self._cache[b]
 
-    def _cycles(self, b: int, k: int, xi: int) -> tuple[int, int, int]:
-        """(R', the group's cycle, retrieval's cycle) per R' = lcm(B, x) requests (IR3), exact."""
-        B, x, g, j = int(self.B[b]), int(self.X[xi]), int(self.kg[k]), int(self.kj[k])
-        r = math.lcm(B, x)
-        return (r, r // B * int(self.A[g, b]) + self.n * (r // x) * int(self.I[g, xi]),
-                r // B * int(self.R[j, b]) + self.n * (r // x) * int(self.Ir[j, xi]))
+    def _cycles(self, b: int, k: int, xs: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(R', the group's cycle, retrieval's cycle) per R' = lcm(B, x) requests (IR3) for each iterative batch
+        X[xs], exact (Python integers: cycles per R' may pass int64)."""
+        B, g, j = int(self.B[b]), int(self.kg[k]), int(self.kj[k])
+        r, x = np.lcm(B, self.X[xs]).astype(object), self.X[xs].astype(object)
+        return (r, r // B * int(self.A[g, b]) + self.n * (r // x) * self.I[g, xs].astype(object),
+                r // B * int(self.R[j, b]) + self.n * (r // x) * self.Ir[j, xs].astype(object))
 
     def _floor_mask(self, b: int, k: int, xs: np.ndarray) -> np.ndarray:
         """Q3 per iterative batch X[xs]: the group's and retrieval's cycles per R' = lcm(B, x) within the QPS floor's
         cap (every batch passes without a floor); caps remembered per R'."""
         if self.slo.qps_min is None:
             return np.ones(len(xs), dtype=bool)
-        B, g, j = int(self.B[b]), int(self.kg[k]), int(self.kj[k])
-        x = self.X[xs]
-        r = np.lcm(B, x)
+        r, cg, cr = self._cycles(b, k, xs)
         for v in set(r.tolist()) - self._caps.keys():
             self._caps[v] = qps_cycle_cap_ps(v, self.slo.qps_min)
         cap = np.array([self._caps[v] for v in r.tolist()], dtype=object)
-        r, x = r.astype(object), x.astype(object)  # cycles per R' may pass int64
-        cg = r // B * int(self.A[g, b]) + self.n * (r // x) * self.I[g, xs].astype(object)
-        cr = r // B * int(self.R[j, b]) + self.n * (r // x) * self.Ir[j, xs].astype(object)
         return (np.maximum(cg, cr) <= cap).astype(bool)
 
     def _decode(self, b: int, k: int, xi: int) -> tuple[np.ndarray, ...]:
