@@ -112,13 +112,10 @@ class _Union:
     def solves(self) -> int | None:
         return sum(w.solves for w in self.sweeps if w is not None) if self.sweeps is not None else None
 
-    def _table(self, k: int):
-        return self.tables[k] if self.sweeps[k] is None else getattr(self.sweeps[k], "tables", None)
-
     def covers(self, j: int, k: int) -> bool:
         """K11: whether variant j covers variant k (decided once per pair)."""
         if (j, k) not in self._covers:
-            a, b = self._table(j), self._table(k)
+            a, b = self.tables[j], self.tables[k]  # (None: a by-batch space, IR5, never compared)
             self._covers[(j, k)] = a is not None and b is not None and covers(self.spaces[j], a, self.spaces[k], b)
             if self._covers[(j, k)] and self.progress:
                 self.progress(f"knob combination {k + 1}: covered by combination {j + 1} (K11)")
@@ -142,7 +139,6 @@ class _Union:
             if self.sweeps[k] is None:
                 self.sweeps[k] = sweep_for(self.spaces[k], self.slo, self.settings, self.clock, self.progress,
                                            tables=self.tables[k])
-                self.tables[k] = None  # the sweep holds them
         ws = [self.sweeps[k] for k in members]
         for w in ws:
             w.reset()
